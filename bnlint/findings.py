@@ -1,0 +1,153 @@
+"""Findings: what a rule reports. Plain data, no torch."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+
+def _natural(dotted: str) -> tuple:
+    """``features.4`` sorts before ``features.11``."""
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in dotted.split("."))
+
+
+class Severity(str, enum.Enum):
+    """How sure and how bad: ``error`` crashes or is certainly wrong, ``warning``
+    is very likely wrong, ``info`` is worth knowing."""
+
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+    @property
+    def rank(self) -> int:
+        return {"info": 0, "warning": 1, "error": 2}[self.value]
+
+    @classmethod
+    def parse(cls, text: str) -> "Severity":
+        try:
+            return cls(text.lower())
+        except ValueError:
+            raise ValueError(
+                f"unknown severity {text!r} (choose from info, warning, error)"
+            ) from None
+
+
+class FixSafety(str, enum.Enum):
+    """ruff's notion of fix safety: a *safe* fix keeps the function the code
+    computes (bnlint checks that numerically); an *unsafe* one changes it."""
+
+    SAFE = "safe"
+    UNSAFE = "unsafe"
+
+
+@dataclass(frozen=True)
+class Location:
+    path: str
+    line: int
+    col: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One reported problem.
+
+    ``path``/``line``/``col`` is where the user should look: for model rules the
+    line that constructed the offending layer (``nn.Conv2d(...)``), for source
+    rules the offending call. ``call_site`` is the forward line that uses the
+    layer, where known. ``model`` names the analyzed model, ``module`` the
+    dotted module path inside it (``features.0``).
+    """
+
+    code: str
+    name: str
+    severity: Severity
+    message: str
+    path: str | None = None
+    line: int | None = None
+    col: int | None = None
+    model: str | None = None
+    module: str | None = None
+    fix: str | None = None
+    fix_safety: FixSafety | None = None
+    hint: str | None = None
+    call_site: Location | None = None
+    source: str = "model"  # which analysis found it: "model" or "source"
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def location(self) -> Location | None:
+        if self.path is None or self.line is None:
+            return None
+        return Location(self.path, self.line, self.col or 1)
+
+    def with_(self, **changes: Any) -> "Finding":
+        return replace(self, **changes)
+
+    def sort_key(self) -> tuple:
+        return (
+            self.path or "",
+            self.line or 0,
+            self.col or 0,
+            self.code,
+            self.model or "",
+            _natural(self.module or ""),
+            self.message,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["severity"] = self.severity.value
+        d["fix_safety"] = self.fix_safety.value if self.fix_safety else None
+        d["call_site"] = (
+            {"path": self.call_site.path, "line": self.call_site.line}
+            if self.call_site
+            else None
+        )
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Finding":
+        d = dict(d)
+        d["severity"] = Severity(d["severity"])
+        if d.get("fix_safety"):
+            d["fix_safety"] = FixSafety(d["fix_safety"])
+        cs = d.get("call_site")
+        if cs:
+            d["call_site"] = Location(cs["path"], cs["line"])
+        return cls(**d)
+
+
+@dataclass
+class FileResult:
+    path: str
+    findings: list[Finding] = field(default_factory=list)
+    models: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    usage_errors: list[str] = field(default_factory=list)
+    internal_errors: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "findings": [f.to_dict() for f in self.findings],
+            "models": self.models,
+            "notes": self.notes,
+            "usage_errors": self.usage_errors,
+            "internal_errors": self.internal_errors,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "FileResult":
+        return cls(
+            d["path"],
+            [Finding.from_dict(f) for f in d["findings"]],
+            d["models"],
+            d["notes"],
+            d["usage_errors"],
+            d["internal_errors"],
+        )

@@ -1,0 +1,87 @@
+"""The layer taxonomy the rules share. Matches with ``isinstance`` so user
+subclasses count (``class MyBN(nn.BatchNorm2d)`` is a BatchNorm,
+``SyncBatchNorm`` too). Imports torch: only import it from ``check_model``."""
+
+from __future__ import annotations
+
+import operator
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.nn.modules.batchnorm import _BatchNorm
+from torch.nn.modules.conv import _ConvNd
+from torch.nn.modules.dropout import _DropoutNd
+from torch.nn.modules.instancenorm import _InstanceNorm
+
+BATCHNORM = (_BatchNorm,)
+INSTANCENORM = (_InstanceNorm,)
+# Norms that subtract a per-channel mean computed over the batch or positions,
+# so a per-channel bias before them cancels. Not GroupNorm / LayerNorm.
+MEAN_SUBTRACTING_NORM = (_BatchNorm, _InstanceNorm)
+CONV = (_ConvNd,)  # Conv1d/2d/3d, ConvTranspose1d/2d/3d, lazy variants
+CONV_FEATURE_MAP = (
+    nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d, nn.ConvTranspose3d,
+)  # produce 4-D / 5-D feature maps
+LINEAR = (nn.Linear,)  # LazyLinear is a Linear
+BIASED_PRODUCER = CONV + LINEAR
+DROPOUT = (_DropoutNd,)  # Dropout, Dropout1d/2d/3d, AlphaDropout, FeatureAlphaDropout
+ELEMENTWISE_DROPOUT = (nn.Dropout,)
+ALPHA_DROPOUT = (nn.AlphaDropout, nn.FeatureAlphaDropout)
+SELU = (nn.SELU,)
+
+# Functional dropouts: target -> (name of the training argument, its position,
+# its default). ``F.*`` default to training=True: the classic always-on bug.
+FUNCTIONAL_DROPOUT = {
+    F.dropout: ("training", 2, True),
+    F.dropout1d: ("training", 2, True),
+    F.dropout2d: ("training", 2, True),
+    F.dropout3d: ("training", 2, True),
+    F.alpha_dropout: ("training", 2, False),
+    F.feature_alpha_dropout: ("training", 2, False),
+    torch.dropout: ("train", 2, None),
+    torch.alpha_dropout: ("train", 2, None),
+    torch.feature_dropout: ("train", 2, None),
+    torch.feature_alpha_dropout: ("train", 2, None),
+}
+FUNCTIONAL_ALPHA_DROPOUT = {F.alpha_dropout, F.feature_alpha_dropout, torch.alpha_dropout, torch.feature_alpha_dropout}
+FUNCTIONAL_SELU = {F.selu, torch.selu, torch.selu_}
+
+_SHAPE_METHODS = {"size", "dim", "ndimension", "numel", "nelement", "element_size", "type", "is_contiguous"}
+_SHAPE_ATTRS = {"shape", "dtype", "device", "ndim", "is_cuda", "requires_grad"}
+
+
+def dropout_p(node, module=None) -> float | None:
+    """The drop probability of a dropout module or functional call, if known."""
+    if module is not None:
+        return float(getattr(module, "p", 0.5))
+    p = node.kwargs.get("p", node.args[1] if len(node.args) > 1 else 0.5)
+    return float(p) if isinstance(p, (int, float)) else None
+
+
+def functional_dropout_training(node) -> bool | None:
+    """The resolved ``training`` flag of a functional dropout node (FX
+    evaluates ``self.training`` at trace time), or None if not constant."""
+    name, pos, default = FUNCTIONAL_DROPOUT[node.target]
+    if name in node.kwargs:
+        value = node.kwargs[name]
+    elif len(node.args) > pos:
+        value = node.args[pos]
+    else:
+        value = default
+    return value if isinstance(value, bool) else None
+
+
+def is_shape_query(node) -> bool:
+    """A use of a tensor that reads its metadata, not its values."""
+    if node.op == "call_method" and node.target in _SHAPE_METHODS:
+        return True
+    if node.op == "call_function" and node.target in (getattr, operator.attrgetter):
+        return len(node.args) > 1 and node.args[1] in _SHAPE_ATTRS
+    if node.op == "call_function" and node.target is len:
+        return True
+    return False
+
+
+def describe(module) -> str:
+    return type(module).__name__

@@ -1,0 +1,71 @@
+"""Human output (rich): findings grouped by file and model, each as
+``path:line:col: CODE [severity] message`` (clickable in terminals and
+editors) with a one-line hint, then a summary. Honours NO_COLOR and non-TTY."""
+
+from __future__ import annotations
+
+from collections import Counter
+from itertools import groupby
+
+from rich.console import Console
+from rich.markup import escape
+
+from bnlint.findings import Finding, Severity
+
+_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def print_text(run, console: Console, *, show_hints: bool = True) -> None:
+    def group_key(f: Finding):
+        return (f.path or "", f.model or "")
+
+    for (path, model), items in groupby(sorted(run.findings, key=lambda f: (group_key(f), f.sort_key())), key=group_key):
+        title = f"[bold]{escape(path or '<unknown>')}[/bold]"
+        if model:
+            title += f"  [dim]model[/dim] [bold]{escape(model)}[/bold]"
+        console.print(title)
+        for f in items:
+            loc = f"{f.path}:{f.line}:{f.col or 1}" if f.path and f.line else (f.path or "")
+            sev = f.severity
+            console.print(
+                f"  [dim]{escape(loc)}:[/dim] [{_STYLE[sev]}]{f.code}[/] "
+                f"[{_STYLE[sev]}]\\[{sev.value}][/] {escape(f.message)}",
+                soft_wrap=True,
+            )
+            if show_hints:
+                extra = []
+                if f.hint:
+                    extra.append(f.hint)
+                if f.fix:
+                    extra.append(f"fix ({f.fix_safety.value if f.fix_safety else 'manual'}): {f.fix}")
+                if f.call_site:
+                    extra.append(f"called at {f.call_site.path}:{f.call_site.line}")
+                if extra:
+                    console.print(f"      [dim]{escape(' · '.join(extra))}[/dim]", soft_wrap=True)
+        console.print()
+
+    for note in run.notes:
+        console.print(f"[dim]note: {escape(note)}[/dim]", soft_wrap=True)
+    if run.skipped:
+        console.print(
+            f"[dim]note: {_plural(len(run.skipped), 'file')} not imported (they look like scripts "
+            "or define no models; --import forces it):[/dim]"
+        )
+        for path, why in run.skipped[:10]:
+            console.print(f"[dim]  {escape(path)}: {escape(why)}[/dim]", soft_wrap=True)
+        if len(run.skipped) > 10:
+            console.print(f"[dim]  ... and {len(run.skipped) - 10} more[/dim]")
+
+    counts = Counter(f.severity for f in run.findings)
+    scope = f"{_plural(run.models, 'model')} in {_plural(run.files, 'file')}"
+    if not run.findings:
+        console.print(f"[green]No problems found[/green] ({scope}).")
+        return
+    parts = [_plural(counts[s], s.value) for s in (Severity.ERROR, Severity.WARNING, Severity.INFO) if counts[s]]
+    fixable = sum(1 for f in run.findings if f.fix)
+    tail = f"; {fixable} with a fix" if fixable else ""
+    console.print(f"Found {_plural(len(run.findings), 'problem')} ({', '.join(parts)}) in {scope}{tail}.")

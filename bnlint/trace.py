@@ -1,0 +1,163 @@
+"""Trace a model with torch.fx, piece by piece when it has to.
+
+``torch.nn`` layers *and user subclasses of them* are leaves, and stack traces
+are recorded so each node knows its forward line. When a forward cannot be
+traced (data-dependent control flow, ``len()`` of a proxy, ...), the failing
+submodule becomes an opaque leaf and the trace is retried, so the rest of the
+model still gets a graph; the opaque module is then traced on its own, and so
+on down. When even the root's forward fails, each child is traced as its own
+root: an ``nn.Sequential`` always traces, so its order is real dataflow.
+What stays opaque is reported as BN002.
+"""
+
+from __future__ import annotations
+
+import inspect
+import traceback
+import warnings
+from dataclasses import dataclass, field
+
+import torch.fx as fx
+import torch.nn as nn
+
+from bnlint.findings import Location
+from bnlint.sites import is_library_file
+
+MAX_RETRIES = 64
+
+_CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict, nn.ParameterList, nn.ParameterDict)
+
+
+def is_torch_layer(module: nn.Module) -> bool:
+    """A built-in layer (or a user subclass of one): traced as a single node."""
+    for cls in type(module).__mro__:
+        if cls is nn.Module or cls in _CONTAINERS:
+            continue
+        mod = cls.__module__ or ""
+        if mod.startswith(("torch.nn.", "torch.ao.nn.")):
+            return True
+    return False
+
+
+class Tracer(fx.Tracer):
+    def __init__(self, opaque: set[int]):
+        super().__init__()
+        self.record_stack_traces = True
+        self.opaque = opaque
+
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        return id(m) in self.opaque or is_torch_layer(m)
+
+
+@dataclass
+class Fragment:
+    """One traced piece: ``graph`` was traced with ``root`` (the module at
+    ``prefix`` in the model; "" for the model itself) as its root."""
+
+    prefix: str
+    root: nn.Module
+    graph: fx.Graph
+
+
+@dataclass
+class Opaque:
+    """A module whose forward could not be traced."""
+
+    qualname: str
+    type_name: str
+    reason: str
+    where: Location | None  # the user's line where tracing failed
+
+
+@dataclass
+class TraceResult:
+    fragments: list[Fragment] = field(default_factory=list)
+    opaque: list[Opaque] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not self.opaque
+
+
+def _concrete_args(module: nn.Module) -> dict | None:
+    """Specialize forward arguments that have defaults (``mask=None``,
+    ``return_features=False``): the common cause of needless trace failures."""
+    try:
+        params = inspect.signature(module.forward).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params):
+        return None
+    concrete = {p.name: p.default for p in params if p.default is not p.empty}
+    return concrete or None
+
+
+def _failure(exc: BaseException, root: nn.Module, skip: set[int]) -> tuple[nn.Module | None, Location | None]:
+    """The innermost submodule (strictly below ``root``) whose forward was
+    running when tracing failed, and the innermost user line."""
+    members = {id(m) for m in root.modules()}
+    culprit: nn.Module | None = None
+    where: Location | None = None
+    for frame, lineno in traceback.walk_tb(exc.__traceback__):
+        this = frame.f_locals.get("self")
+        if (
+            isinstance(this, nn.Module)
+            and this is not root
+            and id(this) in members
+            and id(this) not in skip
+            and frame.f_code.co_name == "forward"
+        ):
+            culprit = this
+        if not is_library_file(frame.f_code.co_filename):
+            where = Location(frame.f_code.co_filename, lineno)
+    return culprit, where
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    text = text if len(text) <= 160 else text[:157] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def trace_model(model: nn.Module) -> TraceResult:
+    result = TraceResult()
+    names = {id(m): q for q, m in model.named_modules(remove_duplicate=False)}
+    done: set[int] = set()
+
+    def qual(m: nn.Module) -> str:
+        return names.get(id(m), "")
+
+    def trace_piece(root: nn.Module, prefix: str) -> None:
+        if id(root) in done:  # a shared submodule is traced once
+            return
+        done.add(id(root))
+        opaque: set[int] = set()
+        for _ in range(MAX_RETRIES):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    graph = Tracer(opaque).trace(root, concrete_args=_concrete_args(root))
+                break
+            except Exception as exc:  # noqa: BLE001 -- any failure means "not traceable"
+                culprit, where = _failure(exc, root, opaque)
+                if culprit is None:
+                    result.opaque.append(
+                        Opaque(prefix, type(root).__name__, _reason(exc), where)
+                    )
+                    for name, child in root.named_children():
+                        trace_piece(child, f"{prefix}.{name}" if prefix else name)
+                    return
+                opaque.add(id(culprit))
+                result.opaque.append(
+                    Opaque(qual(culprit), type(culprit).__name__, _reason(exc), where)
+                )
+        else:  # pragma: no cover -- pathological
+            result.opaque.append(Opaque(prefix, type(root).__name__, "too many untraceable parts", None))
+            return
+        result.fragments.append(Fragment(prefix, root, graph))
+        for m in root.modules():
+            if id(m) in opaque:
+                trace_piece(m, qual(m))
+
+    trace_piece(model, "")
+    return result

@@ -1,0 +1,374 @@
+"""The child-process side of ``bnlint check``: import a user's file, build the
+models in it, and analyze each one. Everything that executes user code lives
+here; the parent (:mod:`bnlint.load`) runs it in a separate process with a time
+limit and only ever sees plain JSON.
+
+:func:`analyze_file` also runs in-process (the test suite uses it).
+
+Model discovery, in order:
+
+1. ``file.py::Name`` targets, if given: a class (built with no arguments), a
+   zero-argument function returning a module, or a module-level instance;
+2. otherwise every module-level ``nn.Module`` instance, every public
+   ``nn.Module`` subclass defined in the file whose constructor needs no
+   arguments, and the models returned by a module-level ``bnlint_models()``
+   hook (``{name: model}``), for models that need arguments. A class found
+   only as a building block of another discovered model (a ``ResBlock`` inside
+   a ``ResNet``) is not reported on its own.
+
+Models are built on the ``meta`` device (no weight memory); a file or a model
+whose construction needs real data (``.item()``, ``torch.load``) is retried
+on the CPU, and a note says so.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import importlib
+import importlib.util
+import inspect
+import io
+import itertools
+import json
+import os
+import sys
+import traceback
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from bnlint.analyze import build_context, display_path, run_rules
+from bnlint.findings import FileResult, Location
+from bnlint.registry import all_rules
+from bnlint.rule import Rule
+from bnlint.sites import SiteRecorder, is_library_file
+
+HOOK = "bnlint_models"
+_counter = itertools.count()
+
+
+@dataclass
+class Candidate:
+    name: str
+    build: Callable[[], Any] | None  # None: `instance` is already built
+    instance: Any = None
+    anchor: Location | None = None
+    explicit: bool = False  # named by the user (target or hook): always reported
+    cls: type | None = None  # set for auto-discovered classes
+
+
+# -- locations in the user's file -------------------------------------------
+def _top_level_lines(path: str) -> dict[str, int]:
+    """Line of each top-level class, function and assigned name."""
+    try:
+        with open(path, "rb") as fh:
+            tree = ast.parse(fh.read(), filename=path)
+    except (OSError, SyntaxError, ValueError):
+        return {}
+    lines: dict[str, int] = {}
+    for node in tree.body:
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            lines.setdefault(node.name, node.lineno)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for t in targets:
+                if isinstance(t, ast.Name):
+                    lines.setdefault(t.id, node.lineno)
+    return lines
+
+
+def _error_location(exc: BaseException, path: str) -> Location:
+    """The innermost frame of the user's file (else any user file) in a
+    traceback; the start of the file when there is none."""
+    in_file = in_user = None
+    real = os.path.realpath(path)
+    if isinstance(exc, SyntaxError) and exc.filename and exc.lineno:
+        return Location(exc.filename, exc.lineno, exc.offset or 1)
+    for frame, lineno in traceback.walk_tb(exc.__traceback__):
+        fname = frame.f_code.co_filename
+        if os.path.realpath(fname) == real:
+            in_file = Location(fname, lineno)
+        elif not is_library_file(fname) and os.path.exists(fname):
+            in_user = Location(fname, lineno)
+    return in_file or in_user or Location(path, 1)
+
+
+def describe_exception(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if len(text) > 200:
+        text = text[:197] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+# -- importing ----------------------------------------------------------------
+def _module_name(path: str) -> tuple[str, str]:
+    """(module name, sys.path entry). A file inside a package (directories
+    with ``__init__.py``) is imported by its dotted name so relative imports
+    work; a loose file gets a private name, never ``__main__``."""
+    path = os.path.realpath(path)
+    directory, filename = os.path.split(path)
+    stem = os.path.splitext(filename)[0]
+    parts = [] if stem == "__init__" else [stem]
+    root = directory
+    while os.path.isfile(os.path.join(root, "__init__.py")):
+        parts.insert(0, os.path.basename(root))
+        root = os.path.dirname(root)
+    if len(parts) > 1 or (stem == "__init__" and parts):
+        return ".".join(parts), root
+    return f"_bnlint_target_{next(_counter)}_{stem}", directory
+
+
+def import_file(path: str):
+    name, entry = _module_name(path)
+    if entry not in sys.path:
+        sys.path.insert(0, entry)
+    if not name.startswith("_bnlint_target_"):
+        sys.modules.pop(name, None)  # re-import (e.g. the CPU retry)
+        return importlib.import_module(name)
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module
+
+
+@contextlib.contextmanager
+def _user_code(path: str):
+    """What running a user's file at import needs: their argv is not ours,
+    stdin is closed, output goes to stderr, warnings are quiet."""
+    saved_argv = sys.argv
+    sys.argv = [path]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with contextlib.redirect_stdout(sys.stderr):
+                yield
+    finally:
+        sys.argv = saved_argv
+
+
+def _on_device(meta: bool):
+    import torch
+
+    return torch.device("meta") if meta else contextlib.nullcontext()
+
+
+# -- discovery ----------------------------------------------------------------
+def _required_params(obj: Callable) -> list[str]:
+    try:
+        sig = inspect.signature(obj)
+    except (TypeError, ValueError):
+        return ["?"]
+    return [
+        p.name
+        for p in sig.parameters.values()
+        if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
+
+
+def discover(module, path: str, targets: list[str] | None) -> tuple[list[Candidate], list[str]]:
+    """Candidates to build, and usage errors for targets that do not exist."""
+    import torch.nn as nn
+
+    lines = _top_level_lines(path)
+
+    def anchor(name: str) -> Location:
+        return Location(path, lines.get(name, 1))
+
+    found: list[Candidate] = []
+    errors: list[str] = []
+    if targets:
+        for target in targets:
+            obj = getattr(module, target, None)
+            if obj is None:
+                errors.append(f"{display_path(path)} has no model named {target!r}")
+            elif isinstance(obj, nn.Module):
+                found.append(Candidate(target, None, obj, anchor(target), explicit=True))
+            elif callable(obj):
+                found.append(Candidate(target, obj, anchor=anchor(target), explicit=True))
+            else:
+                errors.append(
+                    f"{display_path(path)}::{target} is a {type(obj).__name__}, "
+                    "not a model, a model class or a function returning one"
+                )
+        return found, errors
+
+    seen_instances: set[int] = set()
+    for name, obj in vars(module).items():
+        if isinstance(obj, nn.Module) and not name.startswith("_") and id(obj) not in seen_instances:
+            seen_instances.add(id(obj))
+            found.append(Candidate(name, None, obj, anchor(name)))
+    for name, obj in vars(module).items():
+        if (
+            inspect.isclass(obj)
+            and issubclass(obj, nn.Module)
+            and obj.__module__ == module.__name__
+            and not name.startswith("_")
+            and not inspect.isabstract(obj)
+            and not _required_params(obj)
+        ):
+            found.append(Candidate(name, obj, anchor=anchor(name), cls=obj))
+    hook = getattr(module, HOOK, None)
+    if callable(hook):
+        found.append(Candidate(HOOK, hook, anchor=anchor(HOOK), explicit=True))
+    return found, errors
+
+
+def _drop_components(built: list[tuple[Candidate, Any]]) -> list[tuple[Candidate, Any]]:
+    """Auto-discovered classes that are building blocks of another model (or
+    that a module-level instance already covers) are not reported twice."""
+    inner: set[type] = set()
+    instance_types: set[type] = set()
+    for cand, model in built:
+        if cand.cls is None:
+            instance_types.add(type(model))
+        inner.update(type(m) for m in list(model.modules())[1:])
+    return [
+        (cand, model)
+        for cand, model in built
+        if cand.cls is None or (cand.cls not in inner and cand.cls not in instance_types)
+    ]
+
+
+# -- the whole file -------------------------------------------------------------
+def analyze_file(
+    path: str,
+    *,
+    targets: list[str] | None = None,
+    rules: Iterable[type[Rule]] | None = None,
+    progress: Callable[[str], None] = lambda stage: None,
+) -> FileResult:
+    import torch.nn as nn
+
+    from bnlint.registry import get_rule
+
+    rules = list(rules) if rules is not None else [r for r in all_rules() if not r.opt_in]
+    bn001 = get_rule("BN001")
+    shown = display_path(path)
+    result = FileResult(shown)
+    recorder = SiteRecorder()
+
+    def not_analyzable(message: str, exc: BaseException | None, model: str | None = None,
+                       at: Location | None = None) -> None:
+        loc = _error_location(exc, path) if exc is not None else (at or Location(path, 1))
+        result.findings.append(
+            bn001.make(message, path=display_path(loc.path), line=loc.line, col=loc.col, model=model)
+        )
+
+    def run_user(fn: Callable[[], Any], what: str) -> tuple[Any, BaseException | None]:
+        """Run ``fn`` on the meta device, then on the CPU if that fails."""
+        meta_exc: BaseException | None = None
+        for meta in (True, False):
+            try:
+                with _user_code(path), recorder.recording(), _on_device(meta):
+                    value = fn()
+            except (Exception, SystemExit) as exc:  # noqa: BLE001 -- user code may raise anything
+                if meta:
+                    meta_exc = exc
+                    continue
+                return None, exc
+            if not meta:
+                result.notes.append(
+                    f"{what} on the CPU: it fails on the meta device "
+                    f"({describe_exception(meta_exc)})"
+                )
+            return value, None
+        raise AssertionError("unreachable")
+
+    progress("importing")
+    module, exc = run_user(lambda: import_file(path), f"{shown}: imported")
+    if exc is not None:
+        not_analyzable(f"cannot import {shown}: {describe_exception(exc)}", exc)
+        return result
+
+    candidates, result.usage_errors = discover(module, path, targets)
+    built: list[tuple[Candidate, Any]] = []
+    for cand in candidates:
+        if cand.build is None:
+            built.append((cand, cand.instance))
+            continue
+        progress(f"building {cand.name}")
+        obj, exc = run_user(cand.build, f"{shown}::{cand.name}: built")
+        if exc is not None:
+            not_analyzable(f"cannot build model {cand.name!r}: {describe_exception(exc)}", exc, cand.name)
+            continue
+        if cand.name == HOOK and not cand.cls:
+            if not isinstance(obj, dict):
+                not_analyzable(f"{HOOK}() must return a dict of name -> nn.Module, "
+                               f"not {type(obj).__name__}", None, at=cand.anchor)
+                continue
+            for key, value in obj.items():
+                model = value[0] if isinstance(value, tuple) and value else value
+                if isinstance(model, nn.Module):
+                    built.append((Candidate(str(key), None, model, cand.anchor, explicit=True), model))
+                else:
+                    not_analyzable(f"{HOOK}()[{key!r}] is a {type(model).__name__}, not an nn.Module",
+                                   None, str(key), at=cand.anchor)
+            continue
+        if not isinstance(obj, nn.Module):
+            not_analyzable(f"{cand.name}() returned a {type(obj).__name__}, not an nn.Module",
+                           None, cand.name, at=cand.anchor)
+            continue
+        built.append((cand, obj))
+
+    for cand, model in _drop_components(built):
+        progress(f"analyzing {cand.name}")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ctx = build_context(model, cand.name, sites=recorder, anchor=cand.anchor)
+        except Exception as exc:  # noqa: BLE001 -- e.g. a user train() override that raises
+            not_analyzable(f"cannot analyze model {cand.name!r}: {describe_exception(exc)}", exc, cand.name)
+            continue
+        findings, errors = run_rules(ctx, rules)
+        result.findings.extend(findings)
+        result.internal_errors.extend(str(e) for e in errors)
+        result.models.append(cand.name)
+    return result
+
+
+# -- the process ----------------------------------------------------------------
+def main() -> None:
+    """Serve jobs from stdin, one JSON object a line; answer on the original
+    stdout, which user code cannot reach (its prints go to stderr)."""
+    warnings.simplefilter("ignore")
+    proto = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    jobs = sys.stdin
+    sys.stdin = io.StringIO()
+
+    def send(obj: dict[str, Any]) -> None:
+        proto.write(json.dumps(obj) + "\n")
+        proto.flush()
+
+    from bnlint.registry import get_rule
+
+    send({"event": "ready"})
+    for line in jobs:
+        job = json.loads(line)
+        try:
+            rules = [get_rule(code) for code in job["rules"]]
+            res = analyze_file(
+                job["path"],
+                targets=job.get("targets"),
+                rules=[r for r in rules if r is not None],
+                progress=lambda stage: send({"event": "stage", "stage": stage}),
+            )
+            payload = res.to_json()
+        except BaseException as exc:  # noqa: BLE001 -- report, never die silently
+            payload = FileResult(display_path(job["path"]), internal_errors=[
+                "".join(traceback.format_exception(exc)).rstrip()
+            ]).to_json()
+        send({"event": "result", **payload})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+from bnlint.findings import FixSafety, Severity
+from bnlint.rule import Example, Rule
+
+
+class FunctionalDropoutAlwaysOn(Rule):
+    """
+    What it does
+        Finds ``F.dropout`` (and ``dropout1d/2d/3d``, ``torch.dropout``) called in
+        ``forward`` without ``training=self.training``, so that it still drops
+        in ``eval()``.
+
+    Why is this bad?
+        Unlike ``nn.Dropout``, the functional form does not know the module's
+        mode: ``F.dropout``'s ``training`` argument defaults to ``True``.
+        ``model.eval()`` then changes nothing, predictions are random, and
+        validation accuracy is silently lower than the model's real accuracy.
+
+    Example
+        ::
+
+            def forward(self, x):
+                return self.fc(F.dropout(x, p=0.5))
+
+    Use instead
+        ::
+
+            def forward(self, x):
+                return self.fc(F.dropout(x, p=0.5, training=self.training))
+
+        or an ``nn.Dropout(0.5)`` submodule, which follows ``train()``/``eval()``.
+
+    Fix safety
+        Safe: training is unchanged, and ``eval()`` now means what it says.
+
+    References
+        - torch.nn.functional.dropout documentation (``training=True`` default)
+        - torchvision DenseNet: ``F.dropout(x, p, training=self.training)``
+    """
+
+    code = "BN203"
+    name = "functional-dropout-always-on"
+    severity = Severity.ERROR
+    needs = ("graph", "source")
+    summary = "Functional dropout without training=self.training keeps dropping in eval()."
+    hint = "pass training=self.training"
+    fix = "add training=self.training to the call"
+    fix_safety = FixSafety.SAFE
+
+    def check_model(self, ctx):
+        # The model is traced in eval(), so `training=self.training` resolved
+        # to False; anything still True is on in eval.
+        from bnlint import layers as L
+
+        g = ctx.graph
+        for node in g.function_calls(L.FUNCTIONAL_DROPOUT):
+            if L.functional_dropout_training(node) is not True or not L.dropout_p(node):
+                continue
+            owner = g.qualname(node)
+            where = f"forward of '{owner}'" if owner else "forward"
+            yield ctx.report(
+                self,
+                f"{node.target.__name__}(...) in {where} runs with training=True even in "
+                "eval(): pass training=self.training",
+                module=owner or None,
+                node=node,
+                at_call=True,
+            )
+
+    invalid = (
+        Example(
+            """
+            import torch.nn as nn
+            import torch.nn.functional as F
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(16, 4)
+
+                def forward(self, x):
+                    return self.fc(F.dropout(x, 0.5))
+
+            model = Net()
+            """
+        ),
+    )
+    valid = (
+        Example(
+            """
+            import torch.nn as nn
+            import torch.nn.functional as F
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(16, 4)
+
+                def forward(self, x):
+                    return self.fc(F.dropout(x, 0.5, training=self.training))
+
+            model = Net()
+            """
+        ),
+    )

@@ -1,0 +1,143 @@
+from bnlint.findings import FixSafety, Severity
+from bnlint.rule import Example, Rule
+
+
+class FrozenBatchNormInTrainMode(Rule):
+    """
+    What it does
+        Puts the model in training mode the way a training loop does
+        (``model.train()``, honouring an overridden ``train()``) and finds
+        BatchNorm layers whose parameters are frozen (``requires_grad=False``)
+        but that are in training mode. Layers under one frozen submodule are
+        reported once, at that submodule.
+
+    Why is this bad?
+        ``requires_grad=False`` freezes gamma and beta only. In training mode a
+        BN still normalizes with batch statistics and overwrites its running
+        mean and variance with those of the new data -- the classic way
+        fine-tuning a "frozen" pretrained backbone with small batches destroys
+        it.
+
+    Example
+        ::
+
+            for p in model.backbone.parameters():
+                p.requires_grad = False
+            model.train()            # backbone BNs keep updating
+
+    Use instead
+        Keep those BNs in eval mode whenever the model trains::
+
+            def train(self, mode=True):
+                super().train(mode)
+                for m in self.backbone.modules():
+                    if isinstance(m, nn.BatchNorm2d):
+                        m.eval()
+                return self
+
+        or replace them with a frozen BN (``torchvision.ops.FrozenBatchNorm2d``).
+
+    Fix safety
+        Safe: ``bnlint fix`` replaces each frozen BN with a frozen BN module
+        that computes the same eval-mode function.
+
+    References
+        - torchvision.ops.FrozenBatchNorm2d; detectron2 ``FrozenBatchNorm2d``
+        - He et al., "Rethinking ImageNet Pre-training", ICCV 2019 (frozen BN in detection)
+    """
+
+    code = "BN401"
+    name = "frozen-batchnorm-in-train-mode"
+    severity = Severity.WARNING
+    needs = ("state",)
+    summary = "Frozen BatchNorm parameters, but the layer is in train mode: running stats still update."
+    hint = "keep frozen BNs in eval() by overriding train(), or use FrozenBatchNorm2d"
+    fix = "replace frozen BNs with a frozen BN module"
+    fix_safety = FixSafety.SAFE
+
+    def check_model(self, ctx):
+        from bnlint import layers as L
+
+        g = ctx.graph
+        state = ctx.train_state
+        flagged = {
+            q for q, bn in g.modules(L.BATCHNORM)
+            if state[q].training and state[q].frozen and bn.track_running_stats
+        }
+        if not flagged:
+            return
+        all_bns = {q for q, _ in g.modules(L.BATCHNORM)}
+
+        def bns_under(prefix):
+            return {q for q in all_bns if prefix == "" or q == prefix or q.startswith(prefix + ".")}
+
+        # Report once per largest submodule whose BNs are all flagged
+        # (named_modules lists parents before their children).
+        groups: list[str] = []
+        for q, module in g.modules():
+            under = bns_under(q)
+            if not under or not under <= flagged:
+                continue
+            if any(p == "" or q.startswith(p + ".") for p in groups):
+                continue
+            groups.append(q)
+            if isinstance(module, L.BATCHNORM):
+                what = f"{type(module).__name__} '{q}' has"
+            else:
+                where = f"'{q}'" if q else "the model"
+                what = f"{len(under)} BatchNorm layer{'s' if len(under) > 1 else ''} in {where} have"
+            yield ctx.report(
+                self,
+                f"{what} frozen parameters (requires_grad=False) but train in training mode "
+                "after model.train(): running statistics keep updating from the new data",
+                module=q or None,
+            )
+
+    invalid = (
+        Example(
+            """
+            import torch.nn as nn
+
+            class FineTune(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.backbone = nn.Sequential(
+                        nn.Conv2d(3, 8, 3, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
+                        nn.Conv2d(8, 8, 3, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
+                    )
+                    self.head = nn.Linear(8, 2)
+                    for p in self.backbone.parameters():
+                        p.requires_grad = False
+
+                def forward(self, x):
+                    return self.head(self.backbone(x).mean((2, 3)))
+
+            model = FineTune()
+            """
+        ),
+    )
+    valid = (
+        Example(
+            """
+            import torch.nn as nn
+
+            class FineTune(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.backbone = nn.Sequential(nn.Conv2d(3, 8, 3, bias=False), nn.BatchNorm2d(8), nn.ReLU())
+                    self.head = nn.Linear(8, 2)
+                    for p in self.backbone.parameters():
+                        p.requires_grad = False
+
+                def train(self, mode=True):
+                    super().train(mode)
+                    self.backbone.eval()        # frozen BNs stay in eval
+                    return self
+
+                def forward(self, x):
+                    return self.head(self.backbone(x).mean((2, 3)))
+
+            model = FineTune()
+            """
+        ),
+    )
