@@ -70,7 +70,7 @@ class DropoutBeforeBatchNorm(Rule):
                 self,
                 f"{what} (p={p:g}) feeds {type(first).__name__} '{bns[0]}'{more}: BN learns "
                 "statistics with dropout on and normalizes without it at inference (variance shift)",
-                module=qual if module is not None else None,
+                module=qual or None,
                 node=node,
                 at_call=module is None,
             )

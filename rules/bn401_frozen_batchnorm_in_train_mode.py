@@ -71,21 +71,34 @@ class FrozenBatchNormInTrainMode(Rule):
         def bns_under(prefix):
             return {q for q in all_bns if prefix == "" or q == prefix or q.startswith(prefix + ".")}
 
-        # Report once per largest submodule whose BNs are all flagged
-        # (named_modules lists parents before their children).
+        # One finding per frozen cluster: the largest submodules whose BNs are
+        # all flagged (named_modules lists parents first), then narrowed down
+        # while a single child holds all of them (the model -> 'backbone').
         groups: list[str] = []
-        for q, module in g.modules():
+        for q, _ in g.modules():
             under = bns_under(q)
             if not under or not under <= flagged:
                 continue
-            if any(p == "" or q.startswith(p + ".") for p in groups):
+            if any(p == "" or q == p or q.startswith(p + ".") for p in groups):
                 continue
             groups.append(q)
+        for q in groups:
+            under = bns_under(q)
+            module = g.module(q)
+            while not isinstance(module, L.BATCHNORM):
+                holders = [
+                    (f"{q}.{name}" if q else name, child)
+                    for name, child in module.named_children()
+                    if bns_under(f"{q}.{name}" if q else name)
+                ]
+                if len(holders) != 1:
+                    break
+                q, module = holders[0]
             if isinstance(module, L.BATCHNORM):
                 what = f"{type(module).__name__} '{q}' has"
             else:
                 where = f"'{q}'" if q else "the model"
-                what = f"{len(under)} BatchNorm layer{'s' if len(under) > 1 else ''} in {where} have"
+                what = f"{len(under)} BatchNorm layers in {where} have"
             yield ctx.report(
                 self,
                 f"{what} frozen parameters (requires_grad=False) but train in training mode "

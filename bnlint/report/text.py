@@ -63,9 +63,12 @@ def print_text(run, console: Console, *, show_hints: bool = True) -> None:
     counts = Counter(f.severity for f in run.findings)
     scope = f"{_plural(run.models, 'model')} in {_plural(run.files, 'file')}"
     if not run.findings:
-        console.print(f"[green]No problems found[/green] ({scope}).")
+        console.print(f"[green]No problems found[/green] ({scope}).", soft_wrap=True)
         return
     parts = [_plural(counts[s], s.value) for s in (Severity.ERROR, Severity.WARNING, Severity.INFO) if counts[s]]
     fixable = sum(1 for f in run.findings if f.fix)
     tail = f"; {fixable} with a fix" if fixable else ""
-    console.print(f"Found {_plural(len(run.findings), 'problem')} ({', '.join(parts)}) in {scope}{tail}.")
+    console.print(
+        f"Found {_plural(len(run.findings), 'problem')} ({', '.join(parts)}) in {scope}{tail}.",
+        soft_wrap=True,
+    )
