@@ -18,6 +18,7 @@ import torch.nn as nn
 from bnlint.findings import Finding, Location, Severity
 from bnlint.graph import ModelGraph
 from bnlint.rule import Rule
+from bnlint.shapes import InputSpec, ShapeInfo, propagate
 from bnlint.sites import SiteRecorder
 from bnlint.trace import trace_model
 
@@ -63,7 +64,19 @@ class ModelContext:
     graph: ModelGraph
     train_state: dict[str, ModuleState]
     anchor: Location | None = None  # where the model is defined
+    shapes: ShapeInfo | None = None  # None: no example inputs were declared
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def batch_size(self) -> int | None:
+        """The training batch size, when example inputs are known."""
+        return self.shapes.spec.batch_size if self.shapes and not self.shapes.error else None
+
+    def input_shape(self, qualname: str) -> tuple[int, ...] | None:
+        """The input shape of a module's first call, when shapes are known."""
+        if self.shapes is None or self.shapes.error:
+            return None
+        return self.shapes.input_shape(qualname)
 
     def report(
         self,
@@ -103,7 +116,10 @@ def build_context(
     *,
     sites: SiteRecorder | None = None,
     anchor: Location | None = None,
+    inputs: InputSpec | None = None,
 ) -> ModelContext:
+    """Snapshot the train-mode state, trace, and (with example inputs)
+    propagate shapes; the model is left in the mode it was in."""
     train_state = _train_mode_snapshot(model)
     was_training = {id(m): m.training for m in model.modules()}
     model.eval()  # trace in eval: `training=self.training` resolves to False
@@ -112,7 +128,8 @@ def build_context(
     finally:
         for m in model.modules():
             m.training = was_training[id(m)]
-    return ModelContext(name, model, ModelGraph(model, traced, sites), train_state, anchor)
+    shapes = propagate(model, inputs) if inputs is not None else None
+    return ModelContext(name, model, ModelGraph(model, traced, sites), train_state, anchor, shapes)
 
 
 class RuleError(Exception):
@@ -140,10 +157,14 @@ def check_model(
     model: nn.Module,
     name: str | None = None,
     *,
+    input_shapes: Sequence[Sequence[int]] | None = None,
+    dtypes: Sequence[str] | None = None,
     select: Sequence[str] | None = None,
     ignore: Sequence[str] | None = None,
 ) -> list[Finding]:
     """Run the model rules on a live ``nn.Module`` and return sorted findings.
+    ``input_shapes`` (one shape per forward argument, the first dimension the
+    training batch size) enables the shape rules (BN3xx).
 
     Construction lines are unknown for a model built before bnlint was
     imported, so findings then carry the module path but no file:line. Raises
@@ -152,7 +173,11 @@ def check_model(
     from bnlint.registry import select_rules
 
     rules = select_rules(select, ignore)
-    ctx = build_context(model, name or type(model).__name__)
+    inputs = None
+    if input_shapes:
+        shapes = tuple(tuple(int(d) for d in s) for s in input_shapes)
+        inputs = InputSpec(shapes, tuple(dtypes or ["float32"] * len(shapes)), "check_model()")
+    ctx = build_context(model, name or type(model).__name__, inputs=inputs)
     findings, errors = run_rules(ctx, rules)
     if errors:
         raise errors[0]

@@ -88,18 +88,35 @@ def check(
         None, "--import/--no-import",
         help="Force importing every file to build models / import none. Default: import files that define or build models and do not look like scripts.",
     ),
+    input_shape: Optional[List[str]] = typer.Option(
+        None, "--input-shape", metavar="N,C,H,W",
+        help="Shape of a forward input, one option per input (e.g. 8,3,224,224); the first dimension is the training batch size. Enables the shape rules (BN3xx).",
+    ),
+    dtype: Optional[List[str]] = typer.Option(
+        None, "--dtype", help="Dtypes of the inputs, one per --input-shape (e.g. float32,int64). Default float32.",
+    ),
+    batch_size: Optional[int] = typer.Option(
+        None, "--batch-size", min=1, help="Training batch size, overriding the first dimension of the example inputs.",
+    ),
     timeout: float = typer.Option(60.0, "--timeout", min=1.0, help="Seconds allowed per file to import, build and analyze its models."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Text format: no hints, notes or summary."),
 ) -> None:
     """Check model files and scripts; report findings with file:line locations."""
     from bnlint import load
     from bnlint.engine import finalize
+    from bnlint.inputs import InputSpec, parse_dtypes, parse_shape
     from bnlint.registry import RegistryError, get_rule, select_rules
     from bnlint.report import Run
 
     try:
         rules = select_rules(_split(select), _split(ignore))
         targets = load.expand_paths(paths)
+        inputs = None
+        if input_shape:
+            shapes = tuple(parse_shape(s) for s in input_shape)
+            inputs = InputSpec(shapes, parse_dtypes(dtype or [], len(shapes)), "--input-shape")
+        elif dtype:
+            raise ValueError("--dtype needs --input-shape")
     except (ValueError, load.UsageError, RegistryError) as exc:
         raise fail(str(exc))
 
@@ -130,6 +147,7 @@ def check(
 
     usage_errors: list[str] = []
     internal_errors: list[str] = []
+    no_inputs: list[str] = []
     codes = [r.code for r in rules]
     console = Console(stderr=True, highlight=False)
     status = console.status("") if console.is_terminal and output_format is Format.text and not quiet else None
@@ -137,7 +155,7 @@ def check(
         if status:
             status.start()
         for result in load.analyze_models(
-            jobs, codes, timeout=timeout,
+            jobs, codes, inputs=inputs, batch_size=batch_size, timeout=timeout,
             on_file=lambda p: status.update(f"analyzing {p}") if status else None,
         ):
             run.findings.extend(result.findings)
@@ -145,12 +163,20 @@ def check(
             run.notes.extend(result.notes)
             usage_errors.extend(result.usage_errors)
             internal_errors.extend(result.internal_errors)
+            no_inputs.extend(result.no_inputs)
     except load.UsageError as exc:
         raise fail(str(exc))
     finally:
         if status:
             status.stop()
 
+    shape_rules = [r.code for r in rules if "shapes" in r.needs and r.analyzes_models()]
+    if no_inputs and shape_rules and any(c.startswith("BN3") for c in shape_rules):
+        which = ", ".join(no_inputs[:3]) + (f" and {len(no_inputs) - 3} more" if len(no_inputs) > 3 else "")
+        run.notes.append(
+            f"batch-size rules ({', '.join(c for c in shape_rules if c.startswith('BN3'))}) skipped for "
+            f"{which}: no example inputs (pass --input-shape, or define example_inputs in the file)"
+        )
     run.findings = finalize(run.findings, codes + ["BN001"] if "BN001" in codes else codes)
     _emit(run, output_format, output_file, quiet)
 

@@ -130,6 +130,7 @@ class FileResult:
     notes: list[str] = field(default_factory=list)
     usage_errors: list[str] = field(default_factory=list)
     internal_errors: list[str] = field(default_factory=list)
+    no_inputs: list[str] = field(default_factory=list)  # models analyzed without example inputs
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -139,6 +140,7 @@ class FileResult:
             "notes": self.notes,
             "usage_errors": self.usage_errors,
             "internal_errors": self.internal_errors,
+            "no_inputs": self.no_inputs,
         }
 
     @classmethod
@@ -150,4 +152,5 @@ class FileResult:
             d["notes"],
             d["usage_errors"],
             d["internal_errors"],
+            d.get("no_inputs", []),
         )

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
 from bnlint.findings import FileResult, Finding
+from bnlint.inputs import InputSpec
 from bnlint.registry import get_rule
 
 DEFAULT_TIMEOUT = 60.0
@@ -262,6 +263,8 @@ def analyze_models(
     jobs: list[Target],
     rule_codes: list[str],
     *,
+    inputs: "InputSpec | None" = None,
+    batch_size: int | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     on_file: Callable[[str], None] = lambda path: None,
 ) -> Iterator[FileResult]:
@@ -270,7 +273,13 @@ def analyze_models(
     try:
         for target in jobs:
             on_file(target.path)
-            job = {"path": target.path, "targets": target.names, "rules": rule_codes}
+            job = {
+                "path": target.path,
+                "targets": target.names,
+                "rules": rule_codes,
+                "inputs": inputs.to_json() if inputs else None,
+                "batch_size": batch_size,
+            }
             try:
                 if worker is None:
                     worker = Worker()

@@ -12,9 +12,14 @@ Model discovery, in order:
 2. otherwise every module-level ``nn.Module`` instance, every public
    ``nn.Module`` subclass defined in the file whose constructor needs no
    arguments, and the models returned by a module-level ``bnlint_models()``
-   hook (``{name: model}``), for models that need arguments. A class found
+   hook (``{name: model}`` or ``{name: (model, example_inputs)}``), for models
+   that need arguments. A class found
    only as a building block of another discovered model (a ``ResBlock`` inside
    a ``ResNet``) is not reported on its own.
+
+Example inputs (for the shape rules) come from ``--input-shape`` (the job's
+``inputs``), else the hook's tuples, else a module-level ``example_inputs``: a
+tensor, a shape, a tuple of them, or a zero-argument callable returning one.
 
 Models are built on the ``meta`` device (no weight memory); a file or a model
 whose construction needs real data (``.item()``, ``torch.load``) is retried
@@ -42,9 +47,12 @@ from bnlint.analyze import build_context, display_path, run_rules
 from bnlint.findings import FileResult, Location
 from bnlint.registry import all_rules
 from bnlint.rule import Rule
+from bnlint.inputs import InputSpec
+from bnlint.shapes import spec_from_value
 from bnlint.sites import SiteRecorder, is_library_file
 
 HOOK = "bnlint_models"
+EXAMPLE_INPUTS = "example_inputs"
 _counter = itertools.count()
 
 
@@ -56,6 +64,7 @@ class Candidate:
     anchor: Location | None = None
     explicit: bool = False  # named by the user (target or hook): always reported
     cls: type | None = None  # set for auto-discovered classes
+    inputs: Any = None  # example inputs declared with the model (hook tuples)
 
 
 # -- locations in the user's file -------------------------------------------
@@ -243,6 +252,8 @@ def analyze_file(
     *,
     targets: list[str] | None = None,
     rules: Iterable[type[Rule]] | None = None,
+    inputs: InputSpec | None = None,
+    batch_size: int | None = None,
     progress: Callable[[str], None] = lambda stage: None,
 ) -> FileResult:
     import torch.nn as nn
@@ -305,9 +316,9 @@ def analyze_file(
                                f"not {type(obj).__name__}", None, at=cand.anchor)
                 continue
             for key, value in obj.items():
-                model = value[0] if isinstance(value, tuple) and value else value
+                model, declared = (value[0], value[1] if len(value) > 1 else None) if isinstance(value, tuple) and value else (value, None)
                 if isinstance(model, nn.Module):
-                    built.append((Candidate(str(key), None, model, cand.anchor, explicit=True), model))
+                    built.append((Candidate(str(key), None, model, cand.anchor, explicit=True, inputs=declared), model))
                 else:
                     not_analyzable(f"{HOOK}()[{key!r}] is a {type(model).__name__}, not an nn.Module",
                                    None, str(key), at=cand.anchor)
@@ -318,15 +329,37 @@ def analyze_file(
             continue
         built.append((cand, obj))
 
+    file_inputs = getattr(module, EXAMPLE_INPUTS, None)
+
+    def spec_for(cand: Candidate) -> InputSpec | None:
+        if inputs is not None:
+            return inputs.with_batch(batch_size)
+        for value, origin in ((cand.inputs, f"{HOOK}()[{cand.name!r}]"), (file_inputs, EXAMPLE_INPUTS)):
+            if value is None:
+                continue
+            spec, exc = run_user(lambda: spec_from_value(value, origin), f"{shown}: {origin} evaluated")
+            if exc is None:
+                return spec.with_batch(batch_size)
+            result.notes.append(f"{shown}: {origin} ignored: {describe_exception(exc)}")
+        return None
+
     for cand, model in _drop_components(built):
         progress(f"analyzing {cand.name}")
+        spec = spec_for(cand)
+        if spec is None:
+            result.no_inputs.append(f"{shown}::{cand.name}")
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                ctx = build_context(model, cand.name, sites=recorder, anchor=cand.anchor)
+                ctx = build_context(model, cand.name, sites=recorder, anchor=cand.anchor, inputs=spec)
         except Exception as exc:  # noqa: BLE001 -- e.g. a user train() override that raises
             not_analyzable(f"cannot analyze model {cand.name!r}: {describe_exception(exc)}", exc, cand.name)
             continue
+        if ctx.shapes is not None and ctx.shapes.error:
+            result.notes.append(
+                f"{shown}::{cand.name}: shape rules skipped, the forward fails on inputs "
+                f"{spec.describe()} ({ctx.shapes.error})"
+            )
         findings, errors = run_rules(ctx, rules)
         result.findings.extend(findings)
         result.internal_errors.extend(str(e) for e in errors)
@@ -360,6 +393,8 @@ def main() -> None:
                 job["path"],
                 targets=job.get("targets"),
                 rules=[r for r in rules if r is not None],
+                inputs=InputSpec.from_json(job["inputs"]) if job.get("inputs") else None,
+                batch_size=job.get("batch_size"),
                 progress=lambda stage: send({"event": "stage", "stage": stage}),
             )
             payload = res.to_json()

@@ -36,9 +36,10 @@ def _keeps_feature_map(g, node, L) -> bool:
 class ElementwiseDropoutOnFeatureMaps(Rule):
     """
     What it does
-        Finds ``nn.Dropout`` (element-wise) applied to the 4-D/5-D output of a
-        Conv2d/Conv3d -- after a conv and before anything flattens or pools it
-        to a vector.
+        Finds ``nn.Dropout`` (element-wise) applied to 4-D/5-D conv feature maps.
+        With example inputs it uses the tensor's real rank (4-D/5-D with more
+        than one spatial position); without, the graph position: after a
+        Conv2d/Conv3d and before anything flattens or pools it to a vector.
 
     Why is this bad?
         Neighbouring pixels of a feature map are strongly correlated, so
@@ -71,7 +72,7 @@ class ElementwiseDropoutOnFeatureMaps(Rule):
     code = "BN202"
     name = "elementwise-dropout-on-feature-maps"
     severity = Severity.WARNING
-    needs = ("graph",)
+    needs = ("graph", "shapes")
     summary = "Element-wise nn.Dropout on conv feature maps: use Dropout2d/3d."
     hint = "use nn.Dropout2d (or Dropout3d) on conv feature maps"
     fix = "replace nn.Dropout with nn.Dropout2d / nn.Dropout3d"
@@ -84,6 +85,24 @@ class ElementwiseDropoutOnFeatureMaps(Rule):
         seen = set()
         for node, drop in g.calls(L.ELEMENTWISE_DROPOUT):
             if id(drop) in seen or not drop.p:
+                continue
+            shape = ctx.input_shape(g.qualname(drop))
+            if shape is not None:  # the tensor's rank decides
+                spatial = 1
+                for d in shape[2:]:
+                    spatial *= d
+                if len(shape) in (4, 5) and spatial > 1:
+                    seen.add(id(drop))
+                    better = "Dropout3d" if len(shape) == 5 else "Dropout2d"
+                    dims = f"[{', '.join(map(str, shape))}]"
+                    yield ctx.report(
+                        self,
+                        f"{type(drop).__name__} '{g.qualname(drop)}' drops single elements of "
+                        f"{len(shape)}-D feature maps (input {dims}): neighbouring pixels are "
+                        f"correlated, so this barely regularizes; use nn.{better}",
+                        module=g.qualname(drop),
+                        node=node,
+                    )
                 continue
             convs = g.upstream(
                 node,
@@ -113,6 +132,23 @@ class ElementwiseDropoutOnFeatureMaps(Rule):
                 nn.Conv2d(3, 16, 3, bias=False), nn.BatchNorm2d(16), nn.ReLU(), nn.Dropout(0.2),
                 nn.Conv2d(16, 16, 3),
             )
+            """
+        ),
+        Example(
+            """
+            import torch.nn as nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.up = nn.Upsample(scale_factor=2)
+                    self.drop = nn.Dropout(0.1)     # the graph alone cannot tell: shapes can
+
+                def forward(self, x):
+                    return self.drop(self.up(x))
+
+            model = Net()
+            example_inputs = ((8, 3, 16, 16),)
             """
         ),
     )

@@ -1,0 +1,111 @@
+"""Shape-aware analysis: example inputs from the CLI, the file or the hook;
+batch-size rules; models far larger than memory, on the meta device."""
+
+import json
+import subprocess
+import sys
+
+from bnlint.worker import analyze_file
+
+from conftest import FIXTURES, ROOT
+
+
+def codes(findings):
+    return sorted(f.code for f in findings)
+
+
+def test_cli_input_shape_overrides_the_file(cli):
+    proc = cli("check", "fixtures/shapes.py::EmbeddingHead", "--input-shape", "16,3,64,64", "--format", "json")
+    assert proc.returncode == 0, proc.stdout
+    assert json.loads(proc.stdout) == []
+    proc = cli("check", "fixtures/shapes.py::EmbeddingHead", "--input-shape", "4,3,64,64", "--format", "json")
+    assert [f["code"] for f in json.loads(proc.stdout)] == ["BN302"]
+    msg = json.loads(proc.stdout)[0]["message"]
+    assert "batch size 4" in msg and "[4, 3, 64, 64]" in msg
+
+
+def test_batch_size_overrides_the_first_dimension(cli):
+    proc = cli("check", "fixtures/shapes.py::EmbeddingHead", "--batch-size", "32", "--format", "json")
+    assert json.loads(proc.stdout) == []
+    proc = cli("check", "fixtures/shapes.py::EmbeddingHead", "--batch-size", "1", "--format", "json")
+    found = json.loads(proc.stdout)
+    assert [f["code"] for f in found] == ["BN302", "BN301"]
+    bn301 = found[1]
+    assert bn301["message"].startswith("BatchNorm1d 'fc_bn' sees 1 value per channel at batch size 1 (input [1, 16])")
+
+
+def test_two_inputs_with_dtypes(cli):
+    proc = cli(
+        "check", "fixtures/shapes.py::TwoTower", "--input-shape", "1,3,32,32", "--input-shape", "1,5",
+        "--dtype", "float32,int64", "--format", "json",
+    )
+    assert [f["code"] for f in json.loads(proc.stdout)] == ["BN302", "BN301"], proc.stderr
+
+
+def test_without_inputs_the_report_says_so_once(cli, tmp_path):
+    for name in ("a.py", "b.py"):
+        (tmp_path / name).write_text(
+            "import torch.nn as nn\nmodel = nn.Sequential(nn.Linear(4, 4, bias=False), nn.BatchNorm1d(4))\n"
+        )
+    proc = cli("check", str(tmp_path))
+    assert proc.returncode == 0
+    notes = [l for l in proc.stdout.splitlines() if "batch-size rules" in l]
+    assert len(notes) == 1 and "no example inputs" in notes[0] and "a.py::model" in notes[0]
+
+
+def test_bad_shapes_and_dtypes_exit_2(cli):
+    for args, msg in (
+        (["--input-shape", "8,three"], "expected positive integers"),
+        (["--input-shape", "0,3"], "expected positive integers"),
+        (["--input-shape", "1,3", "--dtype", "float32,int64"], "give one per input"),
+        (["--input-shape", "1,3", "--dtype", "quaternion"], "--dtype 'quaternion'"),
+        (["--dtype", "int64"], "--dtype needs --input-shape"),
+    ):
+        proc = cli("check", "fixtures/shapes.py", *args)
+        assert proc.returncode == 2 and msg in proc.stderr, (args, proc.stderr)
+        assert "Traceback" not in proc.stderr
+
+
+def test_constructor_needing_real_data_falls_back_to_cpu(tmp_path):
+    f = tmp_path / "needs_data.py"
+    f.write_text(
+        "import torch\nimport torch.nn as nn\n\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        width = int(torch.tensor(16).item())\n"
+        "        self.fc = nn.Linear(8, width)\n"
+        "        self.bn = nn.BatchNorm1d(width)\n\n"
+        "    def forward(self, x):\n"
+        "        return self.bn(self.fc(x))\n\n"
+        "example_inputs = ((1, 8),)\n"
+    )
+    result = analyze_file(str(f))
+    assert codes(result.findings) == ["BN101", "BN301"]
+    assert any("built on the CPU" in n and "meta" in n for n in result.notes), result.notes
+
+
+def test_meta_built_model_allocates_nothing(tmp_path):
+    """Model weights never exist: a 10.7B-parameter model is analyzed on meta."""
+    result = analyze_file(str(FIXTURES / "huge.py"))
+    assert result.models == ["Huge"]
+    assert codes(result.findings) == ["BN101"] * 10 + ["BN301"] * 10
+
+
+def test_huge_model_stays_small_in_memory():
+    """The 43 GB model of fixtures/huge.py, through the real CLI: the analysis
+    process's peak RSS stays far below the model's size."""
+    probe = (
+        "import resource, subprocess, sys\n"
+        "p = subprocess.run([sys.executable, '-m', 'bnlint', 'check', 'fixtures/huge.py', "
+        "'--input-shape', '1,32768', '--format', 'json'], capture_output=True, text=True)\n"
+        "print(p.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+        "print(p.stdout)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    head, body = out.stdout.split("\n", 1)
+    rc, maxrss_kb = map(int, head.split())
+    assert rc == 1
+    found = json.loads(body)
+    assert {f["code"] for f in found} == {"BN101", "BN301"}
+    assert maxrss_kb < 1.5 * 1024 * 1024, f"peak RSS {maxrss_kb / 1024:.0f} MB"
