@@ -120,6 +120,8 @@ def check(
     except (ValueError, load.UsageError, RegistryError) as exc:
         raise fail(str(exc))
 
+    if not targets:
+        _err_console().print("bnlint: warning: no Python files found", markup=False)
     run = Run(findings=[], files=len(targets))
     bn001 = get_rule("BN001")
     jobs = []
@@ -261,8 +263,9 @@ def rules_cmd(
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
         return
     table = Table(box=None, pad_edge=False, show_edge=False)
-    for col in ("code", "name", "severity", "fix", "what it finds"):
-        table.add_column(col, overflow="fold")
+    for col in ("code", "name", "severity", "fix"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("what it finds", overflow="fold")
     for r in all_rules():
         table.add_row(r.code, r.name, r.severity.value, r.fix_safety.value if r.fix_safety else "", r.summary)
     Console(highlight=False).print(table)

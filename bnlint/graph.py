@@ -9,7 +9,6 @@ which forward line calls it."""
 from __future__ import annotations
 
 import os
-import re
 from collections import deque
 from typing import Callable, Iterable, Iterator
 
@@ -18,10 +17,8 @@ import torch.nn as nn
 
 from bnlint import layers
 from bnlint.findings import Location
-from bnlint.sites import SiteRecorder, is_library_file
-from bnlint.trace import Fragment, Opaque, TraceResult, is_torch_layer
-
-_FRAME_RE = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>\S+)')
+from bnlint.sites import SiteRecorder
+from bnlint.trace import SITE_KEY, Fragment, Opaque, TraceResult, is_torch_layer
 
 NodePredicate = Callable[[fx.Node], bool]
 
@@ -154,12 +151,5 @@ class ModelGraph:
 
     def forward_site(self, node: fx.Node) -> Location | None:
         """The user's forward line that produced ``node`` (innermost user frame)."""
-        trace = node.stack_trace or node.meta.get("stack_trace")
-        if not trace:
-            return None
-        best = None
-        for m in _FRAME_RE.finditer(trace):
-            path = m.group("file")
-            if not is_library_file(path) and os.path.exists(path):
-                best = Location(path, int(m.group("line")))
-        return best
+        site = node.meta.get(SITE_KEY)
+        return site if site is not None and os.path.exists(site.path) else None

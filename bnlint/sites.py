@@ -11,6 +11,7 @@ so a finding can point at the line the user can edit.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 import sysconfig
@@ -26,6 +27,7 @@ _LIB_DIRS = tuple(
 _BNLINT_DIR = os.path.normcase(os.path.dirname(os.path.realpath(__file__))) + os.sep
 
 
+@functools.lru_cache(maxsize=4096)
 def is_library_file(filename: str) -> bool:
     """True for code the user does not own: the stdlib, installed packages
     (torch, torchvision, timm), bnlint itself, and frozen modules."""
