@@ -200,12 +200,9 @@ def _emit(run, fmt: Format, output_file: Optional[str], quiet: bool) -> None:
     if fmt is Format.text:
         if output_file:
             with open(output_file, "w", encoding="utf-8") as fh:
-                print_text(run, Console(file=fh, no_color=True, highlight=False, width=10_000), show_hints=not quiet)
+                print_text(run, Console(file=fh, no_color=True, highlight=False, width=10_000), quiet=quiet)
             return
-        out = Console(highlight=False)
-        if quiet:
-            run = type(run)(findings=run.findings, files=run.files, models=run.models)
-        print_text(run, out, show_hints=not quiet)
+        print_text(run, Console(highlight=False), quiet=quiet)
         return
     text = render(run, fmt.value)
     if output_file:

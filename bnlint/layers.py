@@ -83,5 +83,12 @@ def is_shape_query(node) -> bool:
     return False
 
 
-def describe(module) -> str:
-    return type(module).__name__
+def call_name(target) -> str:
+    """How users write a functional call: ``F.dropout``, ``torch.dropout``."""
+    name = getattr(target, "__name__", str(target))
+    module = getattr(target, "__module__", "") or ""
+    if module == "torch.nn.functional":
+        return f"F.{name}"
+    if module.startswith("torch"):
+        return f"torch.{name}"
+    return name

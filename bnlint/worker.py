@@ -58,12 +58,17 @@ _counter = itertools.count()
 
 @dataclass
 class Candidate:
+    """Something that is, or builds, a model.
+
+    ``kind``: ``instance`` (already built), ``class`` (an auto-discovered
+    zero-argument class), ``factory`` (a ``file.py::Name`` class or function),
+    ``hook`` (``bnlint_models()``, which builds several)."""
+
     name: str
-    build: Callable[[], Any] | None  # None: `instance` is already built
+    kind: str
+    build: Callable[[], Any] | None = None
     instance: Any = None
     anchor: Location | None = None
-    explicit: bool = False  # named by the user (target or hook): always reported
-    cls: type | None = None  # set for auto-discovered classes
     inputs: Any = None  # example inputs declared with the model (hook tuples)
 
 
@@ -199,9 +204,9 @@ def discover(module, path: str, targets: list[str] | None) -> tuple[list[Candida
             if obj is None:
                 errors.append(f"{display_path(path)} has no model named {target!r}")
             elif isinstance(obj, nn.Module):
-                found.append(Candidate(target, None, obj, anchor(target), explicit=True))
+                found.append(Candidate(target, "instance", instance=obj, anchor=anchor(target)))
             elif callable(obj):
-                found.append(Candidate(target, obj, anchor=anchor(target), explicit=True))
+                found.append(Candidate(target, "factory", build=obj, anchor=anchor(target)))
             else:
                 errors.append(
                     f"{display_path(path)}::{target} is a {type(obj).__name__}, "
@@ -213,7 +218,7 @@ def discover(module, path: str, targets: list[str] | None) -> tuple[list[Candida
     for name, obj in vars(module).items():
         if isinstance(obj, nn.Module) and not name.startswith("_") and id(obj) not in seen_instances:
             seen_instances.add(id(obj))
-            found.append(Candidate(name, None, obj, anchor(name)))
+            found.append(Candidate(name, "instance", instance=obj, anchor=anchor(name)))
     for name, obj in vars(module).items():
         if (
             inspect.isclass(obj)
@@ -223,10 +228,10 @@ def discover(module, path: str, targets: list[str] | None) -> tuple[list[Candida
             and not inspect.isabstract(obj)
             and not _required_params(obj)
         ):
-            found.append(Candidate(name, obj, anchor=anchor(name), cls=obj))
+            found.append(Candidate(name, "class", build=obj, anchor=anchor(name)))
     hook = getattr(module, HOOK, None)
     if callable(hook):
-        found.append(Candidate(HOOK, hook, anchor=anchor(HOOK), explicit=True))
+        found.append(Candidate(HOOK, "hook", build=hook, anchor=anchor(HOOK)))
     return found, errors
 
 
@@ -236,14 +241,32 @@ def _drop_components(built: list[tuple[Candidate, Any]]) -> list[tuple[Candidate
     inner: set[type] = set()
     instance_types: set[type] = set()
     for cand, model in built:
-        if cand.cls is None:
+        if cand.kind != "class":
             instance_types.add(type(model))
         inner.update(type(m) for m in list(model.modules())[1:])
     return [
         (cand, model)
         for cand, model in built
-        if cand.cls is None or (cand.cls not in inner and cand.cls not in instance_types)
+        if cand.kind != "class" or (cand.build not in inner and cand.build not in instance_types)
     ]
+
+
+def _expand_hook(value: Any, cand: Candidate) -> tuple[list[tuple[Candidate, Any]], list[str]]:
+    """``bnlint_models()``'s dict -> (candidate, model) pairs, and problems."""
+    import torch.nn as nn
+
+    if not isinstance(value, dict):
+        return [], [f"{HOOK}() must return a dict of name -> nn.Module, not {type(value).__name__}"]
+    pairs, problems = [], []
+    for key, entry in value.items():
+        model, declared = entry, None
+        if isinstance(entry, tuple) and entry:
+            model, declared = entry[0], (entry[1] if len(entry) > 1 else None)
+        if isinstance(model, nn.Module):
+            pairs.append((Candidate(str(key), "instance", instance=model, anchor=cand.anchor, inputs=declared), model))
+        else:
+            problems.append(f"{HOOK}()[{key!r}] is a {type(model).__name__}, not an nn.Module")
+    return pairs, problems
 
 
 # -- the whole file -------------------------------------------------------------
@@ -302,7 +325,7 @@ def analyze_file(
     candidates, result.usage_errors = discover(module, path, targets)
     built: list[tuple[Candidate, Any]] = []
     for cand in candidates:
-        if cand.build is None:
+        if cand.kind == "instance":
             built.append((cand, cand.instance))
             continue
         progress(f"building {cand.name}")
@@ -310,18 +333,11 @@ def analyze_file(
         if exc is not None:
             not_analyzable(f"cannot build model {cand.name!r}: {describe_exception(exc)}", exc, cand.name)
             continue
-        if cand.name == HOOK and not cand.cls:
-            if not isinstance(obj, dict):
-                not_analyzable(f"{HOOK}() must return a dict of name -> nn.Module, "
-                               f"not {type(obj).__name__}", None, at=cand.anchor)
-                continue
-            for key, value in obj.items():
-                model, declared = (value[0], value[1] if len(value) > 1 else None) if isinstance(value, tuple) and value else (value, None)
-                if isinstance(model, nn.Module):
-                    built.append((Candidate(str(key), None, model, cand.anchor, explicit=True, inputs=declared), model))
-                else:
-                    not_analyzable(f"{HOOK}()[{key!r}] is a {type(model).__name__}, not an nn.Module",
-                                   None, str(key), at=cand.anchor)
+        if cand.kind == "hook":
+            pairs, problems = _expand_hook(obj, cand)
+            built.extend(pairs)
+            for problem in problems:
+                not_analyzable(problem, None, at=cand.anchor)
             continue
         if not isinstance(obj, nn.Module):
             not_analyzable(f"{cand.name}() returned a {type(obj).__name__}, not an nn.Module",

@@ -62,7 +62,7 @@ class DropoutBeforeBatchNorm(Rule):
             bns = list(dict.fromkeys(g.qualname(n) for n in reached))
             first = g.module(bns[0])
             more = f" (and {len(bns) - 1} more)" if len(bns) > 1 else ""
-            what = f"{type(module).__name__} '{qual}'" if module is not None else f"{node.target.__name__}(...)"
+            what = f"{type(module).__name__} '{qual}'" if module is not None else f"{L.call_name(node.target)}(...)"
             p = L.dropout_p(node, module)
             if module is not None:
                 reported.add(id(module))

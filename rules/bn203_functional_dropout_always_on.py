@@ -59,7 +59,7 @@ class FunctionalDropoutAlwaysOn(Rule):
             where = f"forward of '{owner}'" if owner else "forward"
             yield ctx.report(
                 self,
-                f"{node.target.__name__}(...) in {where} runs with training=True even in "
+                f"{L.call_name(node.target)}(...) in {where} runs with training=True even in "
                 "eval(): pass training=self.training",
                 module=owner or None,
                 node=node,

@@ -72,11 +72,11 @@ class AlphaDropoutWithoutSelu(Rule):
             src_mod = g.module_of(src)
             fed_by = (
                 f"{type(src_mod).__name__} '{g.qualname(src_mod)}'" if src_mod is not None
-                else f"{getattr(src.target, '__name__', src.target)}"
+                else L.call_name(src.target)
             )
             what = (
                 f"{type(module).__name__} '{g.qualname(module)}'" if module is not None
-                else f"{node.target.__name__}(...)"
+                else f"{L.call_name(node.target)}(...)"
             )
             yield ctx.report(
                 self,

@@ -19,7 +19,10 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def print_text(run, console: Console, *, show_hints: bool = True) -> None:
+def print_text(run, console: Console, *, quiet: bool = False) -> None:
+    """Findings grouped by file and model; unless ``quiet``, with hints,
+    notes and a summary line."""
+    show_hints = not quiet
     def group_key(f: Finding):
         return (f.path or "", f.model or "")
 
@@ -48,6 +51,8 @@ def print_text(run, console: Console, *, show_hints: bool = True) -> None:
                     console.print(f"      [dim]{escape(' · '.join(extra))}[/dim]", soft_wrap=True)
         console.print()
 
+    if quiet:
+        return
     for note in run.notes:
         console.print(f"[dim]note: {escape(note)}[/dim]", soft_wrap=True)
     if run.skipped:
