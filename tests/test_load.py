@@ -1,0 +1,127 @@
+"""Discovery and import safety, in-process (the CLI runs the same code in a
+child process)."""
+
+import textwrap
+
+import pytest
+
+from bnlint.load import classify
+from bnlint.worker import analyze_file
+
+
+def write(path, text):
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_building_blocks_are_reported_as_part_of_their_model(tmp_path):
+    f = write(tmp_path / "net.py", """
+        import torch.nn as nn
+
+        class Block(nn.Module):
+            def __init__(self, c=8):
+                super().__init__()
+                self.conv = nn.Conv2d(c, c, 3, padding=1)
+                self.bn = nn.BatchNorm2d(c)
+
+            def forward(self, x):
+                return self.bn(self.conv(x))
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.a, self.b = Block(), Block()
+
+            def forward(self, x):
+                return self.b(self.a(x))
+    """)
+    result = analyze_file(str(f))
+    assert result.models == ["Net"]
+    assert sorted(x.module for x in result.findings) == ["a.conv", "b.conv"]
+
+
+def test_instance_wins_over_its_class_and_private_names_are_skipped(tmp_path):
+    f = write(tmp_path / "m.py", """
+        import torch.nn as nn
+
+        class Net(nn.Sequential):
+            def __init__(self):
+                super().__init__(nn.Linear(4, 4), nn.BatchNorm1d(4))
+
+        model = Net()
+        _scratch = Net()
+    """)
+    assert analyze_file(str(f)).models == ["model"]
+
+
+def test_classes_needing_arguments_are_skipped_unless_the_hook_builds_them(tmp_path):
+    f = write(tmp_path / "m.py", """
+        import torch.nn as nn
+
+        class Net(nn.Sequential):
+            def __init__(self, width):
+                super().__init__(nn.Linear(4, width), nn.BatchNorm1d(width))
+    """)
+    assert analyze_file(str(f)).models == []
+    f.write_text(f.read_text() + "\ndef bnlint_models():\n    return {'wide': Net(64)}\n")
+    result = analyze_file(str(f))
+    assert result.models == ["wide"] and [x.code for x in result.findings] == ["BN101"]
+
+
+def test_hook_must_return_a_dict_of_modules(tmp_path):
+    f = write(tmp_path / "m.py", """
+        import torch.nn as nn
+
+        def bnlint_models():
+            return [nn.Linear(2, 2)]
+    """)
+    [finding] = analyze_file(str(f)).findings
+    assert finding.code == "BN001" and finding.line == 4 and "must return a dict" in finding.message
+
+
+def test_files_inside_packages_keep_relative_imports(tmp_path):
+    pkg = tmp_path / "proj" / "models"
+    pkg.mkdir(parents=True)
+    (tmp_path / "proj" / "__init__.py").write_text("")
+    (pkg / "__init__.py").write_text("")
+    write(pkg / "layers.py", """
+        import torch.nn as nn
+
+        def conv_bn(cin, cout):
+            return nn.Sequential(nn.Conv2d(cin, cout, 3), nn.BatchNorm2d(cout))
+    """)
+    f = write(pkg / "net.py", """
+        import torch.nn as nn
+        from .layers import conv_bn
+
+        model = nn.Sequential(conv_bn(3, 8), nn.ReLU())
+    """)
+    result = analyze_file(str(f))
+    [finding] = result.findings
+    assert finding.code == "BN101" and finding.path.endswith("layers.py") and finding.line == 5
+
+
+@pytest.mark.parametrize(
+    "source, importable, why",
+    [
+        ("import torch.nn as nn\nclass Net(nn.Module):\n    pass\n", True, "defines classes"),
+        ("import torch.nn as nn\nmodel = nn.Linear(2, 2)\n", True, "builds objects"),
+        ("def bnlint_models():\n    return {}\n", True, "bnlint_models"),
+        ("import torch\nfor epoch in range(10):\n    pass\n", False, "loop at module level (line 2)"),
+        ("import torch\nwith torch.no_grad():\n    pass\n", False, "`with` block"),
+        ("import argparse\nargs = argparse.ArgumentParser().parse_args()\n", False, ".parse_args()"),
+        ("def main():\n    pass\nmain()\n", False, "calls main()"),
+        ("import torch\nloss = torch.zeros(1)\nloss.backward()\n", False, ".backward()"),
+        ("def main():\n    pass\nif __name__ == '__main__':\n    main()\n", False, "defines no models"),
+        (
+            "import torch.nn as nn\nclass Net(nn.Module):\n    pass\n"
+            "if __name__ == '__main__':\n    for i in range(3):\n        Net()\n",
+            True, "defines classes",
+        ),
+    ],
+)
+def test_import_safety_is_decided_from_source(tmp_path, source, importable, why):
+    f = tmp_path / "f.py"
+    f.write_text(source)
+    verdict = classify(str(f))
+    assert verdict.importable is importable and why in verdict.reason
