@@ -86,42 +86,43 @@ class ElementwiseDropoutOnFeatureMaps(Rule):
         for node, drop in g.calls(L.ELEMENTWISE_DROPOUT):
             if id(drop) in seen or not drop.p:
                 continue
-            shape = ctx.input_shape(g.qualname(drop))
-            if shape is not None:  # the tensor's rank decides
-                spatial = 1
-                for d in shape[2:]:
-                    spatial *= d
-                if len(shape) in (4, 5) and spatial > 1:
-                    seen.add(id(drop))
-                    better = "Dropout3d" if len(shape) == 5 else "Dropout2d"
-                    dims = f"[{', '.join(map(str, shape))}]"
-                    yield ctx.report(
-                        self,
-                        f"{type(drop).__name__} '{g.qualname(drop)}' drops single elements of "
-                        f"{len(shape)}-D feature maps (input {dims}): neighbouring pixels are "
-                        f"correlated, so this barely regularizes; use nn.{better}",
-                        module=g.qualname(drop),
-                        node=node,
-                    )
-                continue
-            convs = g.upstream(
-                node,
-                match=lambda n: isinstance(g.module_of(n), L.CONV_FEATURE_MAP),
-                through=lambda n: _keeps_feature_map(g, n, L),
-            )
-            if not convs:
+            qual = g.qualname(drop)
+            found = self._feature_maps(ctx, g, node, qual, L)
+            if found is None:
                 continue
             seen.add(id(drop))
-            conv = g.module_of(convs[0])
-            better = "Dropout3d" if "3d" in type(conv).__name__ else "Dropout2d"
+            what, better = found
             yield ctx.report(
                 self,
-                f"{type(drop).__name__} '{g.qualname(drop)}' drops single elements of the feature "
-                f"maps of {type(conv).__name__} '{g.qualname(convs[0])}': neighbouring pixels are "
-                f"correlated, so this barely regularizes; use nn.{better}",
-                module=g.qualname(drop),
+                f"{type(drop).__name__} '{qual}' drops single elements of {what}: neighbouring "
+                f"pixels are correlated, so this barely regularizes; use nn.{better}",
+                module=qual,
                 node=node,
             )
+
+    @staticmethod
+    def _feature_maps(ctx, g, node, qual, L) -> tuple[str, str] | None:
+        """(what the dropout sees, the spatial dropout to use), or None.
+        With shapes the tensor's rank decides; without, the graph position."""
+        shape = ctx.input_shape(qual)
+        if shape is not None:
+            spatial = 1
+            for d in shape[2:]:
+                spatial *= d
+            if len(shape) not in (4, 5) or spatial == 1:
+                return None
+            dims = f"[{', '.join(map(str, shape))}]"
+            return f"{len(shape)}-D feature maps (input {dims})", f"Dropout{len(shape) - 2}d"
+        convs = g.upstream(
+            node,
+            match=lambda n: isinstance(g.module_of(n), L.CONV_FEATURE_MAP),
+            through=lambda n: _keeps_feature_map(g, n, L),
+        )
+        if not convs:
+            return None
+        conv = g.module_of(convs[0])
+        better = "Dropout3d" if "3d" in type(conv).__name__ else "Dropout2d"
+        return f"the feature maps of {type(conv).__name__} '{g.qualname(convs[0])}'", better
 
     invalid = (
         Example(
