@@ -3,6 +3,7 @@ Torch-free, so the command line can parse and validate them cheaply."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,13 +16,17 @@ DTYPE_ALIASES = {
 }
 
 
+_SHAPE = re.compile(r"\d+(?:\s*[,x]\s*\d+)*\s*,?")
+
+
 def parse_shape(text: str) -> tuple[int, ...]:
-    """``"8,3,224,224"`` (or ``8x3x224x224``) -> (8, 3, 224, 224)."""
-    parts = [p for p in text.replace("x", ",").replace(" ", "").strip("()[]").split(",") if p]
-    try:
-        shape = tuple(int(p) for p in parts)
-    except ValueError:
-        shape = ()
+    """``"8,3,224,224"`` (or ``8x3x224x224``, ``(8, 3, 224, 224)``) -> (8, 3, 224, 224).
+    Every separator must sit between two numbers: ``8,x`` or ``8 3`` is an error,
+    not a silently shorter or merged shape."""
+    body = text.strip()
+    if body[:1] + body[-1:] in ("()", "[]"):
+        body = body[1:-1].strip()
+    shape = tuple(int(d) for d in re.findall(r"\d+", body)) if _SHAPE.fullmatch(body) else ()
     if not shape or any(d < 1 for d in shape):
         raise ValueError(f"--input-shape {text!r}: expected positive integers like 8,3,224,224")
     return shape

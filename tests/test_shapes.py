@@ -5,6 +5,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from bnlint.worker import analyze_file
 
 from conftest import FIXTURES, ROOT
@@ -64,6 +66,18 @@ def test_bad_shapes_and_dtypes_exit_2(cli):
         proc = cli("check", "fixtures/shapes.py", *args)
         assert proc.returncode == 2 and msg in proc.stderr, (args, proc.stderr)
         assert "Traceback" not in proc.stderr
+
+
+def test_malformed_shapes_are_rejected_not_shortened():
+    from bnlint.inputs import parse_shape
+
+    for text, shape in (("8,3,224,224", (8, 3, 224, 224)), ("8x3x32x32", (8, 3, 32, 32)),
+                        ("(8, 16)", (8, 16)), ("8,", (8,))):
+        assert parse_shape(text) == shape
+    # a stray separator or a space must not drop or merge a dimension
+    for text in ("8,x", "x8", "8,,3", "8 3 224 224", "1x", "8,3.5"):
+        with pytest.raises(ValueError, match="expected positive integers"):
+            parse_shape(text)
 
 
 def test_constructor_needing_real_data_falls_back_to_cpu(tmp_path):
