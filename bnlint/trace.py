@@ -150,6 +150,11 @@ def trace_model(model: nn.Module) -> TraceResult:
         if id(root) in done:  # a shared submodule is traced once
             return
         done.add(id(root))
+        if is_torch_layer(root):
+            # A leaf: nothing of the user's inside. Tracing torch's own forward
+            # (BatchNorm branches on its buffers) would fail and report a
+            # bogus BN002 for a model whose root forward is untraceable.
+            return
         opaque: set[int] = set()
         for _ in range(MAX_RETRIES):
             try:

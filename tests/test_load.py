@@ -101,6 +101,33 @@ def test_files_inside_packages_keep_relative_imports(tmp_path):
     assert finding.code == "BN101" and finding.path.endswith("layers.py") and finding.line == 5
 
 
+def test_untraceable_root_reports_only_what_is_really_opaque(tmp_path):
+    # The root's forward branches on a value: its children are traced on their
+    # own. BatchNorm children are leaves, not forwards that "could not be traced".
+    f = write(tmp_path / "m.py", """
+        import torch.nn as nn
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.body = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8))
+                self.bn = nn.BatchNorm2d(8)
+
+            def forward(self, x):
+                if x.sum() > 0:
+                    x = self.body(x)
+                return self.bn(x)
+
+        bn = nn.BatchNorm1d(4)
+    """)
+    result = analyze_file(str(f))
+    assert sorted((x.code, x.model, x.module) for x in result.findings) == [
+        ("BN002", "Net", None), ("BN101", "Net", "body.0"),
+    ]
+    [bn002] = [x for x in result.findings if x.code == "BN002"]
+    assert "the model (Net)" in bn002.message
+
+
 @pytest.mark.parametrize(
     "source, importable, why",
     [
