@@ -182,14 +182,21 @@ class WorkerDied(Exception):
     pass
 
 
+# `python -m` / `-c` put the working directory first on sys.path, so a user's
+# `struct.py`, `random.py` or `inspect.py` next to where they run bnlint would
+# shadow the standard library while torch imports. Move it to the end: the
+# user's own imports from there still resolve, after the stdlib's.
+_WORKER_BOOT = "import sys; sys.path.append(sys.path.pop(0)); from bnlint.worker import main; main()"
+
+
 class Worker:
-    """One ``python -m bnlint.worker`` process, reused across files."""
+    """One analysis process (:mod:`bnlint.worker`), reused across files."""
 
     def __init__(self) -> None:
         self.stderr = tempfile.TemporaryFile()
         env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONWARNINGS="ignore")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bnlint.worker"],
+            [sys.executable, "-c", _WORKER_BOOT],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.stderr,

@@ -5,7 +5,7 @@ import textwrap
 
 import pytest
 
-from bnlint.load import classify
+from bnlint.load import Target, analyze_models, classify
 from bnlint.worker import analyze_file
 
 
@@ -126,6 +126,22 @@ def test_untraceable_root_reports_only_what_is_really_opaque(tmp_path):
     ]
     [bn002] = [x for x in result.findings if x.code == "BN002"]
     assert "the model (Net)" in bn002.message
+
+
+def test_files_in_the_working_directory_do_not_shadow_the_stdlib(tmp_path, monkeypatch):
+    # A user's struct.py next to their model must not break `import torch`
+    # in the analysis process; their own sibling imports still work.
+    (tmp_path / "struct.py").write_text("raise RuntimeError('user struct.py imported')\n")
+    (tmp_path / "blocks.py").write_text("WIDTH = 4\n")
+    f = write(tmp_path / "net.py", """
+        import torch.nn as nn
+        from blocks import WIDTH
+
+        model = nn.Sequential(nn.Linear(WIDTH, WIDTH), nn.BatchNorm1d(WIDTH))
+    """)
+    monkeypatch.chdir(tmp_path)
+    [result] = analyze_models([Target("net.py")], ["BN001", "BN101"])
+    assert [(x.code, x.module) for x in result.findings] == [("BN101", "0")], result.findings
 
 
 @pytest.mark.parametrize(
