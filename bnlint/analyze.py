@@ -8,7 +8,6 @@ The model is put back in the mode it was in; nothing else is changed."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
@@ -17,19 +16,11 @@ import torch.nn as nn
 
 from bnlint.findings import Finding, Location, Severity
 from bnlint.graph import ModelGraph
+from bnlint.paths import display_path
 from bnlint.rule import Rule
 from bnlint.shapes import InputSpec, ShapeInfo, propagate
 from bnlint.sites import SiteRecorder
 from bnlint.trace import trace_model
-
-
-def display_path(path: str) -> str:
-    """Paths under the working directory are shown relative to it."""
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:  # another drive on Windows
-        return path
-    return path if rel.startswith("..") else rel
 
 
 @dataclass(frozen=True)

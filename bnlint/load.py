@@ -261,7 +261,7 @@ class Worker:
 def _bn001(path: str, message: str, line: int = 1, col: int = 1) -> Finding:
     rule = get_rule("BN001")
     assert rule is not None
-    from bnlint.analyze import display_path
+    from bnlint.paths import display_path
 
     return rule.make(message, path=display_path(path), line=line, col=col)
 
