@@ -1,3 +1,5 @@
+import ast
+
 from bnlint.findings import FixSafety, Severity
 from bnlint.rule import Example, Rule
 
@@ -66,6 +68,38 @@ class FunctionalDropoutAlwaysOn(Rule):
                 at_call=True,
             )
 
+    def check_source(self, ctx):
+        # The same mistake read from the source: in any class's `forward`, a
+        # functional dropout whose `training` is missing (F.dropout* default
+        # to True) or the constant True. Files that are also imported report
+        # it once: the engine keeps the model finding at the same line.
+        from bnlint.source import FUNCTIONAL_DROPOUT
+
+        if "dropout" not in ctx.text:
+            return
+        for cls_node, forward in ctx.forward_methods():
+            for call in ast.walk(forward):
+                if not isinstance(call, ast.Call):
+                    continue
+                qual = ctx.imports.qualify(call.func)
+                if qual not in FUNCTIONAL_DROPOUT:
+                    continue
+                name, pos, default = FUNCTIONAL_DROPOUT[qual]
+                arg = next((k.value for k in call.keywords if k.arg == name), None)
+                if arg is None and len(call.args) > pos:
+                    arg = call.args[pos]
+                training = default if arg is None else (arg.value if isinstance(arg, ast.Constant) else None)
+                p = next((k.value for k in call.keywords if k.arg == "p"), call.args[1] if len(call.args) > 1 else None)
+                if training is not True or (isinstance(p, ast.Constant) and p.value == 0):
+                    continue
+                written = ast.get_source_segment(ctx.text, call.func) or qual
+                yield ctx.report(
+                    self,
+                    f"{written}(...) in forward of {cls_node.name} runs with training=True even in "
+                    "eval(): pass training=self.training",
+                    call,
+                )
+
     invalid = (
         Example(
             """
@@ -83,8 +117,37 @@ class FunctionalDropoutAlwaysOn(Rule):
             model = Net()
             """
         ),
+        Example(
+            """
+            import torch
+            from torch.nn import functional as nnf
+
+            class Head(torch.nn.Module):
+                def forward(self, x):
+                    x = nnf.dropout2d(x, p=0.1)
+                    return torch.dropout(x, 0.5, True)
+            """,
+            kind="source",
+            expect=2,
+        ),
     )
     valid = (
+        Example(
+            """
+            import torch
+            import torch.nn.functional as F
+
+            class Head(torch.nn.Module):
+                def forward(self, x):
+                    x = F.dropout(x, 0.5, self.training)
+                    x = F.dropout(x, p=0.0)           # p=0: nothing to drop
+                    return torch.dropout(x, 0.5, train=self.training)
+
+            def augment(x):
+                return F.dropout(x, 0.1)              # not a forward: a deliberate choice
+            """,
+            kind="source",
+        ),
         Example(
             """
             import torch.nn as nn

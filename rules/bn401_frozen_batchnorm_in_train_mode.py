@@ -49,7 +49,7 @@ class FrozenBatchNormInTrainMode(Rule):
     code = "BN401"
     name = "frozen-batchnorm-in-train-mode"
     severity = Severity.WARNING
-    needs = ("state",)
+    needs = ("state", "source")
     summary = "Frozen BatchNorm parameters, but the layer is in train mode: running stats still update."
     hint = "keep frozen BNs in eval() by overriding train(), or use FrozenBatchNorm2d"
     fix = "replace frozen BNs with a frozen BN module"
@@ -106,7 +106,61 @@ class FrozenBatchNormInTrainMode(Rule):
                 module=q or None,
             )
 
+    def check_source(self, ctx):
+        # The script form: a model with BatchNorm layers (a torchvision/timm
+        # BN architecture, or a class of this file that builds BatchNorm) is
+        # frozen with requires_grad=False -- directly or through a helper such
+        # as `set_parameter_requires_grad(model, True)` -- in a script that
+        # trains, and nothing in the file keeps BNs in eval (no eval() of a
+        # submodule or of the modules in a loop, no train() override, no
+        # freeze_bn-style helper, no FrozenBatchNorm).
+        from bnlint.source import Freeze, Step, keeps_batchnorm_in_eval
+
+        an = ctx.flow
+        if an is None or not any(True for _ in an.of(Step)) or keeps_batchnorm_in_eval(an):
+            return
+        seen = set()
+        for fz in an.of(Freeze):
+            for func, key, node, via in an.applied(fz):
+                root = key.split(".", 1)[0]
+                arch = an.architecture(func, root)
+                if arch is None or (id(node), key) in seen:
+                    continue
+                seen.add((id(node), key))
+                how = f"by {via}()" if via else "with requires_grad=False"
+                yield ctx.report(
+                    self,
+                    f"'{key}' ({arch}, which has BatchNorm layers) is frozen {how}, but the script "
+                    "trains with its BatchNorm layers in training mode: their running statistics "
+                    "keep updating from the new data",
+                    node,
+                )
+
     invalid = (
+        Example(
+            """
+            import torch
+            import torch.nn as nn
+            from torchvision import models
+
+            def set_parameter_requires_grad(model, feature_extracting):
+                if feature_extracting:
+                    for param in model.parameters():
+                        param.requires_grad = False
+
+            model_ft = models.resnet18(weights="DEFAULT")
+            set_parameter_requires_grad(model_ft, True)
+            model_ft.fc = nn.Linear(512, 10)
+            optimizer = torch.optim.SGD(model_ft.fc.parameters(), lr=0.01)
+            for epoch in range(10):
+                model_ft.train()
+                for x, y in loader:
+                    nn.functional.cross_entropy(model_ft(x), y).backward()
+                    optimizer.step()
+            """,
+            kind="source",
+            expect=1,
+        ),
         Example(
             """
             import torch.nn as nn
@@ -130,6 +184,40 @@ class FrozenBatchNormInTrainMode(Rule):
         ),
     )
     valid = (
+        Example(
+            # the frozen backbone's BNs are put back in eval after train()
+            """
+            import timm
+
+            model = timm.create_model("resnet50", pretrained=True, num_classes=10)
+            model.requires_grad_(False)
+            model.get_classifier().requires_grad_(True)
+            for epoch in range(10):
+                model.train()
+                for m in model.modules():
+                    if isinstance(m, torch.nn.BatchNorm2d):
+                        m.eval()
+                for x, y in loader:
+                    model(x).sum().backward()
+                    optimizer.step()
+            """,
+            kind="source",
+        ),
+        Example(
+            # a frozen model without BatchNorm (a ViT) is fine
+            """
+            import torch
+            from torchvision import models
+
+            model = models.vit_b_16(weights="DEFAULT")
+            for p in model.parameters():
+                p.requires_grad = False
+            for x, y in loader:
+                model(x).sum().backward()
+                optimizer.step()
+            """,
+            kind="source",
+        ),
         Example(
             """
             import torch.nn as nn

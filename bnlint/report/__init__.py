@@ -17,7 +17,8 @@ class Run:
     files: int = 0
     models: int = 0
     notes: list[str] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why): read as source only
+    static: bool = False  # --static: every file read as source only, nothing imported
 
 
 def render(run: Run, fmt: str) -> str:

@@ -57,8 +57,8 @@ def print_text(run, console: Console, *, quiet: bool = False) -> None:
         console.print(f"[dim]note: {escape(note)}[/dim]", soft_wrap=True)
     if run.skipped:
         console.print(
-            f"[dim]note: {_plural(len(run.skipped), 'file')} not imported (they look like scripts "
-            "or define no models; --import forces it):[/dim]"
+            f"[dim]note: {_plural(len(run.skipped), 'file')} read as source only, not imported (they "
+            "look like scripts or define no models; --import forces it):[/dim]"
         )
         for path, why in run.skipped[:10]:
             console.print(f"[dim]  {escape(path)}: {escape(why)}[/dim]", soft_wrap=True)
@@ -66,7 +66,10 @@ def print_text(run, console: Console, *, quiet: bool = False) -> None:
             console.print(f"[dim]  ... and {len(run.skipped) - 10} more[/dim]")
 
     counts = Counter(f.severity for f in run.findings)
-    scope = f"{_plural(run.models, 'model')} in {_plural(run.files, 'file')}"
+    if run.static:
+        scope = f"{_plural(run.files, 'file')} read as source"
+    else:
+        scope = f"{_plural(run.models, 'model')} in {_plural(run.files, 'file')}"
     if not run.findings:
         console.print(f"[green]No problems found[/green] ({scope}).", soft_wrap=True)
         return

@@ -1,0 +1,1300 @@
+"""Source analysis of training and inference scripts: stdlib ``ast`` only.
+
+Nothing is imported or executed and torch is never imported on this path, so
+``bnlint check --static`` is safe on any file and fast enough for a pre-commit
+hook. The analysis is per file and answers the questions the source rules
+(BN203, BN401, BN402, BN403, BN404) ask:
+
+* **Which names hold models.** Instances of ``nn.Module`` subclasses defined in
+  the file or of ``torch.nn`` layers, torchvision/timm/hub builders,
+  ``from_pretrained`` models, and what ``.to()``/``.cuda()``/``DDP(...)``/
+  ``torch.compile(...)`` return from them (aliases of the same object);
+  function parameters used like models (``.eval()``/``.parameters()`` on them,
+  a model-like name or an ``nn.Module`` annotation); ``self.model``-style
+  attributes of trainer classes.
+* **Which mode each model is in, at each point.** A flow-sensitive walk of
+  every function tracks, per model, the set of modes it may be in:
+  ``train`` (a freshly built module is), ``eval``, and ``entry`` -- "whatever
+  the caller had". Branches join (``model.train() if t else model.eval()`` is
+  "either", which no rule reports: precision first), loops iterate to a fixed
+  point, ``return``/``raise`` end a path. A call of another function of the
+  same file applies that function's effect (a helper that calls
+  ``model.eval()`` puts the caller's model in eval), and each call site tells
+  the callee what its parameters' modes are, so ``entry`` is resolved from the
+  callers in the file.
+* **Where a model runs for inference**: lexically under ``torch.no_grad()`` /
+  ``torch.inference_mode()`` / ``torch.set_grad_enabled(False)`` or their
+  decorators, in a predict/evaluate/validate/test function, or in a function
+  that every caller in the file calls for inference.
+* **Training steps** (``.backward()``, ``optimizer.step()``) and the loops
+  around them, for "eval() for validation, and train() never again".
+
+Methods of ``nn.Module`` / ``LightningModule`` subclasses are not analyzed for
+modes: their mode is their parent's or the framework's to set (a module
+calling ``self(x)`` in its own ``predict`` is fine).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Iterator, Sequence
+
+from bnlint.findings import Finding
+from bnlint.paths import display_path
+
+TRAIN, EVAL, ENTRY = "train", "eval", "entry"
+Mode = frozenset
+TRAINING = frozenset({TRAIN})
+EVALUATING = frozenset({EVAL})
+FROM_CALLER = frozenset({ENTRY})
+EITHER = frozenset({TRAIN, EVAL})
+
+# -- vocabulary ----------------------------------------------------------------
+_MODEL_BASES = {
+    "torch.nn.Module",
+    "torch.nn.modules.module.Module",
+    "pytorch_lightning.LightningModule",
+    "pytorch_lightning.core.LightningModule",
+    "pytorch_lightning.core.module.LightningModule",
+    "lightning.LightningModule",
+    "lightning.pytorch.LightningModule",
+    "lightning.pytorch.core.LightningModule",
+}
+_TORCH_NN_CLASS = re.compile(r"^torch\.nn\.(?:modules\.(?:\w+\.)?)?[A-Z]\w*$")
+_NOT_MODULES = {"torch.nn.Parameter", "torch.nn.ParameterList", "torch.nn.ParameterDict"}
+# Builders that return a module in training mode.
+_BUILDERS = re.compile(
+    r"^(?:torchvision\.models\.(?:\w+\.)*[a-z]\w*|timm\.(?:models\.)?create_model|torch\.hub\.load)$"
+)
+_NOT_BUILDERS = re.compile(r"^torchvision\.models\.(?:\w+\.)*(?:get_weight|get_model_weights|list_models|get_model_builder)$")
+# Hugging Face's from_pretrained() puts the model in eval() itself.
+_PRETRAINED = re.compile(r"^(?:transformers|diffusers|peft)\.(?:\w+\.)*\w*(?:Model|For)\w*\.from_pretrained$")
+# Calls that return the same module (or a wrapper sharing its mode).
+_SELF_RETURNING = {
+    "to", "cuda", "cpu", "float", "half", "double", "bfloat16", "type", "requires_grad_",
+    "share_memory", "apply", "to_empty", "xpu", "mps", "ipu",
+}
+_WRAPPERS = re.compile(
+    r"^(?:torch\.nn\.(?:parallel\.(?:distributed\.)?)?(?:DataParallel|DistributedDataParallel)"
+    r"|torch\.distributed\.fsdp\.(?:\w+\.)*FullyShardedDataParallel"
+    r"|torch\.compile|torch\.nn\.SyncBatchNorm\.convert_sync_batchnorm)$"
+)
+_NO_GRAD = {
+    "torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad",
+    "torch.autograd.grad_mode.no_grad", "torch.autograd.grad_mode.inference_mode",
+}
+_SET_GRAD = {"torch.set_grad_enabled", "torch.autograd.set_grad_enabled", "torch.autograd.grad_mode.set_grad_enabled"}
+# Exports that record the module as it is. torch.onnx.export records it as it
+# is too since torch 2.9 (dynamo=True is the default and only warns); the
+# legacy exporter (dynamo=False) switches to eval itself. torch.jit.script
+# keeps `training` as a flag and torch.jit.freeze refuses train mode: not here.
+EXPORTS = {
+    "torch.jit.trace": "torch.jit.trace",
+    "torch.jit.trace_module": "torch.jit.trace_module",
+    "torch.export.export": "torch.export.export",
+    "torch._dynamo.export": "torch._dynamo.export",
+    "torch.onnx.export": "torch.onnx.export",
+}
+# Functional dropouts: qualified name -> (training keyword, its position, default).
+FUNCTIONAL_DROPOUT = {
+    "torch.nn.functional.dropout": ("training", 2, True),
+    "torch.nn.functional.dropout1d": ("training", 2, True),
+    "torch.nn.functional.dropout2d": ("training", 2, True),
+    "torch.nn.functional.dropout3d": ("training", 2, True),
+    "torch.nn.functional.alpha_dropout": ("training", 2, False),
+    "torch.nn.functional.feature_alpha_dropout": ("training", 2, False),
+    "torch.dropout": ("train", 2, None),
+    "torch.alpha_dropout": ("train", 2, None),
+    "torch.feature_dropout": ("train", 2, None),
+    "torch.feature_alpha_dropout": ("train", 2, None),
+}
+_MODEL_NAME = re.compile(
+    r"^(?:model|net|network|backbone|encoder|decoder|generator|discriminator|classifier"
+    r"|teacher|student|detector|ema_model|model_ema)$"
+    r"|^(?:model|net)_\w+$|^\w+_(?:model|net|network)$|^net[A-Z]\w*$"
+)
+_INFERENCE_WORDS = {
+    "predict", "prediction", "predictions", "evaluate", "evaluation", "eval", "validate",
+    "validation", "val", "valid", "test", "testing", "infer", "inference",
+}
+_TRAINING_WORDS = {"train", "training", "fit", "finetune", "step"}
+_OPTIMIZER_NAME = re.compile(r"(?i:optim)|(?:^|_)opt(?:$|_|[A-Z0-9])|(?i:scaler)")
+# BatchNorm architectures among the builders (BN401 needs to know the frozen
+# part has BatchNorm layers).
+_BN_ARCH = re.compile(
+    r"resnet|resnext|wide_resnet|densenet|mobilenet|efficientnet|regnet|vgg\d+_bn|inception"
+    r"|googlenet|shufflenet|mnasnet|deeplab|fcn_|fasterrcnn|maskrcnn|keypointrcnn|retinanet"
+    r"|ssd|raft|r3d|r2plus1d|mc3|s3d|x3d|quantized|csp|darknet|hrnet|dla|dpn|rexnet|ghostnet",
+    re.I,
+)
+_KEEPS_BN_EVAL = re.compile(
+    r"(?:bn|batch_?norm|norm)\w*(?:eval|freez|frozen|fix)|(?:freez|frozen|fix)\w*(?:bn|batch_?norm)"
+    r"|FrozenBatchNorm|track_running_stats",
+    re.I,
+)
+
+
+def dotted(expr: ast.AST) -> str | None:
+    """``a.b.c`` for a Name/Attribute chain, else None."""
+    parts = []
+    while isinstance(expr, ast.Attribute):
+        parts.append(expr.attr)
+        expr = expr.value
+    if not isinstance(expr, ast.Name):
+        return None
+    parts.append(expr.id)
+    return ".".join(reversed(parts))
+
+
+def _const(expr: ast.AST | None):
+    """The value of a literal constant, or the sentinel ``...`` if not one."""
+    if isinstance(expr, ast.Constant):
+        return expr.value
+    return ...
+
+
+def _name_words(name: str) -> set[str]:
+    return {w for w in re.split(r"_+|(?<=[a-z])(?=[A-Z])", name.lower()) if w}
+
+
+def is_inference_name(name: str) -> bool:
+    """``validate``, ``evaluate_model``, ``run_test``, ``predict``; not
+    pytest's ``test_something`` nor anything that also says train/fit."""
+    words = _name_words(name)
+    if name.lower().lstrip("_").startswith("test_"):
+        return False
+    return bool(words & _INFERENCE_WORDS) and not words & _TRAINING_WORDS
+
+
+def looks_like_model_name(key: str) -> bool:
+    return bool(_MODEL_NAME.match(key.rsplit(".", 1)[-1]))
+
+
+def join(a: dict | None, b: dict | None) -> dict | None:
+    """Join two environments (None: an unreachable path)."""
+    if a is None:
+        return None if b is None else dict(b)
+    if b is None:
+        return dict(a)
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = out[k] | v if k in out else v
+    for k in a.keys() - b.keys():
+        out[k] = a[k]
+    return out
+
+
+def substitute(mode: Mode, caller: Mode) -> Mode:
+    """A callee's mode with ``entry`` replaced by what the caller had."""
+    return (mode - FROM_CALLER) | caller if ENTRY in mode else mode
+
+
+# -- imports ---------------------------------------------------------------------
+class Imports:
+    """Local names -> qualified names, from every import in the file
+    (flow-insensitive: a script imports what it uses)."""
+
+    def __init__(self, tree: ast.Module):
+        self.table: dict[str, str] = {}
+        for node in statements(tree):
+            if isinstance(node, ast.Import):
+                for a in node.names:
+                    if a.asname:
+                        self.table[a.asname] = a.name
+                    else:
+                        root = a.name.split(".", 1)[0]
+                        self.table.setdefault(root, root)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                for a in node.names:
+                    if a.name != "*":
+                        self.table[a.asname or a.name] = f"{node.module}.{a.name}"
+
+    def qualify(self, expr: ast.AST) -> str | None:
+        d = dotted(expr)
+        if d is None:
+            return None
+        root, _, rest = d.partition(".")
+        base = self.table.get(root)
+        if base is None:
+            return None
+        return f"{base}.{rest}" if rest else base
+
+
+# -- the file's structure --------------------------------------------------------
+@dataclass(eq=False)
+class ClassInfo:
+    name: str
+    node: ast.ClassDef
+    bases: list[str]
+    is_model: bool = False  # derives from nn.Module / LightningModule: a fresh one is in train mode
+    managed: bool = False  # its methods' modes are its parent's or a framework's to set
+    has_batchnorm: bool = False
+    methods: dict[str, "Func"] = field(default_factory=dict)
+    parents: list["ClassInfo"] = field(default_factory=list)  # bases defined in the file
+
+    def method(self, name: str) -> "Func | None":
+        """``self.name`` as Python resolves it among the file's classes."""
+        if name in self.methods:
+            return self.methods[name]
+        for parent in self.parents:
+            found = parent.method(name)
+            if found is not None:
+                return found
+        return None
+
+    def is_a(self, other: "ClassInfo") -> bool:
+        return self is other or any(p.is_a(other) for p in self.parents)
+
+
+@dataclass(eq=False)
+class Func:
+    """A function, a method, or the module's top-level code (``<module>``)."""
+
+    name: str
+    node: ast.AST
+    body: list[ast.stmt]
+    cls: ClassInfo | None = None
+    parent: "Func | None" = None
+    params: list[str] = field(default_factory=list)
+    annotations: dict[str, str] = field(default_factory=dict)
+    locals: set[str] = field(default_factory=set)
+    nested: dict[str, "Func"] = field(default_factory=dict)
+    grad_off: str | None = None  # "@torch.no_grad()" decorator
+
+    @property
+    def qualname(self) -> str:
+        if self.cls is not None:
+            return f"{self.cls.name}.{self.name}"
+        return self.name
+
+    @property
+    def is_module(self) -> bool:
+        return self.name == "<module>"
+
+    @property
+    def line(self) -> int:
+        return getattr(self.node, "lineno", 1)
+
+    def is_nonlocal(self, key: str) -> bool:
+        """A key whose value comes from outside: a parameter, ``self.x``, a global."""
+        root = key.split(".", 1)[0]
+        return root in self.params or root == "self" or (not self.is_module and root not in self.locals)
+
+
+# -- events ----------------------------------------------------------------------
+@dataclass(eq=False)
+class ModelCall:
+    node: ast.Call
+    func: Func
+    key: str
+    mode: Mode
+    grad_off: str | None  # "torch.no_grad()" etc. when lexically without gradients
+    training: bool = False  # outside any inference context (feeds a training step)
+
+
+@dataclass(eq=False)
+class ModeSet:
+    node: ast.AST
+    func: Func
+    key: str
+    mode: Mode
+    via: str | None = None  # the helper that set it, for a call of one
+    grad_off: str | None = None  # set while gradients are off
+
+
+@dataclass(eq=False)
+class Export:
+    node: ast.Call
+    func: Func
+    key: str
+    mode: Mode
+    api: str
+
+
+@dataclass(eq=False)
+class Step:
+    """A training step, with the modes of the models it trains."""
+
+    node: ast.AST
+    func: Func
+    trains: dict[str, Mode]
+    via: str | None = None
+
+
+@dataclass(eq=False)
+class CallOf:
+    """A call of another function of the file, with what it binds."""
+
+    node: ast.Call
+    caller: Func
+    callee: Func
+    binding: dict[str, tuple[str, Mode]]  # callee key -> (caller key, caller's mode)
+    grad_off: str | None
+
+
+@dataclass(eq=False)
+class Freeze:
+    """``x.requires_grad_(False)`` or ``for p in x.parameters(): p.requires_grad = False``."""
+
+    node: ast.AST
+    func: Func
+    key: str
+
+
+@dataclass(eq=False)
+class Unrestored:
+    """BN403: an ``eval()`` in a training loop that is still in force at the
+    next iteration's training step."""
+
+    node: ast.AST
+    func: Func
+    key: str
+    step: ast.AST
+    via: str | None
+
+
+@dataclass
+class Summary:
+    """What a function does to the keys it shares with its callers."""
+
+    exit: dict[str, Mode] | None  # None: never returns normally
+    trains: dict[str, Mode]  # modes of the models it trains, at its training steps
+    evals: set[str]  # keys it puts in eval
+    uses: set[str]  # every key it shares with its callers and touches
+    returns: "Val | None" = None
+
+
+@dataclass(frozen=True)
+class Val:
+    """What an expression evaluates to, as far as models go: an alias of a
+    key, or a new module in a known mode."""
+
+    key: str | None = None
+    mode: Mode | None = None
+    arch: str | None = None
+
+
+# -- the walk --------------------------------------------------------------------
+class _Walk:
+    """A flow-sensitive walk of one function, started with every model it
+    shares with its callers in mode ``entry``."""
+
+    def __init__(self, an: "SourceAnalysis", func: Func):
+        self.an = an
+        self.func = func
+        self.aliases: dict[str, str] = {}
+        self.models: set[str] = set()
+        self.sink: list | None = []
+        self.grad_off: list[str] = [f"@{func.grad_off}"] if func.grad_off else []
+        self.returns: list[dict] = []
+        self.return_vals: list[Val | None] = []
+        self.in_loop_check = 0
+        for p in func.params:
+            ann = func.annotations.get(p, "")
+            if looks_like_model_name(p) or ann in an.model_type_names:
+                self.models.add(p)
+
+    # -- keys and models -------------------------------------------------------
+    def canon(self, key: str) -> str:
+        """The key of the object an expression names: aliases followed (also
+        of a prefix: ``ddp.module`` with ``ddp = DDP(model)``), and
+        ``DDP(model).module`` is ``model`` -- they share one mode."""
+        for _ in range(8):
+            before = key
+            parts = key.split(".")
+            for i in range(len(parts), 0, -1):
+                target = self.aliases.get(".".join(parts[:i]) if i > 1 else parts[0])
+                if target is not None:
+                    key = ".".join([target, *parts[i:]])
+                    break
+            while key.endswith(".module") and self.is_model(key[: -len(".module")]):
+                key = key[: -len(".module")]
+            if key == before:
+                break
+        return key
+
+    def is_model(self, key: str) -> bool:
+        if key in ("self", "cls") or key.startswith("super"):
+            return False
+        if key in self.models or key in self.an.mode_keys:
+            return True
+        if key.split(".", 1)[0] in self.an.imports.table:
+            return False  # `models.resnet18`, `torch.nn`: modules, not models
+        if key.startswith("self.") and self.func.cls is not None:
+            if key in self.an.model_attrs.get(self.func.cls.name, ()):
+                return True
+        return looks_like_model_name(key)
+
+    def default(self, key: str) -> Mode:
+        return FROM_CALLER if (self.func.is_nonlocal(key) and not self.func.is_module) else EITHER
+
+    def get(self, env: dict, key: str) -> Mode:
+        return env.get(key, self.default(key))
+
+    def emit(self, event) -> None:
+        if self.sink is not None:
+            self.sink.append(event)
+
+    def key_of(self, expr: ast.AST) -> str | None:
+        d = dotted(expr)
+        return self.canon(d) if d is not None else None
+
+    # -- statements ------------------------------------------------------------
+    def block(self, stmts: Sequence[ast.stmt], env: dict | None) -> dict | None:
+        for stmt in stmts:
+            if env is None:
+                return None
+            env = self.stmt(stmt, env)
+        return env
+
+    def stmt(self, s: ast.stmt, env: dict) -> dict | None:
+        if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            return env
+        if isinstance(s, (ast.Return, ast.Raise)):
+            value = s.value if isinstance(s, ast.Return) else s.exc
+            val = self.expr(value, env) if value is not None else None
+            if isinstance(s, ast.Return):
+                self.returns.append(env)
+                self.return_vals.append(val)
+            return None
+        if isinstance(s, ast.Assign):
+            val = self.expr(s.value, env)
+            for t in s.targets:
+                self.assign(t, val, env, s)
+            return env
+        if isinstance(s, (ast.AnnAssign, ast.AugAssign)):
+            val = self.expr(s.value, env) if s.value is not None else None
+            self.assign(s.target, val if isinstance(s, ast.AnnAssign) else None, env, s)
+            return env
+        if isinstance(s, ast.If):
+            self.expr(s.test, env)
+            return join(self.block(s.body, dict(env)), self.block(s.orelse, dict(env)))
+        if isinstance(s, (ast.For, ast.AsyncFor, ast.While)):
+            return self.loop(s, env)
+        if isinstance(s, (ast.With, ast.AsyncWith)):
+            return self.with_(s, env)
+        if isinstance(s, ast.Try) or s.__class__.__name__ == "TryStar":
+            return self.try_(s, env)
+        if s.__class__.__name__ == "Match":
+            self.expr(s.subject, env)
+            out = dict(env)  # no case may match
+            for case in s.cases:
+                out = join(out, self.block(case.body, dict(env)))
+            return out
+        # Expr, Assert, Delete, Global, Pass, Break, Continue, Import ...
+        for child in ast.iter_child_nodes(s):
+            if isinstance(child, ast.expr):
+                self.expr(child, env)
+        return env
+
+    def assign(self, target: ast.AST, val: Val | None, env: dict, stmt: ast.stmt) -> None:
+        if isinstance(target, (ast.Tuple, ast.List)):
+            for elt in target.elts:
+                self.assign(elt, None, env, stmt)
+            return
+        if isinstance(target, ast.Attribute) and target.attr == "requires_grad":
+            if _const(stmt.value if isinstance(stmt, (ast.Assign, ast.AnnAssign)) else None) is False:
+                self.freeze_target(target, stmt)
+        d = dotted(target)
+        if d is None:
+            return
+        if val is not None and val.key is not None and self.is_model(val.key):
+            if d != val.key:
+                self.aliases[d] = val.key
+                self.models.add(d)
+            return
+        self.aliases.pop(d, None)
+        if val is not None and val.mode is not None:
+            env[d] = val.mode
+            self.models.add(d)
+            if val.arch:
+                self.an.arch[(id(self.func), d)] = val.arch
+        else:
+            env[d] = EITHER  # something we cannot follow
+            self.models.discard(d)
+
+    def freeze_target(self, target: ast.Attribute, stmt: ast.stmt) -> None:
+        """``p.requires_grad = False`` inside ``for p in x.parameters()``."""
+        var = dotted(target.value)
+        owner = self.loop_params.get(var) if var else None
+        if owner is not None:
+            self.emit(Freeze(stmt, self.func, owner))
+
+    loop_params: dict[str, str] = {}
+
+    def loop(self, s: ast.stmt, env: dict) -> dict | None:
+        outer_params = self.loop_params
+        try:
+            return self._loop(s, env)
+        finally:
+            self.loop_params = outer_params
+
+    def _loop(self, s: ast.stmt, env: dict) -> dict | None:
+        if isinstance(s, ast.While):
+            self.expr(s.test, env)
+        else:
+            self.expr(s.iter, env)
+            self.assign(s.target, None, env, s)
+            owner = self._parameters_of(s.iter)
+            if owner is not None:
+                var = s.target.elts[-1] if isinstance(s.target, ast.Tuple) and s.target.elts else s.target
+                if isinstance(var, ast.Name):
+                    self.loop_params = {**self.loop_params, var.id: owner}
+        # A dry pass finds what the loop body does; the loop head is where
+        # the first and every later iteration start.
+        sink, self.sink = self.sink, None
+        first = self.block(s.body, dict(env))
+        head = join(env, first)
+        self.sink = sink
+        mark = len(self.sink) if self.sink is not None else 0
+        end = self.block(s.body, dict(head))
+        if self.sink is not None:
+            self.check_restored(s, end, self.sink[mark:])
+        after = join(head, end)
+        return self.block(s.orelse, after) if s.orelse else after
+
+    def _parameters_of(self, it: ast.AST) -> str | None:
+        if (
+            isinstance(it, ast.Call)
+            and isinstance(it.func, ast.Attribute)
+            and it.func.attr in ("parameters", "named_parameters")
+        ):
+            key = self.key_of(it.func.value)
+            if key is not None and key not in ("self",):
+                return key
+        return None
+
+    def check_restored(self, loop: ast.stmt, end: dict | None, events: list) -> None:
+        """BN403: walk the body once more from where the *next* iteration
+        starts (the end of this one); a model put in eval in this body that is
+        still only in eval at a training step was never put back in train."""
+        if end is None or self.in_loop_check:
+            return
+        evals = [e for e in events if isinstance(e, ModeSet) and e.mode == EVALUATING]
+        if not evals or not any(isinstance(e, Step) for e in events):
+            return
+        probe: list = []
+        sink, self.sink = self.sink, probe
+        self.in_loop_check += 1
+        try:
+            self.block(loop.body, dict(end))
+        finally:
+            self.in_loop_check -= 1
+            self.sink = sink
+        reported = set()
+        for step in (e for e in probe if isinstance(e, Step)):
+            for key, mode in step.trains.items():
+                if mode != EVALUATING or key in reported:
+                    continue
+                first = next((e for e in evals if e.key == key), None)
+                if first is None:
+                    continue
+                reported.add(key)
+                self.emit(Unrestored(first.node, self.func, key, step.node, first.via))
+
+    def with_(self, s: ast.stmt, env: dict) -> dict | None:
+        pushed = 0
+        for item in s.items:
+            self.expr(item.context_expr, env)
+            reason = self.an.grad_off(item.context_expr)
+            if reason:
+                self.grad_off.append(reason)
+                pushed += 1
+            if item.optional_vars is not None:
+                self.assign(item.optional_vars, None, env, s)
+        try:
+            return self.block(s.body, env)
+        finally:
+            del self.grad_off[len(self.grad_off) - pushed:]
+
+    def try_(self, s: ast.stmt, env: dict) -> dict | None:
+        body = self.block(s.body, dict(env))
+        anywhere = join(env, body)
+        out = self.block(s.orelse, body) if body is not None else None
+        for h in s.handlers:
+            out = join(out, self.block(h.body, dict(anywhere)))
+        if s.finalbody:
+            end = self.block(s.finalbody, dict(out) if out is not None else dict(anywhere))
+            out = end if out is not None else None  # after a return in `try`, still gone
+        return out
+
+    # -- expressions -----------------------------------------------------------
+    def expr(self, e: ast.AST | None, env: dict) -> Val | None:
+        if e is None:
+            return None
+        if isinstance(e, ast.Call):
+            return self.call(e, env)
+        if isinstance(e, (ast.Name, ast.Attribute)):
+            key = self.key_of(e)
+            if key is not None and self.is_model(key):
+                return Val(key=key)
+            if isinstance(e, ast.Attribute):
+                self.expr(e.value, env)
+            return None
+        if isinstance(e, ast.IfExp):
+            self.expr(e.test, env)
+            a, b = dict(env), dict(env)
+            va, vb = self.expr(e.body, a), self.expr(e.orelse, b)
+            env.clear()
+            env.update(join(a, b) or {})
+            return va if va == vb else None
+        if isinstance(e, ast.BoolOp):
+            self.expr(e.values[0], env)
+            for v in e.values[1:]:
+                branch = dict(env)
+                self.expr(v, branch)
+                merged = join(env, branch) or {}
+                env.clear()
+                env.update(merged)
+            return None
+        if isinstance(e, ast.Lambda):
+            return None
+        if isinstance(e, ast.NamedExpr):
+            val = self.expr(e.value, env)
+            self.assign(e.target, val, env, e)  # type: ignore[arg-type]
+            return val
+        for child in ast.iter_child_nodes(e):
+            if isinstance(child, (ast.expr, ast.comprehension, ast.keyword)):
+                self.expr(child, env)
+        return None
+
+    def call(self, e: ast.Call, env: dict) -> Val | None:
+        f = e.func
+        recv: Val | None = None
+        if isinstance(f, ast.Attribute):
+            recv = self.expr(f.value, env)
+        elif not isinstance(f, ast.Name):
+            self.expr(f, env)
+        args = [self.expr(a, env) for a in e.args]
+        for kw in e.keywords:
+            self.expr(kw.value, env)
+        qual = self.an.imports.qualify(f)
+        if qual is None and isinstance(f, ast.Name) and f.id in self.an.classes:
+            qual = f.id
+        attr = f.attr if isinstance(f, ast.Attribute) else None
+        recv_key = recv.key if recv is not None else None
+        grad_off = self.grad_off[-1] if self.grad_off else None
+
+        # model.eval() / model.train(...) / model.to(...) ...
+        if recv is not None and attr is not None:
+            if attr == "eval" and not e.args and recv_key:
+                return self.set_mode(e, recv_key, EVALUATING, env)
+            if attr == "train" and recv_key:
+                arg = e.args[0] if e.args else next((k.value for k in e.keywords if k.arg == "mode"), None)
+                value = True if arg is None else _const(arg)
+                mode = TRAINING if value is True else EVALUATING if value is False else EITHER
+                return self.set_mode(e, recv_key, mode, env)
+            if attr == "requires_grad_" and recv_key:
+                flag = e.args[0] if e.args else next((k.value for k in e.keywords if k.arg == "requires_grad"), None)
+                if _const(flag) is False:
+                    self.emit(Freeze(e, self.func, recv_key))
+                return recv
+            if attr in _SELF_RETURNING:
+                return recv
+            if attr == "forward" and recv_key:
+                self.model_call(e, recv_key, env, grad_off)
+                return None
+        # model(x)
+        if isinstance(f, (ast.Name, ast.Attribute)) and attr not in ("eval", "train"):
+            key = self.key_of(f)
+            if key is not None and self.is_model(key) and self.an.function(key, self.func) is None:
+                self.model_call(e, key, env, grad_off)
+                return None
+        # training steps
+        if attr == "backward" or qual == "torch.autograd.backward":
+            self.step(e, env)
+            return None
+        if attr == "step" and isinstance(f, ast.Attribute):
+            owner = dotted(f.value) or ""
+            if _OPTIMIZER_NAME.search(owner.rsplit(".", 1)[-1]):
+                self.step(e, env)
+                return None
+        if qual is not None:
+            if qual in EXPORTS and args and args[0] is not None:
+                if not (qual == "torch.onnx.export" and any(
+                    k.arg == "dynamo" and _const(k.value) is False for k in e.keywords
+                )):
+                    val = args[0]
+                    mode = self.get(env, val.key) if val.key else val.mode
+                    if mode is not None:
+                        self.emit(Export(e, self.func, val.key or self.an.source_of(e.args[0]), mode, EXPORTS[qual]))
+                return None
+            if _WRAPPERS.match(qual) and args:
+                return args[0]
+            fresh = self.an.fresh(qual)
+            if fresh is not None:
+                # timm.create_model("resnet50"), torch.hub.load(repo, "resnet50")
+                pos = {"timm.create_model": 0, "timm.models.create_model": 0, "torch.hub.load": 1}.get(qual)
+                if pos is not None and len(e.args) > pos and isinstance(_const(e.args[pos]), str):
+                    fresh = Val(mode=fresh.mode, arch=f"{qual}({e.args[pos].value!r})")  # type: ignore[attr-defined]
+                return fresh
+        if attr == "from_pretrained" and recv is None:
+            owner_qual = self.an.imports.qualify(f)
+            if owner_qual and _PRETRAINED.match(owner_qual):
+                return Val(mode=EVALUATING, arch=owner_qual)
+        # a call of another function of this file
+        callee = self.an.callee(f, self.func)
+        if callee is not None:
+            return self.call_function(e, callee, args, env, grad_off)
+        return None
+
+    def set_mode(self, node: ast.AST, key: str, mode: Mode, env: dict, via: str | None = None) -> Val:
+        env[key] = mode
+        self.models.add(key)
+        # a submodule's mode changes with its parent's, and vice versa for
+        # what we track: `model.eval()` makes `model.backbone` eval too
+        for k in list(env):
+            if k.startswith(key + "."):
+                env[k] = mode
+        self.emit(ModeSet(node, self.func, key, mode, via, self.grad_off[-1] if self.grad_off else None))
+        return Val(key=key)
+
+    def model_call(self, e: ast.Call, key: str, env: dict, grad_off: str | None) -> None:
+        self.emit(ModelCall(e, self.func, key, self.get(env, key), grad_off, training=grad_off is None))
+
+    def step(self, e: ast.AST, env: dict, trains: dict[str, Mode] | None = None, via: str | None = None) -> None:
+        if trains is None:
+            trained = {
+                ev.key for ev in (self.sink or ()) if isinstance(ev, ModelCall) and ev.training
+            }
+            trains = {k: self.get(env, k) for k in trained}
+        self.emit(Step(e, self.func, trains, via))
+
+    def call_function(self, e: ast.Call, callee: Func, args: list[Val | None], env: dict, grad_off: str | None) -> Val | None:
+        summary = self.an.summary(callee)
+        binding: dict[str, tuple[str, Mode]] = {}
+        params = callee.params
+        for i, val in enumerate(args):
+            if i < len(params) and val is not None:
+                binding[params[i]] = (val.key or "", self.get(env, val.key) if val.key else (val.mode or EITHER))
+        for kw in e.keywords:
+            if kw.arg in params:
+                val = self.expr_key(kw.value)
+                if val is not None:
+                    binding[kw.arg] = (val, self.get(env, val))
+        # `self.model` is the caller's own when it calls its own method; any
+        # other name the callee does not take as a parameter is a global.
+        shared = self.func.cls is not None and callee.cls is not None and self.func.cls.is_a(callee.cls)
+        for k in summary.uses if summary is not None else ():
+            if k.split(".", 1)[0] in params or (k.startswith("self.") and not shared):
+                continue
+            binding.setdefault(k, (k, self.get(env, k)))
+        self.emit(CallOf(e, self.func, callee, binding, grad_off))
+        if summary is None:
+            return None
+
+        def caller_key(k: str) -> str | None:
+            root, dot, rest = k.partition(".")
+            if root in binding and binding[root][0]:
+                return binding[root][0] + dot + rest
+            if k in binding and binding[k][0]:
+                return binding[k][0]
+            return None
+
+        if summary.trains:
+            trains = {}
+            for k, m in summary.trains.items():
+                ck = caller_key(k)
+                if ck is not None:
+                    trains[ck] = substitute(m, self.get(env, ck))
+            self.step(e, env, trains, via=callee.qualname)
+        if summary.exit is None:
+            return None
+        for k, m in summary.exit.items():
+            ck = caller_key(k)
+            if ck is None:
+                continue
+            new = substitute(m, self.get(env, ck))
+            if new != self.get(env, ck) or k in summary.evals:
+                self.set_mode(e, ck, new, env, via=callee.qualname)
+        ret = summary.returns
+        if ret is not None and ret.key is not None:
+            ck = caller_key(ret.key)
+            return Val(key=ck) if ck else None
+        return ret
+
+    def expr_key(self, e: ast.AST) -> str | None:
+        key = self.key_of(e)
+        return key if key is not None and self.is_model(key) else None
+
+    # -- the whole function ----------------------------------------------------
+    def run(self) -> Summary:
+        end = self.block(self.func.body, {})
+        exits = self.returns + ([end] if end is not None else [])
+        out: dict | None = None
+        for x in exits:
+            out = join(out, x)
+        keep = {k: v for k, v in (out or {}).items() if self.func.is_nonlocal(k) and self.is_model(k)}
+        trains: dict[str, Mode] = {}
+        evals: set[str] = set()
+        uses: set[str] = set()
+        for ev in self.sink or ():
+            if isinstance(ev, Step):
+                for k, m in ev.trains.items():
+                    if self.func.is_nonlocal(k):
+                        trains[k] = trains.get(k, frozenset()) | m
+                uses.update(ev.trains)
+            elif isinstance(ev, ModeSet):
+                uses.add(ev.key)
+                if ev.mode == EVALUATING and self.func.is_nonlocal(ev.key):
+                    evals.add(ev.key)
+            elif isinstance(ev, (ModelCall, Export)):
+                uses.add(ev.key)
+            elif isinstance(ev, CallOf):
+                uses.update(ck for ck, _ in ev.binding.values() if ck)
+        uses = {k for k in uses if self.func.is_nonlocal(k)}
+        vals = set(self.return_vals)
+        ret = vals.pop() if len(vals) == 1 else None
+        if ret is not None and ret.key is not None and not self.func.is_nonlocal(ret.key):
+            ret = Val(mode=self.get(out or {}, ret.key), arch=self.an.arch.get((id(self.func), ret.key)))
+        return Summary(None if out is None else keep, trains, evals, uses, ret)
+
+
+# -- one file --------------------------------------------------------------------
+class SourceAnalysis:
+    """Everything the source rules ask about one file."""
+
+    def __init__(self, path: str, text: str, tree: ast.Module, imports: Imports | None = None):
+        self.path = path
+        self.display = display_path(path)
+        self.text = text
+        self.tree = tree
+        self.lines = text.splitlines()
+        self.imports = imports or Imports(tree)
+        self.classes: dict[str, ClassInfo] = {}
+        self.functions: dict[str, Func] = {}  # module-level functions
+        self.funcs: list[Func] = []  # every analyzed function, module code first
+        self.mode_keys: set[str] = set()  # `x.eval()` / `x.train()` receivers, anywhere
+        self.model_attrs: dict[str, set[str]] = {}
+        self.arch: dict[tuple[int, str], str] = {}
+        self._summaries: dict[int, Summary | None] = {}
+        self._events: dict[int, list] = {}
+        self._busy: set[int] = set()
+        self.events: list = []
+        self._collect()
+        self.model_type_names = {
+            "torch.nn.Module", "nn.Module", "Module", *(c.name for c in self.classes.values() if c.is_model)
+        }
+        for func in self.funcs:
+            self.summary(func)
+        for func in self.funcs:
+            self.events.extend(self._events.get(id(func), ()))
+        self.callers: dict[int, list[CallOf]] = {}
+        for ev in self.events:
+            if isinstance(ev, CallOf):
+                self.callers.setdefault(id(ev.callee), []).append(ev)
+        self._entry_memo: dict[tuple[int, str], Mode] = {}
+
+    # -- structure ---------------------------------------------------------------
+    def _collect(self) -> None:
+        module = Func("<module>", self.tree, [s for s in self.tree.body])
+        self.funcs.append(module)
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("eval", "train"):
+                key = dotted(node.func.value)
+                if key and key not in ("self", "cls"):
+                    self.mode_keys.add(key)
+        for node in self.tree.body:
+            if isinstance(node, ast.ClassDef):
+                self._class(node)
+        for node in self.tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                self.functions[node.name] = self._func(node, None, None)
+        # classes nested in ifs/trys are rare in scripts; functions under
+        # `if __name__ == "__main__":` are module code, walked with it.
+
+    def _class(self, node: ast.ClassDef) -> None:
+        bases = [self.imports.qualify(b) or dotted(b) or "" for b in node.bases]
+        info = ClassInfo(node.name, node, bases)
+        info.parents = [self.classes[b] for b in bases if b in self.classes]
+        info.is_model = any(
+            b in _MODEL_BASES
+            or (_TORCH_NN_CLASS.match(b) and b not in _NOT_MODULES)
+            or (b in self.classes and self.classes[b].is_model)
+            for b in bases
+        )
+        # A base we cannot see (`class Net(BaseModel)` from another file) may
+        # be a module too: leave its methods alone, but do not call it one.
+        info.managed = info.is_model or any(
+            (b in self.classes and self.classes[b].managed)
+            or re.search(r"(Module|Model|Net|Network)$", b.rsplit(".", 1)[-1]) is not None
+            for b in bases
+        )
+        body = "\n".join(self.lines[node.lineno - 1 : node.end_lineno])
+        info.has_batchnorm = "BatchNorm" in body or any(
+            c.has_batchnorm and re.search(rf"\b{re.escape(c.name)}\b", body) for c in self.classes.values()
+        )
+        self.classes[node.name] = info
+        attrs: set[str] = set()
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Assign) and isinstance(sub.value, ast.Call):
+                q = self.imports.qualify(sub.value.func) or dotted(sub.value.func) or ""
+                if self.fresh(q) is not None or q in self.classes and self.classes[q].is_model:
+                    for t in sub.targets:
+                        d = dotted(t)
+                        if d and d.startswith("self."):
+                            attrs.add(d)
+        self.model_attrs[node.name] = attrs
+        for item in node.body:
+            if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                info.methods[item.name] = self._func(item, info, None, analyze=not info.managed)
+
+    def _func(self, node, cls: ClassInfo | None, parent: Func | None, analyze: bool = True) -> Func:
+        a = node.args
+        params = [p.arg for p in (*a.posonlyargs, *a.args, *a.kwonlyargs)]
+        if a.vararg:
+            params.append(a.vararg.arg)
+        if a.kwarg:
+            params.append(a.kwarg.arg)
+        if cls is not None and params and not any(
+            dotted(d) in ("staticmethod",) for d in node.decorator_list
+        ):
+            params = params[1:]  # self / cls
+        annotations = {}
+        for p in (*a.posonlyargs, *a.args, *a.kwonlyargs):
+            if p.annotation is not None:
+                annotations[p.arg] = self.imports.qualify(p.annotation) or dotted(p.annotation) or ""
+        func = Func(node.name, node, node.body, cls, parent, params, annotations)
+        for sub in _own_nodes(node):
+            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+                func.locals.add(sub.id)
+            elif isinstance(sub, (ast.Global, ast.Nonlocal)):
+                func.locals.difference_update(sub.names)
+        for dec in node.decorator_list:
+            reason = self.grad_off(dec)
+            if reason:
+                func.grad_off = reason
+        for sub in node.body:
+            if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                func.nested[sub.name] = self._func(sub, None, func, analyze)
+        if analyze:
+            self.funcs.append(func)
+        return func
+
+    # -- vocabulary on this file's imports ---------------------------------------
+    def grad_off(self, expr: ast.AST) -> str | None:
+        """``"torch.no_grad()"`` when the expression turns gradients off."""
+        call = expr if isinstance(expr, ast.Call) else None
+        q = self.imports.qualify(call.func if call else expr)
+        if q in _NO_GRAD:
+            return f"{q}()"
+        if q in _SET_GRAD and call is not None and call.args and _const(call.args[0]) is False:
+            return f"{q}(False)"
+        return None
+
+    def fresh(self, qual: str) -> Val | None:
+        """A new module, in the mode its constructor leaves it in."""
+        if qual in self.classes and self.classes[qual].is_model:
+            return Val(mode=TRAINING, arch=qual)
+        if _TORCH_NN_CLASS.match(qual) and qual not in _NOT_MODULES:
+            return Val(mode=TRAINING, arch=qual)
+        if _BUILDERS.match(qual) and not _NOT_BUILDERS.match(qual):
+            return Val(mode=TRAINING, arch=qual)
+        return None
+
+    def function(self, name: str, scope: Func) -> Func | None:
+        """The function a plain name calls, seen from ``scope``."""
+        f: Func | None = scope
+        while f is not None:
+            if name in f.nested:
+                return f.nested[name]
+            f = f.parent
+        return self.functions.get(name)
+
+    def callee(self, f: ast.AST, scope: Func) -> Func | None:
+        if isinstance(f, ast.Name):
+            if f.id in self.classes:
+                return None
+            return self.function(f.id, scope)
+        if (
+            isinstance(f, ast.Attribute)
+            and isinstance(f.value, ast.Name)
+            and f.value.id == "self"
+            and scope.cls is not None
+        ):
+            return scope.cls.method(f.attr)
+        return None
+
+    def source_of(self, expr: ast.AST) -> str:
+        return (ast.get_source_segment(self.text, expr) or "the model").split("\n", 1)[0]
+
+    # -- summaries and events ----------------------------------------------------
+    def summary(self, func: Func) -> Summary | None:
+        fid = id(func)
+        if fid in self._summaries:
+            return self._summaries[fid]
+        if fid in self._busy:  # recursion: assume it changes nothing
+            return None
+        if func.cls is not None and func.cls.managed:
+            return None
+        self._busy.add(fid)
+        walk = _Walk(self, func)
+        try:
+            summary = walk.run()
+        finally:
+            self._busy.discard(fid)
+        self._summaries[fid] = summary
+        self._events[fid] = walk.sink or []
+        return summary
+
+    def entry(self, func: Func, key: str, _stack: frozenset = frozenset()) -> Mode:
+        """The modes ``key`` may be in when ``func`` starts, from the calls
+        of ``func`` in this file (``entry`` itself when nobody calls it)."""
+        memo = (id(func), key)
+        if memo in self._entry_memo:
+            return self._entry_memo[memo]
+        if memo in _stack:
+            return EITHER
+        calls = self.callers.get(id(func), [])
+        if func.is_module or not calls:
+            result = FROM_CALLER if not func.is_module else EITHER
+        else:
+            result = frozenset()
+            for c in calls:
+                root, dot, rest = key.partition(".")
+                if root in c.binding:
+                    ck, m = c.binding[root]
+                    ck = ck + dot + rest if ck else ""
+                elif key in c.binding:
+                    ck, m = c.binding[key]
+                else:
+                    result |= EITHER
+                    continue
+                result |= self.resolve(c.caller, ck, m, _stack | {memo}) if ck else m - FROM_CALLER or EITHER
+        self._entry_memo[memo] = result
+        return result
+
+    def resolve(self, func: Func, key: str, mode: Mode, _stack: frozenset = frozenset()) -> Mode:
+        if ENTRY not in mode:
+            return mode
+        return (mode - FROM_CALLER) | self.entry(func, key, _stack)
+
+    def inference_reason(self, func: Func, grad_off: str | None, _stack: frozenset = frozenset()) -> str | None:
+        """Why a call in ``func`` is an inference: gradients are off where it
+        is, the function is named for inference, or every caller calls it for
+        inference."""
+        if grad_off:
+            return f"under {grad_off}"
+        if func.grad_off:
+            return f"under @{func.grad_off}"
+        if not func.is_module and is_inference_name(func.name) and not self.trains(func):
+            return f"in {func.qualname}()"
+        calls = self.callers.get(id(func), [])
+        if calls and id(func) not in _stack:
+            reasons = [self.inference_reason(c.caller, c.grad_off, _stack | {id(func)}) for c in calls]
+            if all(reasons):
+                return f"in {func.qualname}(), called {reasons[0]}"
+        return None
+
+    def trains(self, func: Func) -> bool:
+        s = self._summaries.get(id(func))
+        return bool(s and s.trains) or any(isinstance(e, Step) for e in self._events.get(id(func), ()))
+
+    def applied(self, fz: Freeze) -> Iterator[tuple[Func, str, ast.AST, str | None]]:
+        """Where a freeze takes effect: itself, and for a helper that freezes
+        its parameter, each call of the helper (with the caller's key)."""
+        yield fz.func, fz.key, fz.node, None
+        root, dot, rest = fz.key.partition(".")
+        if root not in fz.func.params:
+            return
+        for c in self.callers.get(id(fz.func), []):
+            ck = c.binding.get(root, ("", EITHER))[0]
+            if ck:
+                yield c.caller, ck + dot + rest, c.node, fz.func.qualname
+
+    def architecture(self, func: Func, key: str) -> str | None:
+        """What ``key`` was built as in ``func``, when that has BatchNorm layers."""
+        arch = self.arch.get((id(func), key))
+        if arch is None:
+            return None
+        if arch in self.classes:
+            return f"class {arch}" if self.classes[arch].has_batchnorm else None
+        if arch.startswith("torch.nn.") and "BatchNorm" in arch:
+            return arch
+        return arch if _BN_ARCH.search(arch.rsplit(".", 1)[-1]) else None
+
+    def trains_deliberately(self, func: Func, key: str) -> bool:
+        """``key.train()`` called while gradients are off, in ``func``: a
+        deliberate forward in training mode, such as recomputing BatchNorm
+        statistics (``torch.optim.swa_utils.update_bn``)."""
+        return any(
+            isinstance(e, ModeSet) and e.key == key and e.mode == TRAINING and e.grad_off
+            for e in self._events.get(id(func), ())
+        )
+
+    def of(self, kind: type) -> Iterator:
+        return (e for e in self.events if isinstance(e, kind))
+
+    def line(self, node: ast.AST) -> str:
+        n = getattr(node, "lineno", 0)
+        return self.lines[n - 1] if 0 < n <= len(self.lines) else ""
+
+
+def keeps_batchnorm_in_eval(an: SourceAnalysis) -> bool:
+    """Signs that a file keeps (some) BatchNorm layers in eval while training:
+    a ``freeze_bn``/``set_bn_eval``-style name, FrozenBatchNorm, a ``train()``
+    override, ``eval()`` of a submodule (``model.backbone.eval()``), of the
+    modules in a loop over ``.modules()``/``.children()``, or applied with
+    ``.apply()``."""
+    if _KEEPS_BN_EVAL.search(an.text):
+        return True
+    if any("train" in c.methods for c in an.classes.values()):
+        return True
+    evaluating = {
+        name for name, f in an.functions.items()
+        if any(_is_eval_call(n) for n in ast.walk(f.node))
+    }
+    for node in ast.walk(an.tree):
+        if _is_eval_call(node):
+            key = dotted(node.func.value) or ""  # type: ignore[attr-defined]
+            parts = [p for p in key.split(".") if p != "module"]
+            if parts[:1] == ["self"]:
+                parts = parts[1:]
+            if len(parts) > 1:
+                return True
+        elif isinstance(node, (ast.For, ast.AsyncFor)):
+            it = node.iter
+            if (
+                isinstance(it, ast.Call)
+                and isinstance(it.func, ast.Attribute)
+                and it.func.attr in ("modules", "children", "named_modules", "named_children")
+                and any(_is_eval_call(n) for n in ast.walk(node))
+            ):
+                return True
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "apply":
+            arg = node.args[0] if node.args else None
+            if isinstance(arg, ast.Name) and arg.id in evaluating:
+                return True
+            if isinstance(arg, ast.Lambda) and any(_is_eval_call(n) for n in ast.walk(arg)):
+                return True
+    return False
+
+
+def _is_eval_call(node: ast.AST) -> bool:
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+        return False
+    if node.func.attr == "eval" and not node.args:
+        return True
+    return node.func.attr == "train" and bool(node.args) and _const(node.args[0]) is False
+
+
+_BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
+
+
+def statements(tree: ast.AST) -> Iterator[ast.stmt]:
+    """Every statement, nested ones included, without descending into
+    expressions (imports, classes and functions are statements)."""
+    stack = list(reversed(getattr(tree, "body", [])))
+    while stack:
+        node = stack.pop()
+        yield node
+        for block in _BLOCKS:
+            children = getattr(node, block, None)
+            if children:
+                stack.extend(reversed(children))
+
+
+def _own_nodes(func: ast.AST) -> Iterator[ast.AST]:
+    """The nodes of a function's body, not of functions or classes nested in it."""
+    stack = list(func.body) if hasattr(func, "body") else []
+    while stack:
+        node = stack.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            if not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+                stack.append(child)
+
+
+# -- what the rules see ------------------------------------------------------------
+@dataclass
+class SourceContext:
+    """What a source rule sees: one parsed file and its analysis."""
+
+    path: str
+    text: str
+    tree: ast.Module
+    _analysis: SourceAnalysis | None = None
+    _imports: Imports | None = None
+
+    @property
+    def display(self) -> str:
+        return display_path(self.path)
+
+    @property
+    def analysis(self) -> SourceAnalysis:
+        if self._analysis is None:
+            self._analysis = SourceAnalysis(self.path, self.text, self.tree, self.imports)
+        return self._analysis
+
+    @property
+    def flow(self) -> SourceAnalysis | None:
+        """The mode analysis, or None for a file that mentions nothing it
+        could find (no no_grad, eval(), train(), export, backward ...)."""
+        return self.analysis if needs_flow(self.text) else None
+
+    @property
+    def imports(self) -> Imports:
+        if self._imports is None:
+            self._imports = Imports(self.tree)
+        return self._imports
+
+    def report(self, rule, message: str, node: ast.AST, **fields) -> Finding:
+        return rule.make(
+            message,
+            path=self.display,
+            line=getattr(node, "lineno", 1),
+            col=getattr(node, "col_offset", 0) + 1,
+            source="source",
+            **fields,
+        )
+
+    def forward_methods(self) -> Iterator[tuple[ast.ClassDef, ast.FunctionDef]]:
+        for node in statements(self.tree):
+            if isinstance(node, ast.ClassDef):
+                for item in node.body:
+                    if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name == "forward":
+                        yield node, item
+
+
+# Cheap text checks: a file that mentions none of these has nothing for the
+# flow analysis to find, and is not walked at all.
+_FLOW_WORDS = re.compile(r"no_grad|inference_mode|set_grad_enabled|\.eval\(|\.train\(|jit\.trace|export|backward|requires_grad")
+
+
+def needs_flow(text: str) -> bool:
+    return _FLOW_WORDS.search(text) is not None
+
+
+def analyze_source(
+    path: str,
+    text: str,
+    tree: ast.Module | None = None,
+    rules: Iterable[type] | None = None,
+) -> list[Finding]:
+    """Run the source rules on one file's text. Raises SyntaxError."""
+    from bnlint.registry import all_rules
+
+    if tree is None:
+        tree = ast.parse(text, filename=path)
+    ctx = SourceContext(path, text, tree)
+    findings: list[Finding] = []
+    for cls in rules if rules is not None else all_rules():
+        if cls.analyzes_source():
+            findings.extend(cls().check_source(ctx))
+    return findings
+
+
+def analyze_path(path: str, rules: Iterable[type] | None = None) -> list[Finding]:
+    """Read, parse and analyze one file (used by the test suite and the API)."""
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    text = raw.decode("utf-8", errors="replace")
+    return analyze_source(path, text, ast.parse(raw, filename=path), rules)
+
+
+__all__ = [
+    "SourceAnalysis", "SourceContext", "analyze_path", "analyze_source", "is_inference_name",
+    "needs_flow", "EXPORTS", "FUNCTIONAL_DROPOUT", "TRAIN", "EVAL", "ENTRY",
+]

@@ -1,0 +1,263 @@
+from bnlint.findings import Severity
+from bnlint.rule import Example, Rule
+
+
+class InferenceWithoutEval(Rule):
+    """
+    What it does
+        Reads scripts as source and finds a model run for inference -- under
+        ``torch.no_grad()`` / ``torch.inference_mode()`` (or their decorators),
+        or in a predict/evaluate/validate/test function -- while it is still in
+        training mode: no ``model.eval()`` reaches the call on any path. A
+        freshly built module is in training mode; ``eval()`` may come from the
+        same function, from a helper it calls, or from every caller in the
+        file. An evaluation function that takes the model as a parameter, never
+        calls ``eval()`` itself and has no caller in the file is reported too:
+        it leaves the mode to whoever calls it, which is how this bug happens.
+
+    Why is this bad?
+        ``torch.no_grad()`` does not switch modes. In training mode dropout
+        keeps dropping and BatchNorm normalizes with the statistics of the
+        current batch -- and *overwrites its running statistics with the
+        validation data*. Metrics are noisy and pessimistic, predictions depend
+        on the batch, and the model itself is contaminated.
+
+    Example
+        ::
+
+            def validate(model, loader):
+                with torch.no_grad():
+                    for x, y in loader:
+                        correct += (model(x).argmax(1) == y).sum()
+
+    Use instead
+        ::
+
+            def validate(model, loader):
+                model.eval()
+                with torch.no_grad():
+                    ...
+
+        and ``model.train()`` again before training resumes (BN403).
+
+    References
+        - torch.nn.Module.eval documentation ("This has an effect only on certain modules ... Dropout, BatchNorm")
+        - PyTorch docs, "Autograd mechanics: no_grad vs eval mode"
+    """
+
+    code = "BN402"
+    name = "inference-without-eval"
+    severity = Severity.ERROR
+    needs = ("source",)
+    summary = "A model runs for inference (no_grad / evaluation function) while still in training mode."
+    hint = "call model.eval() before inference (and model.train() before training resumes)"
+
+    def check_source(self, ctx):
+        from bnlint.source import ENTRY, FROM_CALLER, TRAINING, ModelCall, is_inference_name
+
+        an = ctx.flow
+        if an is None:
+            return
+        seen = set()
+        for call in an.of(ModelCall):
+            reason = an.inference_reason(call.func, call.grad_off)
+            if reason is None:
+                continue
+            func = call.func
+            if an.trains_deliberately(func, call.key):
+                continue
+            mode = an.resolve(func, call.key, call.mode)
+            if mode == TRAINING:
+                why = "no .eval() reaches it"
+                if ENTRY in call.mode and an.callers.get(id(func)):
+                    why = f"it is in training mode at every call of {func.qualname}() in this file"
+            elif (
+                mode == FROM_CALLER
+                and call.key.split(".", 1)[0] in func.params
+                and is_inference_name(func.name)
+                and not an.callers.get(id(func))
+            ):
+                why = f"{func.qualname}() never calls {call.key}.eval() and leaves the mode to its callers"
+            else:
+                continue
+            if (call.node.lineno, call.key) in seen:
+                continue
+            seen.add((call.node.lineno, call.key))
+            yield ctx.report(
+                self,
+                f"'{call.key}' runs {reason} in training mode: {why}, so BatchNorm uses batch "
+                "statistics (and overwrites its running stats) and dropout stays on",
+                call.node,
+                hint=f"call {call.key}.eval() before this (and {call.key}.train() before training resumes)",
+            )
+
+    invalid = (
+        Example(
+            """
+            import torch
+
+            def validate(model, loader):
+                correct = 0
+                with torch.no_grad():
+                    for x, y in loader:
+                        correct += (model(x).argmax(1) == y).sum().item()
+                return correct
+            """,
+            kind="source",
+            expect=1,
+        ),
+        Example(
+            """
+            import torch
+            import torch.nn as nn
+
+            net = nn.Sequential(nn.Linear(8, 8), nn.BatchNorm1d(8), nn.Dropout(0.5))
+
+            def run_validation(loader):
+                with torch.no_grad():
+                    return [net(x) for x in loader]
+
+            for epoch in range(10):
+                net.train()
+                run_validation([torch.randn(4, 8)])
+            """,
+            kind="source",
+            expect=1,
+        ),
+        Example(
+            """
+            import torch
+            from torchvision import models
+
+            model = models.resnet50(weights="DEFAULT")
+
+            @torch.inference_mode()
+            def predict(batch):
+                return model(batch).softmax(1)
+
+            print(predict(torch.randn(2, 3, 224, 224)))
+            """,
+            kind="source",
+            expect=1,
+        ),
+    )
+    valid = (
+        Example(
+            """
+            import torch
+
+            def validate(model, loader):
+                model.eval()
+                with torch.no_grad():
+                    return [model(x) for x, _ in loader]
+            """,
+            kind="source",
+        ),
+        Example(
+            # eval() inside the no_grad block, before the call
+            """
+            import torch
+
+            def validate(model, loader):
+                with torch.no_grad():
+                    model.eval()
+                    return [model(x) for x, _ in loader]
+            """,
+            kind="source",
+        ),
+        Example(
+            # eval through a helper
+            """
+            import torch
+
+            def prepare(model):
+                model.eval()
+                return model
+
+            def validate(model, loader):
+                prepare(model)
+                with torch.no_grad():
+                    return [model(x) for x, _ in loader]
+            """,
+            kind="source",
+        ),
+        Example(
+            # the caller puts the model in eval
+            """
+            import torch
+            import torch.nn as nn
+
+            def evaluate(model, loader):
+                with torch.no_grad():
+                    return [model(x) for x, _ in loader]
+
+            model = nn.Sequential(nn.Linear(8, 8), nn.BatchNorm1d(8))
+            model.eval()
+            evaluate(model, [])
+            """,
+            kind="source",
+        ),
+        Example(
+            # one function for both: the branch decides the mode
+            """
+            import torch
+
+            def run_epoch(model, loader, optimizer, train=True):
+                model.train() if train else model.eval()
+                with torch.set_grad_enabled(train):
+                    for x, y in loader:
+                        loss = model(x).sum()
+                        if train:
+                            loss.backward()
+                            optimizer.step()
+
+            def validate(model, loader):
+                with torch.no_grad():
+                    run_epoch(model, loader, None, train=False)
+            """,
+            kind="source",
+        ),
+        Example(
+            # Lightning-style: the framework switches modes; a module calls itself
+            """
+            import torch
+            import pytorch_lightning as pl
+
+            class LitNet(pl.LightningModule):
+                def validation_step(self, batch, batch_idx):
+                    x, y = batch
+                    return self(x)
+
+                @torch.no_grad()
+                def predict(self, x):
+                    return self.model(x)
+            """,
+            kind="source",
+        ),
+        Example(
+            # train() on purpose without gradients: recomputing BatchNorm statistics
+            """
+            import torch
+
+            @torch.no_grad()
+            def update_bn(loader, model):
+                model.train()
+                for x in loader:
+                    model(x)
+            """,
+            kind="source",
+        ),
+        Example(
+            # Hugging Face's from_pretrained() returns the model in eval mode
+            """
+            import torch
+            from transformers import AutoModelForSequenceClassification
+
+            model = AutoModelForSequenceClassification.from_pretrained("bert-base-uncased")
+            with torch.no_grad():
+                logits = model(**batch).logits
+            """,
+            kind="source",
+        ),
+    )
+

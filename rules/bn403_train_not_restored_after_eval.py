@@ -1,0 +1,195 @@
+from bnlint.findings import Severity
+from bnlint.rule import Example, Rule
+
+
+class TrainNotRestoredAfterEval(Rule):
+    """
+    What it does
+        Reads scripts as source and finds a training loop that puts a model in
+        ``eval()`` for validation -- directly or through a helper such as
+        ``validate(model, ...)`` -- and reaches the next iteration's training
+        step with the model still in eval mode: no ``model.train()`` (in the
+        loop, or in the training helper it calls) comes in between. Reported
+        at the ``eval()`` that is never undone. Only a certain miss is
+        reported: a ``train()`` on some paths, or a mode set from a variable,
+        counts as restored.
+
+    Why is this bad?
+        From the second epoch on the model trains in eval mode: dropout is
+        off (no regularization) and BatchNorm normalizes with its frozen
+        running statistics instead of the batch's and stops updating them.
+        Training still "works", the loss still falls, and the model is
+        silently worse -- often only the first epoch was real training.
+
+    Example
+        ::
+
+            model.train()
+            for epoch in range(epochs):
+                for x, y in train_loader:
+                    loss_fn(model(x), y).backward()
+                    optimizer.step()
+                model.eval()                  # validation
+                with torch.no_grad():
+                    evaluate(model, val_loader)
+
+    Use instead
+        Call ``model.train()`` at the top of every epoch (or at the start of
+        the training function)::
+
+            for epoch in range(epochs):
+                model.train()
+                ...
+
+    References
+        - PyTorch tutorial "Training a classifier" / ImageNet example: ``model.train()`` in ``train()``, ``model.eval()`` in ``validate()``
+        - torch.nn.Module.train documentation
+    """
+
+    code = "BN403"
+    name = "train-not-restored-after-eval"
+    severity = Severity.ERROR
+    needs = ("source",)
+    summary = "An epoch loop calls eval() for validation and never train() again before the next training step."
+    hint = "call model.train() at the start of each epoch (or of the training function)"
+
+    def check_source(self, ctx):
+        from bnlint.source import Unrestored
+
+        an = ctx.flow
+        if an is None:
+            return
+        seen = set()
+        for u in an.of(Unrestored):
+            if (id(u.node), u.key) in seen:
+                continue
+            seen.add((id(u.node), u.key))
+            what = f"{u.via}() puts '{u.key}' in eval()" if u.via else f"'{u.key}' is put in eval() here"
+            yield ctx.report(
+                self,
+                f"{what} inside the training loop, and nothing calls {u.key}.train() before the next "
+                f"iteration's training step (line {u.step.lineno}): every later iteration trains in "
+                "eval mode (dropout off, BatchNorm frozen on its running statistics)",
+                u.node,
+                hint=f"call {u.key}.train() at the start of each epoch, before training",
+            )
+
+    invalid = (
+        Example(
+            """
+            import torch
+
+            def fit(model, train_loader, val_loader, optimizer, epochs):
+                model.train()
+                for epoch in range(epochs):
+                    for x, y in train_loader:
+                        optimizer.zero_grad()
+                        loss = torch.nn.functional.cross_entropy(model(x), y)
+                        loss.backward()
+                        optimizer.step()
+                    model.eval()
+                    with torch.no_grad():
+                        acc = sum((model(x).argmax(1) == y).sum() for x, y in val_loader)
+            """,
+            kind="source",
+            expect=1,
+        ),
+        Example(
+            # the eval() comes from a helper, the training step from another
+            """
+            import torch
+
+            def train_one_epoch(model, loader, optimizer):
+                for x, y in loader:
+                    model(x).sum().backward()
+                    optimizer.step()
+
+            def validate(model, loader):
+                model.eval()
+                with torch.no_grad():
+                    return [model(x) for x, _ in loader]
+
+            def main(model, train_loader, val_loader, optimizer):
+                for epoch in range(90):
+                    train_one_epoch(model, train_loader, optimizer)
+                    validate(model, val_loader)
+            """,
+            kind="source",
+            expect=1,
+        ),
+    )
+    valid = (
+        Example(
+            """
+            import torch
+
+            def fit(model, train_loader, val_loader, optimizer, epochs):
+                for epoch in range(epochs):
+                    model.train()
+                    for x, y in train_loader:
+                        model(x).sum().backward()
+                        optimizer.step()
+                    model.eval()
+                    with torch.no_grad():
+                        acc = [model(x) for x, _ in val_loader]
+            """,
+            kind="source",
+        ),
+        Example(
+            # the training helper restores the mode itself
+            """
+            import torch
+
+            def train_one_epoch(model, loader, optimizer):
+                model.train()
+                for x, y in loader:
+                    model(x).sum().backward()
+                    optimizer.step()
+
+            def validate(model, loader):
+                model.eval()
+                with torch.no_grad():
+                    return [model(x) for x, _ in loader]
+
+            for epoch in range(90):
+                train_one_epoch(net, train_loader, optimizer)
+                validate(net, val_loader)
+            """,
+            kind="source",
+        ),
+        Example(
+            # one function for both phases, the mode set from a flag
+            """
+            def run_epoch(model, loader, optimizer, train):
+                model.train(train)
+                for x, y in loader:
+                    loss = model(x).sum()
+                    if train:
+                        loss.backward()
+                        optimizer.step()
+
+            for epoch in range(10):
+                run_epoch(model, train_loader, optimizer, True)
+                run_epoch(model, val_loader, optimizer, False)
+            """,
+            kind="source",
+        ),
+        Example(
+            # an EMA copy is evaluated; the trained model never leaves train mode
+            """
+            import copy
+            import torch
+
+            ema_model = copy.deepcopy(model)
+            for epoch in range(10):
+                model.train()
+                for x, y in loader:
+                    model(x).sum().backward()
+                    optimizer.step()
+                ema_model.eval()
+                with torch.no_grad():
+                    ema_model(x)
+            """,
+            kind="source",
+        ),
+    )

@@ -1,0 +1,141 @@
+from bnlint.findings import Severity
+from bnlint.rule import Example, Rule
+
+
+class ExportInTrainMode(Rule):
+    """
+    What it does
+        Reads scripts as source and finds a model exported or traced while it
+        is certainly in training mode (built and never put in ``eval()`` on
+        any path): ``torch.jit.trace``, ``torch.jit.trace_module``,
+        ``torch.export.export``, ``torch._dynamo.export`` and
+        ``torch.onnx.export``. Left alone: ``torch.onnx.export(...,
+        dynamo=False)`` (the legacy exporter switches to eval itself),
+        ``torch.jit.script`` (keeps ``training`` as a flag that ``eval()``
+        still switches) and ``torch.jit.freeze`` (refuses a training-mode
+        module).
+
+    Why is this bad?
+        Tracing and export record the module as it runs: a training-mode model
+        bakes active dropout and batch-statistics BatchNorm into the artifact,
+        and calling ``eval()`` on the result does not undo it. The deployed
+        model is random (dropout) and batch-dependent (BN); a batch of one may
+        even fail. Since torch 2.9, ``torch.onnx.export`` only warns.
+
+    Example
+        ::
+
+            net = Net()
+            net.load_state_dict(torch.load("ckpt.pt", weights_only=True))
+            traced = torch.jit.trace(net, torch.randn(1, 3, 224, 224))
+
+    Use instead
+        ::
+
+            net.eval()
+            traced = torch.jit.trace(net, torch.randn(1, 3, 224, 224))
+
+    References
+        - torch.jit.trace documentation (records the operations run on the example inputs)
+        - torch.onnx.export (dynamo=True, the default since 2.9): "Exporting a model while it is in training mode" warning
+        - torch.export documentation
+    """
+
+    code = "BN404"
+    name = "export-in-train-mode"
+    severity = Severity.ERROR
+    needs = ("source",)
+    summary = "torch.jit.trace / torch.export / torch.onnx.export of a model that was never put in eval()."
+    hint = "call model.eval() before tracing or exporting"
+
+    def check_source(self, ctx):
+        from bnlint.source import TRAINING, Export
+
+        an = ctx.flow
+        if an is None:
+            return
+        for ex in an.of(Export):
+            if an.resolve(ex.func, ex.key, ex.mode) != TRAINING:
+                continue
+            yield ctx.report(
+                self,
+                f"{ex.api}() records '{ex.key}' in training mode (no .eval() reaches it): the "
+                "exported model keeps dropout on and normalizes BatchNorm with batch statistics",
+                ex.node,
+                hint=(
+                    f"call {ex.key}.eval() before {ex.api}()" if ex.key.isidentifier() or "(" not in ex.key
+                    else f"put the model in eval() before {ex.api}()"
+                ),
+            )
+
+    invalid = (
+        Example(
+            """
+            import torch
+            import torch.nn as nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.body = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.Dropout(0.2))
+
+                def forward(self, x):
+                    return self.body(x)
+
+            net = Net()
+            traced = torch.jit.trace(net, torch.randn(1, 3, 32, 32))
+            """,
+            kind="source",
+            expect=1,
+        ),
+        Example(
+            """
+            import torch
+            from torchvision.models import resnet18
+
+            def export(path):
+                model = resnet18(weights=None)
+                model.load_state_dict(torch.load(path, weights_only=True))
+                torch.onnx.export(model, (torch.randn(1, 3, 224, 224),), "model.onnx")
+                return torch.export.export(model, (torch.randn(1, 3, 224, 224),))
+            """,
+            kind="source",
+            expect=2,
+        ),
+    )
+    valid = (
+        Example(
+            """
+            import torch
+            from torchvision.models import resnet18
+
+            model = resnet18(weights=None)
+            model.eval()
+            traced = torch.jit.trace(model, torch.randn(1, 3, 224, 224))
+            program = torch.export.export(model.eval(), (torch.randn(1, 3, 224, 224),))
+            """,
+            kind="source",
+        ),
+        Example(
+            # the legacy ONNX exporter switches to eval itself; scripting keeps the flag
+            """
+            import torch
+            from torchvision.models import resnet18
+
+            model = resnet18(weights=None)
+            torch.onnx.export(model, (torch.randn(1, 3, 224, 224),), "m.onnx", dynamo=False)
+            scripted = torch.jit.script(model)
+            """,
+            kind="source",
+        ),
+        Example(
+            # the mode comes from the caller, which is not in this file
+            """
+            import torch
+
+            def export(model, example):
+                return torch.jit.trace(model, example)
+            """,
+            kind="source",
+        ),
+    )

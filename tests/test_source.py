@@ -1,0 +1,285 @@
+"""Source analysis of scripts (BN203/BN401/BN402/BN403/BN404 read from the
+text): the issue's acceptance cases, the look-alikes that must stay clean,
+`--static` with torch impossible to import, and a precision canary on torch's
+own source."""
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from bnlint.registry import get_rule
+from bnlint.source import analyze_source, is_inference_name
+
+from conftest import ROOT
+
+
+def findings(code: str, text: str, rule: str | None = None):
+    text = textwrap.dedent(text)
+    rules = [get_rule(rule)] if rule else None
+    return [f for f in analyze_source("script.py", text, rules=rules) if rule is None or f.code == rule]
+
+
+def line_of(text: str, needle: str) -> int:
+    return next(i for i, l in enumerate(textwrap.dedent(text).splitlines(), 1) if needle in l)
+
+
+# -- the issue's "done when" --------------------------------------------------
+VALIDATE = """
+import torch
+
+def validate(model, loader):
+    {eval}
+    total = 0
+    with torch.no_grad():
+        for x, y in loader:
+            total += (model(x).argmax(1) == y).sum().item()
+    return total
+
+def main(model, train_loader, val_loader, optimizer):
+    for epoch in range(10):
+        model.train()
+        for x, y in train_loader:
+            model(x).sum().backward()
+            optimizer.step()
+        validate(model, val_loader)
+"""
+
+
+def test_validate_without_eval_is_bn402_at_the_model_call():
+    text = VALIDATE.format(eval="pass")
+    found = findings("BN402", text, "BN402")
+    assert [f.line for f in found] == [line_of(text, "total += (model(x)")]
+    assert "torch.no_grad()" in found[0].message and "'model'" in found[0].message
+    assert found[0].path == "script.py" and found[0].source == "source"
+
+
+def test_validate_with_eval_first_is_clean():
+    assert findings("BN402", VALIDATE.format(eval="model.eval()"), "BN402") == []
+
+
+def test_eval_in_a_caller_reaches_the_callee():
+    text = VALIDATE.format(eval="pass").replace("        validate(model, val_loader)", "        model.eval()\n        validate(model, val_loader)")
+    assert findings("BN402", text, "BN402") == []
+
+
+EPOCHS = """
+import torch
+
+def fit(model, loader, val_loader, optimizer):
+    model.train()
+    for epoch in range(10):
+        for x, y in loader:
+            optimizer.zero_grad()
+            model(x).sum().backward()
+            optimizer.step()
+        model.eval()
+        with torch.no_grad():
+            [model(x) for x, _ in val_loader]
+"""
+
+
+def test_eval_inside_the_epoch_loop_train_only_before_it_is_bn403():
+    found = findings("BN403", EPOCHS, "BN403")
+    assert [f.line for f in found] == [line_of(EPOCHS, "model.eval()")]
+    assert f"line {line_of(EPOCHS, 'backward()')}" in found[0].message
+
+
+def test_train_at_the_top_of_each_epoch_is_clean():
+    fixed = EPOCHS.replace("    model.train()\n    for epoch in range(10):\n", "    for epoch in range(10):\n        model.train()\n")
+    assert findings("BN403", fixed, "BN403") == []
+
+
+def test_train_on_some_paths_only_is_not_reported():
+    # precision first: a train() that may run is enough
+    maybe = EPOCHS.replace("        model.eval()\n", "        model.eval()\n        if epoch % 2:\n            model.train()\n")
+    assert findings("BN403", maybe, "BN403") == []
+
+
+def test_jit_trace_of_a_fresh_net_is_bn404():
+    text = """
+    import torch
+    import torch.nn as nn
+
+    class Net(nn.Module):
+        def forward(self, x):
+            return x
+
+    net = Net()
+    traced = torch.jit.trace(net, torch.randn(1, 3))
+    """
+    found = findings("BN404", text, "BN404")
+    assert [f.line for f in found] == [line_of(text, "torch.jit.trace")]
+    assert "torch.jit.trace()" in found[0].message
+
+
+def test_export_after_eval_and_of_a_caller_owned_model_are_clean():
+    text = """
+    import torch
+    import torch.nn as nn
+
+    def export_for(model, x):
+        return torch.export.export(model, (x,))
+
+    net = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4)).eval()
+    torch.jit.trace(net, torch.randn(2, 4))
+    """
+    assert findings("BN404", text, "BN404") == []
+
+
+# -- look-alikes and the flow ------------------------------------------------
+@pytest.mark.parametrize(
+    "snippet",
+    [
+        # DDP / .to() return the same module: eval() on either covers both
+        """
+        import torch
+        from torch.nn.parallel import DistributedDataParallel as DDP
+        def validate(model, loader):
+            ddp = DDP(model.to("cuda"))
+            ddp.module.eval()
+            with torch.no_grad():
+                return [model(x) for x in loader]
+        """,
+        # a return in one branch: the other path put the model in eval
+        """
+        import torch
+        def predict(model, x, cached=None):
+            if cached is not None:
+                return cached
+            model.eval()
+            with torch.no_grad():
+                return model(x)
+        """,
+        # try/finally restores the mode after a deliberate train-mode pass
+        """
+        import torch
+        def evaluate(model, loader):
+            model.eval()
+            try:
+                with torch.no_grad():
+                    return [model(x) for x in loader]
+            finally:
+                model.train()
+        """,
+        # the mode comes from a flag
+        """
+        import torch
+        def evaluate(model, loader, train_mode):
+            model.train(train_mode)
+            with torch.no_grad():
+                return [model(x) for x in loader]
+        """,
+        # a function not about inference, whose model comes from outside the file
+        """
+        import torch
+        def features(model, x):
+            with torch.no_grad():
+                return model(x)
+        """,
+    ],
+    ids=["ddp-alias", "return-in-branch", "try-finally", "mode-from-flag", "foreign-helper"],
+)
+def test_clean_look_alikes(snippet):
+    assert findings("BN402", snippet, "BN402") == []
+
+
+def test_inference_context_flows_into_helpers_called_under_no_grad():
+    text = """
+    import torch
+    import torch.nn as nn
+
+    def forward_all(model, batches):
+        return [model(b) for b in batches]
+
+    model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
+    with torch.no_grad():
+        forward_all(model, [])
+    """
+    found = findings("BN402", text, "BN402")
+    assert [f.line for f in found] == [line_of(text, "return [model(b)")]
+
+
+def test_pytest_style_names_are_not_inference_functions():
+    assert is_inference_name("validate") and is_inference_name("evaluate_model")
+    assert is_inference_name("run_test") and is_inference_name("predict")
+    assert not is_inference_name("test_forward_shapes")
+    assert not is_inference_name("train_and_validate")
+
+
+def test_source_findings_honour_inline_suppression(cli, tmp_path):
+    text = textwrap.dedent(VALIDATE.format(eval="pass"))
+    script = tmp_path / "val.py"
+    script.write_text(text)
+    proc = cli("check", "--static", str(script), "--format", "json")
+    assert proc.returncode == 1 and [f["code"] for f in json.loads(proc.stdout)] == ["BN402"]
+    script.write_text(text.replace("(model(x).argmax(1) == y).sum().item()", "(model(x).argmax(1) == y).sum().item()  # bnlint: ignore[BN402]"))
+    proc = cli("check", "--static", str(script), "--format", "json")
+    assert proc.returncode == 0 and json.loads(proc.stdout) == []
+
+
+def test_model_and_source_finding_at_one_line_are_reported_once(cli):
+    proc = cli("check", "fixtures/mlp.py", "--format", "json", "--select", "BN203")
+    found = json.loads(proc.stdout)
+    assert len(found) == 1 and found[0]["source"] == "model"
+    static = json.loads(cli("check", "--static", "fixtures/mlp.py", "--format", "json", "--select", "BN203").stdout)
+    assert [(f["line"], f["source"]) for f in static] == [(found[0]["line"], "source")]
+
+
+# -- --static ----------------------------------------------------------------
+@pytest.fixture
+def no_torch(tmp_path):
+    """A `torch` that cannot be imported, first on the path."""
+    fake = tmp_path / "fake" / "torch"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('bnlint test: torch must not be imported here')\n")
+    return {"PYTHONPATH": str(fake.parent)}
+
+
+def test_static_never_imports_torch(cli, no_torch):
+    proc = cli("check", "--static", "fixtures", "--format", "json", env=no_torch)
+    assert proc.returncode == 1, proc.stderr
+    codes = {f["code"] for f in json.loads(proc.stdout)}
+    assert {"BN402", "BN403", "BN404", "BN401", "BN203"} <= codes
+    assert "Traceback" not in proc.stderr and "must not be imported" not in proc.stderr
+    # the same environment does break anything that imports torch: the test is real
+    proc = cli("check", "fixtures/mlp.py", "--timeout", "30", env=no_torch)
+    assert proc.returncode != 0 and "must not be imported" in proc.stdout + proc.stderr
+
+
+def test_rules_listing_and_docs_need_no_torch(cli, no_torch):
+    assert cli("rules", env=no_torch).returncode == 0
+    proc = cli("rule", "BN402", env=no_torch)
+    assert proc.returncode == 0 and "What it does" in proc.stdout
+
+
+def test_static_conflicts_are_usage_errors(cli):
+    proc = cli("check", "--static", "--import", "fixtures/mlp.py")
+    assert proc.returncode == 2 and "--static" in proc.stderr
+    proc = cli("check", "--static", "fixtures/mlp.py::TabularMLP")
+    assert proc.returncode == 2 and "drop --static" in proc.stderr
+
+
+def test_static_syntax_error_is_one_finding(cli):
+    proc = cli("check", "--static", "fixtures/broken/syntax_error.py", "--format", "json")
+    assert proc.returncode == 1
+    assert [f["code"] for f in json.loads(proc.stdout)] == ["BN001"]
+
+
+# -- precision canary -----------------------------------------------------------
+def _torch_dir() -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec("torch")
+    return Path(spec.submodule_search_locations[0])
+
+
+def test_torch_own_training_utilities_are_clean(cli):
+    """torch.nn, torch.optim and torch.utils (about 110k lines) hold no mode
+    bugs that we know of -- swa_utils.update_bn() runs a model in train mode
+    under no_grad on purpose. The analysis must neither crash nor cry wolf."""
+    t = _torch_dir()
+    proc = cli("check", "--static", t / "nn", t / "optim", t / "utils", "--format", "json", "--select", "BN4,BN203")
+    assert proc.returncode == 0, proc.stderr + proc.stdout[:2000]
+    assert json.loads(proc.stdout) == []
