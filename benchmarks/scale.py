@@ -18,28 +18,14 @@ reported. Usage:
 from __future__ import annotations
 
 import argparse
-import json
+import functools
 import os
-import statistics
-import subprocess
 import sys
 
+from _measure import measure as _measure
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MEASURE = os.path.join(ROOT, "benchmarks", "_measure.py")
-
-
-def measure(cmd: list[str], repeat: int) -> dict:
-    runs = []
-    for _ in range(repeat):
-        out = subprocess.run([sys.executable, MEASURE, *cmd], cwd=ROOT, capture_output=True, text=True, check=True)
-        runs.append(json.loads(out.stdout))
-    bad = [r for r in runs if r["rc"] not in (0, 1)]
-    if bad:
-        raise SystemExit(f"benchmark command failed: {' '.join(cmd)}\n{bad[0]['stderr']}")
-    return {
-        "wall_s": statistics.median(r["wall_s"] for r in runs),
-        "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
-    }
+measure = functools.partial(_measure, cwd=ROOT)
 
 
 def bnlint(*args: str) -> list[str]:
