@@ -391,6 +391,7 @@ class _Walk:
         self.returns: list[dict] = []
         self.return_vals: list[Val | None] = []
         self.in_loop_check = 0
+        self.loop_params: dict[str, str] = {}  # `for p in x.parameters()`: p -> x
         for p in func.params:
             ann = func.annotations.get(p, "")
             if looks_like_model_name(p) or ann in an.model_type_names:
@@ -511,8 +512,9 @@ class _Walk:
             self.models.add(d)
             if val.arch:
                 self.an.arch[(id(self.func), d)] = val.arch
-        else:
-            env[d] = EITHER  # something we cannot follow
+        else:  # something we cannot follow
+            if d in env or self.func.is_nonlocal(d):
+                env[d] = EITHER
             self.models.discard(d)
 
     def freeze_target(self, target: ast.Attribute, stmt: ast.stmt) -> None:
@@ -521,8 +523,6 @@ class _Walk:
         owner = self.loop_params.get(var) if var else None
         if owner is not None:
             self.emit(Freeze(stmt, self.func, owner))
-
-    loop_params: dict[str, str] = {}
 
     def loop(self, s: ast.stmt, env: dict) -> dict | None:
         outer_params = self.loop_params
