@@ -115,6 +115,12 @@ _MODEL_NAME = re.compile(
     r"|teacher|student|detector|ema_model|model_ema)$"
     r"|^(?:model|net)_\w+$|^\w+_(?:model|net|network)$|^net[A-Z]\w*$"
 )
+# Methods that only modules have (optimizers have state_dict and zero_grad too).
+_MODULE_METHODS = {
+    "eval", "train", "parameters", "named_parameters", "modules", "named_modules", "children",
+    "named_children", "requires_grad_", "buffers", "named_buffers", "register_forward_hook",
+    "register_forward_pre_hook",
+}
 _INFERENCE_WORDS = {
     "predict", "prediction", "predictions", "evaluate", "evaluation", "eval", "validate",
     "validation", "val", "valid", "test", "testing", "infer", "inference",
@@ -419,7 +425,7 @@ class _Walk:
     def is_model(self, key: str) -> bool:
         if key in ("self", "cls") or key.startswith("super"):
             return False
-        if key in self.models or key in self.an.mode_keys:
+        if key in self.models or key in self.an.module_keys:
             return True
         if key.split(".", 1)[0] in self.an.imports.table:
             return False  # `models.resnet18`, `torch.nn`: modules, not models
@@ -866,7 +872,7 @@ class SourceAnalysis:
         self.classes: dict[str, ClassInfo] = {}
         self.functions: dict[str, Func] = {}  # module-level functions
         self.funcs: list[Func] = []  # every analyzed function, module code first
-        self.mode_keys: set[str] = set()  # `x.eval()` / `x.train()` receivers, anywhere
+        self.module_keys: set[str] = set()  # names used like modules anywhere: `x.eval()`, `x.parameters()`
         self.model_attrs: dict[str, set[str]] = {}
         self.arch: dict[tuple[int, str], str] = {}
         self._summaries: dict[int, Summary | None] = {}
@@ -892,10 +898,10 @@ class SourceAnalysis:
         module = Func("<module>", self.tree, [s for s in self.tree.body])
         self.funcs.append(module)
         for node in ast.walk(self.tree):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("eval", "train"):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _MODULE_METHODS:
                 key = dotted(node.func.value)
                 if key and key not in ("self", "cls"):
-                    self.mode_keys.add(key)
+                    self.module_keys.add(key)
         for node in self.tree.body:
             if isinstance(node, ast.ClassDef):
                 self._class(node)
