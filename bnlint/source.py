@@ -37,6 +37,8 @@ calling ``self(x)`` in its own ``predict`` is fine).
 from __future__ import annotations
 
 import ast
+import functools
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Sequence
@@ -79,7 +81,7 @@ _SELF_RETURNING = {
 _WRAPPERS = re.compile(
     r"^(?:torch\.nn\.(?:parallel\.(?:distributed\.)?)?(?:DataParallel|DistributedDataParallel)"
     r"|torch\.distributed\.fsdp\.(?:\w+\.)*FullyShardedDataParallel"
-    r"|torch\.compile|torch\.nn\.SyncBatchNorm\.convert_sync_batchnorm)$"
+    r"|torch\.compile|torch\.jit\.script|torch\.nn\.SyncBatchNorm\.convert_sync_batchnorm)$"
 )
 _NO_GRAD = {
     "torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad",
@@ -121,6 +123,27 @@ _MODULE_METHODS = {
     "named_children", "requires_grad_", "buffers", "named_buffers", "register_forward_hook",
     "register_forward_pre_hook",
 }
+# A class defined elsewhere and named like a module class.
+_MODEL_CLASS = re.compile(
+    r"(?:Net|Model|Network|Classifier|Encoder|Decoder|Generator|Discriminator|CNN|RNN|MLP"
+    r"|ResNet\w*|VGG\w*|Backbone|Detector|Segmenter|AutoEncoder)$"
+)
+_NOT_MODEL_PACKAGES = ("sklearn.", "xgboost.", "lightgbm.", "catboost.", "statsmodels.", "keras.", "tensorflow.", "jax.", "flax.")
+# Layers that behave the same in train() and eval().
+_INERT_LAYER = re.compile(
+    r"^(?:Lazy)?(?:Conv\w*|ConvTranspose\w*|Linear|Bilinear|\w*Pool\w*|Flatten|Unflatten"
+    r"|Identity|Embedding\w*|LayerNorm|GroupNorm|RMSNorm|LocalResponseNorm|Upsample\w*|Pixel\w*"
+    r"|Softmax\w*|LogSoftmax|Softmin|ReLU\d*|LeakyReLU|PReLU|ELU|SELU|CELU|GELU|SiLU|Mish|Sigmoid|LogSigmoid"
+    r"|Tanh|Hardtanh|Hardswish|Hardsigmoid|Hardshrink|Softshrink|Softplus|Softsign|Tanhshrink|Threshold|GLU"
+    r"|\w*Pad\dd|ChannelShuffle|Fold|Unfold|CosineSimilarity|PairwiseDistance"
+    r"|Sequential|ModuleList|ModuleDict)$"
+)
+_LIVE_WORDS = re.compile(r"BatchNorm|batch_norm|Dropout|dropout|InstanceNorm|instance_norm|RReLU|rrelu")
+_BUILTINS = {
+    "super", "range", "len", "int", "float", "bool", "str", "list", "dict", "tuple", "set", "isinstance",
+    "getattr", "setattr", "hasattr", "print", "zip", "enumerate", "min", "max", "sum", "abs", "round",
+    "reversed", "sorted", "map", "filter", "any", "all", "type", "iter", "next",
+}
 _INFERENCE_WORDS = {
     "predict", "prediction", "predictions", "evaluate", "evaluation", "eval", "validate",
     "validation", "val", "valid", "test", "testing", "infer", "inference",
@@ -131,13 +154,16 @@ _OPTIMIZER_NAME = re.compile(r"(?i:optim)|(?:^|_)opt(?:$|_|[A-Z0-9])|(?i:scaler)
 # part has BatchNorm layers).
 _BN_ARCH = re.compile(
     r"resnet|resnext|wide_resnet|densenet|mobilenet|efficientnet|regnet|vgg\d+_bn|inception"
-    r"|googlenet|shufflenet|mnasnet|deeplab|fcn_|fasterrcnn|maskrcnn|keypointrcnn|retinanet"
-    r"|ssd|raft|r3d|r2plus1d|mc3|s3d|x3d|quantized|csp|darknet|hrnet|dla|dpn|rexnet|ghostnet",
+    r"|googlenet|shufflenet|mnasnet|deeplab|fcn_|lraspp|raft|r3d|r2plus1d|mc3|s3d|x3d"
+    r"|csp|darknet|hrnet|dla|dpn|rexnet|ghostnet",
     re.I,
 )
+# ... and those of them that have none: BiT (GroupNorm), NF-nets (no norm).
+# Detection models freeze their backbone's BNs themselves (FrozenBatchNorm2d).
+_NOT_BN_ARCH = re.compile(r"nf_|nfnet|_bit|bit_|_gn\b|gn_|resnetv2_\d+x\d|detection|rcnn|retinanet|fcos|ssd", re.I)
 _KEEPS_BN_EVAL = re.compile(
     r"(?:bn|batch_?norm|norm)\w*(?:eval|freez|frozen|fix)|(?:freez|frozen|fix)\w*(?:bn|batch_?norm)"
-    r"|FrozenBatchNorm|track_running_stats",
+    r"|FrozenBatchNorm|track_running_stats|freeze_norm|freeze_bn",
     re.I,
 )
 
@@ -212,10 +238,11 @@ class Imports:
                     else:
                         root = a.name.split(".", 1)[0]
                         self.table.setdefault(root, root)
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            elif isinstance(node, ast.ImportFrom) and (node.module or node.level):
+                base = "." * node.level + (node.module or "")  # `.models` stays relative
                 for a in node.names:
                     if a.name != "*":
-                        self.table[a.asname or a.name] = f"{node.module}.{a.name}"
+                        self.table[a.asname or a.name] = f"{base}.{a.name}" if node.module else f"{base}{a.name}"
 
     def qualify(self, expr: ast.AST) -> str | None:
         d = dotted(expr)
@@ -236,7 +263,16 @@ class ClassInfo:
     bases: list[str]
     is_model: bool = False  # derives from nn.Module / LightningModule: a fresh one is in train mode
     managed: bool = False  # its methods' modes are its parent's or a framework's to set
-    has_batchnorm: bool = False
+    live: bool | None = None  # may hold BatchNorm/Dropout; computed on demand
+    method_names: set[str] = field(default_factory=set)
+    _names: set[str] | None = None
+
+    @property
+    def names(self) -> set[str]:
+        """The identifiers its body uses (computed when first asked)."""
+        if self._names is None:
+            self._names = identifiers(self.node)
+        return self._names
     methods: dict[str, "Func"] = field(default_factory=dict)
     parents: list["ClassInfo"] = field(default_factory=list)  # bases defined in the file
 
@@ -298,6 +334,7 @@ class ModelCall:
     mode: Mode
     grad_off: str | None  # "torch.no_grad()" etc. when lexically without gradients
     training: bool = False  # outside any inference context (feeds a training step)
+    live: bool | None = True  # may hold BatchNorm/Dropout; None: as the callers' model
 
 
 @dataclass(eq=False)
@@ -317,6 +354,7 @@ class Export:
     key: str
     mode: Mode
     api: str
+    live: bool | None = True
 
 
 @dataclass(eq=False)
@@ -338,6 +376,8 @@ class CallOf:
     callee: Func
     binding: dict[str, tuple[str, Mode]]  # callee key -> (caller key, caller's mode)
     grad_off: str | None
+    live: dict[str, bool | None] = field(default_factory=dict)  # callee key -> the caller's liveness
+    archs: dict[str, str] = field(default_factory=dict)  # callee key -> what the caller built
 
 
 @dataclass(eq=False)
@@ -347,6 +387,7 @@ class Freeze:
     node: ast.AST
     func: Func
     key: str
+    arch: str | None = None  # what the frozen model was built as, where known here
 
 
 @dataclass(eq=False)
@@ -359,6 +400,7 @@ class Unrestored:
     key: str
     step: ast.AST
     via: str | None
+    live: bool | None = True
 
 
 @dataclass
@@ -380,6 +422,7 @@ class Val:
     key: str | None = None
     mode: Mode | None = None
     arch: str | None = None
+    live: bool = True  # may hold BatchNorm or Dropout (False: certainly none)
 
 
 # -- the walk --------------------------------------------------------------------
@@ -398,6 +441,8 @@ class _Walk:
         self.return_vals: list[Val | None] = []
         self.in_loop_check = 0
         self.loop_params: dict[str, str] = {}  # `for p in x.parameters()`: p -> x
+        self.live: dict[str, bool] = {}  # key -> may hold BatchNorm/Dropout (any assignment)
+        self.built: dict[str, str] = {}  # key -> what it was last built as, in walk order
         for p in func.params:
             ann = func.annotations.get(p, "")
             if looks_like_model_name(p) or ann in an.model_type_names:
@@ -516,19 +561,25 @@ class _Walk:
         if val is not None and val.mode is not None:
             env[d] = val.mode
             self.models.add(d)
+            self.live[d] = self.live.get(d, False) or val.live
             if val.arch:
                 self.an.arch[(id(self.func), d)] = val.arch
+                self.built[d] = val.arch
+            else:
+                self.built.pop(d, None)
         else:  # something we cannot follow
             if d in env or self.func.is_nonlocal(d):
                 env[d] = EITHER
             self.models.discard(d)
+            self.live[d] = True
+            self.built.pop(d, None)
 
     def freeze_target(self, target: ast.Attribute, stmt: ast.stmt) -> None:
         """``p.requires_grad = False`` inside ``for p in x.parameters()``."""
         var = dotted(target.value)
         owner = self.loop_params.get(var) if var else None
         if owner is not None:
-            self.emit(Freeze(stmt, self.func, owner))
+            self.emit(Freeze(stmt, self.func, owner, self.built.get(owner.split(".", 1)[0])))
 
     def loop(self, s: ast.stmt, env: dict) -> dict | None:
         outer_params = self.loop_params
@@ -538,6 +589,9 @@ class _Walk:
             self.loop_params = outer_params
 
     def _loop(self, s: ast.stmt, env: dict) -> dict | None:
+        unrolled = self._unroll(s, env)
+        if unrolled is not False:
+            return unrolled
         if isinstance(s, ast.While):
             self.expr(s.test, env)
         else:
@@ -561,6 +615,31 @@ class _Walk:
         after = join(head, end)
         return self.block(s.orelse, after) if s.orelse else after
 
+    def _unroll(self, s: ast.stmt, env: dict):
+        """``for net in (netG, netD): net.eval()``: the body once per model,
+        with the loop variable naming it. False when not such a loop."""
+        if not (
+            isinstance(s, (ast.For, ast.AsyncFor))
+            and isinstance(s.target, ast.Name)
+            and isinstance(s.iter, (ast.Tuple, ast.List))
+            and 0 < len(s.iter.elts) <= 8
+        ):
+            return False
+        keys = [self.expr_key(e) for e in s.iter.elts]
+        if None in keys:
+            return False
+        var = s.target.id
+        out: dict | None = env
+        try:
+            for key in keys:
+                if out is None:
+                    break
+                self.aliases[var] = key  # type: ignore[assignment]
+                out = self.block(s.body, out)
+        finally:
+            self.aliases.pop(var, None)
+        return self.block(s.orelse, out) if s.orelse and out is not None else out
+
     def _parameters_of(self, it: ast.AST) -> str | None:
         if (
             isinstance(it, ast.Call)
@@ -581,11 +660,20 @@ class _Walk:
         evals = [e for e in events if isinstance(e, ModeSet) and e.mode == EVALUATING]
         if not evals or not any(isinstance(e, Step) for e in events):
             return
+        # An eval() after which the body sets that model's mode no more is in
+        # force at the next iteration's start whenever it ran (`if epoch % 5
+        # == 0: model.eval()`); so is whatever the body ends with.
+        start = dict(end)
+        for i, e in enumerate(events):
+            if isinstance(e, ModeSet) and e.mode == EVALUATING and not any(
+                isinstance(later, ModeSet) and later.key == e.key for later in events[i + 1 :]
+            ):
+                start[e.key] = EVALUATING
         probe: list = []
         sink, self.sink = self.sink, probe
         self.in_loop_check += 1
         try:
-            self.block(loop.body, dict(end))
+            self.block(loop.body, start)
         finally:
             self.in_loop_check -= 1
             self.sink = sink
@@ -598,22 +686,34 @@ class _Walk:
                 if first is None:
                     continue
                 reported.add(key)
-                self.emit(Unrestored(first.node, self.func, key, step.node, first.via))
+                self.emit(Unrestored(first.node, self.func, key, step.node, first.via, self.liveness(key)))
 
     def with_(self, s: ast.stmt, env: dict) -> dict | None:
         pushed = 0
+        handed: dict[str, Mode] = {}  # models handed to a context manager we cannot see
         for item in s.items:
-            self.expr(item.context_expr, env)
-            reason = self.an.grad_off(item.context_expr)
+            ce = item.context_expr
+            self.expr(ce, env)
+            reason = self.an.grad_off(ce)
             if reason:
                 self.grad_off.append(reason)
                 pushed += 1
+            elif isinstance(ce, ast.Call) and self.an.callee(ce.func, self.func) is None:
+                # `with inference_context(model):` may switch modes (detectron2)
+                for arg in (*ce.args, *(k.value for k in ce.keywords)):
+                    key = self.expr_key(arg)
+                    if key is not None:
+                        handed[key] = self.get(env, key)
+                        env[key] = EITHER
             if item.optional_vars is not None:
                 self.assign(item.optional_vars, None, env, s)
         try:
-            return self.block(s.body, env)
+            out = self.block(s.body, env)
         finally:
             del self.grad_off[len(self.grad_off) - pushed:]
+        if out is not None:
+            out.update(handed)  # such context managers restore the mode on exit
+        return out
 
     def try_(self, s: ast.stmt, env: dict) -> dict | None:
         body = self.block(s.body, dict(env))
@@ -695,7 +795,7 @@ class _Walk:
             if attr == "requires_grad_" and recv_key:
                 flag = e.args[0] if e.args else next((k.value for k in e.keywords if k.arg == "requires_grad"), None)
                 if _const(flag) is False:
-                    self.emit(Freeze(e, self.func, recv_key))
+                    self.emit(Freeze(e, self.func, recv_key, self.built.get(recv_key.split(".", 1)[0])))
                 return recv
             if attr in _SELF_RETURNING:
                 return recv
@@ -725,11 +825,14 @@ class _Walk:
                     val = args[0]
                     mode = self.get(env, val.key) if val.key else val.mode
                     if mode is not None:
-                        self.emit(Export(e, self.func, val.key or self.an.source_of(e.args[0]), mode, EXPORTS[qual]))
+                        self.emit(Export(
+                            e, self.func, val.key or self.an.source_of(e.args[0]), mode, EXPORTS[qual],
+                            self.liveness(val.key) if val.key else val.live,
+                        ))
                 return None
             if _WRAPPERS.match(qual) and args:
                 return args[0]
-            fresh = self.an.fresh(qual)
+            fresh = self.an.fresh(qual, e)
             if fresh is not None:
                 # timm.create_model("resnet50"), torch.hub.load(repo, "resnet50")
                 pos = {"timm.create_model": 0, "timm.models.create_model": 0, "torch.hub.load": 1}.get(qual)
@@ -757,8 +860,13 @@ class _Walk:
         self.emit(ModeSet(node, self.func, key, mode, via, self.grad_off[-1] if self.grad_off else None))
         return Val(key=key)
 
+    def liveness(self, key: str) -> bool | None:
+        if key in self.live:
+            return self.live[key]
+        return None if self.func.is_nonlocal(key) and not self.func.is_module else True
+
     def model_call(self, e: ast.Call, key: str, env: dict, grad_off: str | None) -> None:
-        self.emit(ModelCall(e, self.func, key, self.get(env, key), grad_off, training=grad_off is None))
+        self.emit(ModelCall(e, self.func, key, self.get(env, key), grad_off, grad_off is None, self.liveness(key)))
 
     def step(self, e: ast.AST, env: dict, trains: dict[str, Mode] | None = None, via: str | None = None) -> None:
         if trains is None:
@@ -771,15 +879,30 @@ class _Walk:
     def call_function(self, e: ast.Call, callee: Func, args: list[Val | None], env: dict, grad_off: str | None) -> Val | None:
         summary = self.an.summary(callee)
         binding: dict[str, tuple[str, Mode]] = {}
+        live: dict[str, bool | None] = {}
+        archs: dict[str, str] = {}
         params = callee.params
+
+        def bind(param: str, val: Val) -> None:
+            if val.key:
+                binding[param] = (val.key, self.get(env, val.key))
+                live[param] = self.liveness(val.key)
+                if val.key in self.built:
+                    archs[param] = self.built[val.key]
+            else:
+                binding[param] = ("", val.mode or EITHER)
+                live[param] = val.live
+                if val.arch:
+                    archs[param] = val.arch
+
         for i, val in enumerate(args):
             if i < len(params) and val is not None:
-                binding[params[i]] = (val.key or "", self.get(env, val.key) if val.key else (val.mode or EITHER))
+                bind(params[i], val)
         for kw in e.keywords:
             if kw.arg in params:
-                val = self.expr_key(kw.value)
-                if val is not None:
-                    binding[kw.arg] = (val, self.get(env, val))
+                key = self.expr_key(kw.value)
+                if key is not None:
+                    bind(kw.arg, Val(key=key))
         # `self.model` is the caller's own when it calls its own method; any
         # other name the callee does not take as a parameter is a global.
         shared = self.func.cls is not None and callee.cls is not None and self.func.cls.is_a(callee.cls)
@@ -787,7 +910,8 @@ class _Walk:
             if k.split(".", 1)[0] in params or (k.startswith("self.") and not shared):
                 continue
             binding.setdefault(k, (k, self.get(env, k)))
-        self.emit(CallOf(e, self.func, callee, binding, grad_off))
+            live.setdefault(k, self.liveness(k))
+        self.emit(CallOf(e, self.func, callee, binding, grad_off, live, archs))
         if summary is None:
             return None
 
@@ -862,7 +986,7 @@ class _Walk:
 class SourceAnalysis:
     """Everything the source rules ask about one file."""
 
-    def __init__(self, path: str, text: str, tree: ast.Module, imports: Imports | None = None):
+    def __init__(self, path: str, text: str, tree: ast.Module, imports: Imports | None = None, flow: bool = True):
         self.path = path
         self.display = display_path(path)
         self.text = text
@@ -883,15 +1007,17 @@ class SourceAnalysis:
         self.model_type_names = {
             "torch.nn.Module", "nn.Module", "Module", *(c.name for c in self.classes.values() if c.is_model)
         }
+        self.callers: dict[int, list[CallOf]] = {}
+        self._entry_memo: dict[tuple[int, str], Mode] = {}
+        if not flow:  # classes only: another file's, asked about its model classes
+            return
         for func in self.funcs:
             self.summary(func)
         for func in self.funcs:
             self.events.extend(self._events.get(id(func), ()))
-        self.callers: dict[int, list[CallOf]] = {}
         for ev in self.events:
             if isinstance(ev, CallOf):
                 self.callers.setdefault(id(ev.callee), []).append(ev)
-        self._entry_memo: dict[tuple[int, str], Mode] = {}
 
     # -- structure ---------------------------------------------------------------
     def _collect(self) -> None:
@@ -928,11 +1054,12 @@ class SourceAnalysis:
             or re.search(r"(Module|Model|Net|Network)$", b.rsplit(".", 1)[-1]) is not None
             for b in bases
         )
-        body = "\n".join(self.lines[node.lineno - 1 : node.end_lineno])
-        info.has_batchnorm = "BatchNorm" in body or any(
-            c.has_batchnorm and re.search(rf"\b{re.escape(c.name)}\b", body) for c in self.classes.values()
-        )
         self.classes[node.name] = info
+        info.method_names = {
+            item.name for item in node.body if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))
+        }
+        if info.managed:
+            return  # its methods are not walked: nothing more to know now
         attrs: set[str] = set()
         for sub in ast.walk(node):
             if isinstance(sub, ast.Assign) and isinstance(sub.value, ast.Call):
@@ -945,7 +1072,7 @@ class SourceAnalysis:
         self.model_attrs[node.name] = attrs
         for item in node.body:
             if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                info.methods[item.name] = self._func(item, info, None, analyze=not info.managed)
+                info.methods[item.name] = self._func(item, info, None)
 
     def _func(self, node, cls: ClassInfo | None, parent: Func | None, analyze: bool = True) -> Func:
         a = node.args
@@ -990,15 +1117,104 @@ class SourceAnalysis:
             return f"{q}(False)"
         return None
 
-    def fresh(self, qual: str) -> Val | None:
-        """A new module, in the mode its constructor leaves it in."""
+    def fresh(self, qual: str, call: ast.Call | None = None) -> Val | None:
+        """A new module, in the mode its constructor leaves it in (train)."""
         if qual in self.classes and self.classes[qual].is_model:
-            return Val(mode=TRAINING, arch=qual)
+            return Val(mode=TRAINING, arch=qual, live=self.class_is_live(qual))
         if _TORCH_NN_CLASS.match(qual) and qual not in _NOT_MODULES:
-            return Val(mode=TRAINING, arch=qual)
+            if qual.endswith("Loss"):
+                return None  # a criterion: no mode-dependent layers
+            return Val(mode=TRAINING, arch=qual, live=call is None or not self.inert_call(call))
         if _BUILDERS.match(qual) and not _NOT_BUILDERS.match(qual):
             return Val(mode=TRAINING, arch=qual)
+        foreign = self.foreign_class(qual)
+        if foreign is not None:  # `from model import Net`, with model.py beside this file
+            other, name = foreign
+            if other.classes[name].is_model:
+                return Val(mode=TRAINING, arch=qual, live=other.class_is_live(name))
+            return None
+        if _MODEL_CLASS.search(qual.rsplit(".", 1)[-1]) and not qual.startswith(_NOT_MODEL_PACKAGES):
+            # defined where we cannot read it, named like a module class:
+            # whatever it holds, a new one starts in train mode
+            return Val(mode=TRAINING, arch=qual)
         return None
+
+    def foreign_class(self, qual: str) -> "tuple[SourceAnalysis, str] | None":
+        """A class imported from a module of the user's own, found as a file
+        beside this one (``from model import Net``, ``from .nets import
+        ResNet``): that file is parsed -- never imported -- and asked."""
+        module, _, name = qual.rpartition(".")
+        if not module or not name[:1].isupper():
+            return None
+        level = len(module) - len(module.lstrip("."))
+        here = os.path.dirname(os.path.abspath(self.path))
+        for _ in range(max(level - 1, 0)):
+            here = os.path.dirname(here)
+        rel = os.path.join(here, *module.lstrip(".").split(".")) if module.strip(".") else here
+        for candidate in (rel + ".py", os.path.join(rel, "__init__.py")):
+            other = _classes_of(candidate)
+            if other is not None and name in other.classes:
+                return other, name
+        return None
+
+    def inert_call(self, call: ast.Call) -> bool:
+        """A ``torch.nn`` construction that certainly holds no BatchNorm or
+        Dropout (``nn.Linear``, ``nn.Sequential`` of such layers)."""
+        for node in ast.walk(call):
+            if isinstance(node, ast.Call):
+                q = self.imports.qualify(node.func) or ""
+                name = q.rsplit(".", 1)[-1]
+                if q.startswith("torch.nn.") and _TORCH_NN_CLASS.match(q):
+                    if not _INERT_LAYER.match(name):
+                        return False
+                elif not (node is not call and q.startswith("torch.")):
+                    if q or not (isinstance(node.func, ast.Name) and node.func.id in _BUILTINS):
+                        return False
+        return True
+
+    def class_has_batchnorm(self, name: str, _seen: frozenset = frozenset()) -> bool:
+        """Whether a class of this file builds BatchNorm layers (itself, in a
+        base, or in a class of the file it uses)."""
+        info = self.classes[name]
+        if any("BatchNorm" in n for n in info.names):
+            return True
+        seen = _seen | {name}
+        used = [c for n, c in self.classes.items() if n in info.names and n not in seen]
+        return any(self.class_has_batchnorm(c.name, seen) for c in (*info.parents, *used) if c.name not in seen)
+
+    def class_is_live(self, name: str, _seen: frozenset = frozenset()) -> bool:
+        """Whether instances of a class of this file may hold BatchNorm or
+        Dropout: False only when its body builds nothing but inert torch.nn
+        layers, torch functions and other inert classes of the file."""
+        info = self.classes[name]
+        if info.live is not None:
+            return info.live
+        if name in _seen:
+            return True
+        live = any(_LIVE_WORDS.search(n) for n in info.names) or any(
+            self.class_is_live(p.name, _seen | {name}) for p in info.parents
+        )
+        if not live:
+            for node in ast.walk(info.node):
+                if not isinstance(node, ast.Call):
+                    continue
+                f = node.func
+                q = self.imports.qualify(f)
+                if q is not None:
+                    if q.startswith("torch.nn.") and _TORCH_NN_CLASS.match(q):
+                        live = not _INERT_LAYER.match(q.rsplit(".", 1)[-1])
+                    else:
+                        live = not q.startswith("torch.")
+                elif isinstance(f, ast.Name):
+                    if f.id in self.classes:
+                        live = self.class_is_live(f.id, _seen | {name})
+                    else:
+                        live = f.id not in _BUILTINS
+                # method calls on self, tensors and locals build nothing new
+                if live:
+                    break
+        info.live = live
+        return live
 
     def function(self, name: str, scope: Func) -> Func | None:
         """The function a plain name calls, seen from ``scope``."""
@@ -1072,6 +1288,53 @@ class SourceAnalysis:
         self._entry_memo[memo] = result
         return result
 
+    def train_path(self, func: Func, key: str, mode: Mode, _stack: frozenset = frozenset()) -> list[CallOf] | None:
+        """A chain of calls in this file along which ``key`` is certainly in
+        training mode where ``func`` has it in ``mode`` ([] when it is so on
+        every path already), or None. One certain path is enough: a
+        ``validate(model)`` also called with a model of unknown mode is still
+        wrong when the epoch loop calls it right after training."""
+        if ENTRY not in mode:
+            return [] if mode == TRAINING else None
+        if mode - FROM_CALLER - TRAINING or (id(func), key) in _stack:
+            return None
+        root, dot, rest = key.partition(".")
+        for c in self.callers.get(id(func), []):
+            bound = root if root in c.binding else key if key in c.binding else None
+            if bound is None:
+                continue
+            ck, m = c.binding[bound]
+            if not ck:
+                if substitute(mode, m) == TRAINING:
+                    return [c]
+                continue
+            sub = ck + (dot + rest if bound == root else "")
+            path = self.train_path(c.caller, sub, substitute(mode, m), _stack | {(id(func), key)})
+            if path is not None:
+                return [c, *path]
+        return None
+
+    def is_live(self, func: Func, key: str, live: bool | None, _stack: frozenset = frozenset()) -> bool:
+        """Whether the model ``key`` names in ``func`` may hold BatchNorm or
+        Dropout; ``live`` None means "as the callers' model"."""
+        if live is not None:
+            return live
+        calls = self.callers.get(id(func), [])
+        if not calls or (id(func), key) in _stack:
+            return True
+        root, dot, rest = key.partition(".")
+        for c in calls:
+            bound = root if root in c.binding else key if key in c.binding else None
+            if bound is None:
+                return True
+            ck, lv = c.binding[bound][0], c.live.get(bound, True)
+            if not ck:  # a new model passed straight in
+                if lv is not False:
+                    return True
+            elif self.is_live(c.caller, ck + (dot + rest if bound == root else ""), lv, _stack | {(id(func), key)}):
+                return True
+        return False
+
     def resolve(self, func: Func, key: str, mode: Mode, _stack: frozenset = frozenset()) -> Mode:
         if ENTRY not in mode:
             return mode
@@ -1098,28 +1361,33 @@ class SourceAnalysis:
         s = self._summaries.get(id(func))
         return bool(s and s.trains) or any(isinstance(e, Step) for e in self._events.get(id(func), ()))
 
-    def applied(self, fz: Freeze) -> Iterator[tuple[Func, str, ast.AST, str | None]]:
-        """Where a freeze takes effect: itself, and for a helper that freezes
-        its parameter, each call of the helper (with the caller's key)."""
-        yield fz.func, fz.key, fz.node, None
+    def applied(self, fz: Freeze) -> Iterator[tuple[Func, str, ast.AST, str | None, str | None]]:
+        """Where a freeze takes effect, with what the frozen model was built
+        as there: the freeze itself, and for a helper that freezes its
+        parameter, each call of the helper (with the caller's key)."""
+        yield fz.func, fz.key, fz.node, None, fz.arch
         root, dot, rest = fz.key.partition(".")
         if root not in fz.func.params:
             return
         for c in self.callers.get(id(fz.func), []):
             ck = c.binding.get(root, ("", EITHER))[0]
             if ck:
-                yield c.caller, ck + dot + rest, c.node, fz.func.qualname
+                yield c.caller, ck + dot + rest, c.node, fz.func.qualname, c.archs.get(root)
 
-    def architecture(self, func: Func, key: str) -> str | None:
-        """What ``key`` was built as in ``func``, when that has BatchNorm layers."""
-        arch = self.arch.get((id(func), key))
+    def batchnorm_architecture(self, arch: str | None) -> str | None:
+        """``arch`` (a class of this file, a torch.nn layer, a builder) when
+        it has BatchNorm layers, readably; None when it has none or unknown."""
         if arch is None:
             return None
         if arch in self.classes:
-            return f"class {arch}" if self.classes[arch].has_batchnorm else None
-        if arch.startswith("torch.nn.") and "BatchNorm" in arch:
-            return arch
-        return arch if _BN_ARCH.search(arch.rsplit(".", 1)[-1]) else None
+            return f"class {arch}" if self.class_has_batchnorm(arch) else None
+        foreign = self.foreign_class(arch)
+        if foreign is not None:
+            other, name = foreign
+            return f"class {arch}" if other.class_has_batchnorm(name) else None
+        if arch.startswith("torch.nn."):
+            return arch if "BatchNorm" in arch else None
+        return arch if _BN_ARCH.search(arch) and not _NOT_BN_ARCH.search(arch) else None
 
     def trains_deliberately(self, func: Func, key: str) -> bool:
         """``key.train()`` called while gradients are off, in ``func``: a
@@ -1129,6 +1397,9 @@ class SourceAnalysis:
             isinstance(e, ModeSet) and e.key == key and e.mode == TRAINING and e.grad_off
             for e in self._events.get(id(func), ())
         )
+
+    def events_of(self, func: Func) -> list:
+        return self._events.get(id(func), [])
 
     def of(self, kind: type) -> Iterator:
         return (e for e in self.events if isinstance(e, kind))
@@ -1144,9 +1415,10 @@ def keeps_batchnorm_in_eval(an: SourceAnalysis) -> bool:
     override, ``eval()`` of a submodule (``model.backbone.eval()``), of the
     modules in a loop over ``.modules()``/``.children()``, or applied with
     ``.apply()``."""
-    if _KEEPS_BN_EVAL.search(an.text):
+    # identifiers, not comments: `# model.apply(freeze_bn)` keeps nothing in eval
+    if any(_KEEPS_BN_EVAL.search(name) for name in identifiers(an.tree)):
         return True
-    if any("train" in c.methods for c in an.classes.values()):
+    if any("train" in c.method_names for c in an.classes.values() if c.managed):
         return True
     evaluating = {
         name for name, f in an.functions.items()
@@ -1176,6 +1448,34 @@ def keeps_batchnorm_in_eval(an: SourceAnalysis) -> bool:
             if isinstance(arg, ast.Lambda) and any(_is_eval_call(n) for n in ast.walk(arg)):
                 return True
     return False
+
+
+@functools.lru_cache(maxsize=256)
+def _classes_of(path: str) -> "SourceAnalysis | None":
+    """The classes of another file of the user's, parsed (not imported)."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+        tree = ast.parse(raw, filename=path)
+    except (OSError, SyntaxError, ValueError):
+        return None
+    return SourceAnalysis(path, raw.decode("utf-8", "replace"), tree, flow=False)
+
+
+def identifiers(tree: ast.AST) -> set[str]:
+    """The names a piece of code uses (variables, attributes, definitions,
+    imports, keyword arguments) -- what it says, without its comments."""
+    names = set()
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Name):
+            names.add(n.id)
+        elif isinstance(n, ast.Attribute):
+            names.add(n.attr)
+        elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.alias)):
+            names.add(n.name)
+        elif isinstance(n, ast.keyword) and n.arg:
+            names.add(n.arg)
+    return names
 
 
 def _is_eval_call(node: ast.AST) -> bool:

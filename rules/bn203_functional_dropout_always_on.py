@@ -78,8 +78,16 @@ class FunctionalDropoutAlwaysOn(Rule):
         if "dropout" not in ctx.text:
             return
         for cls_node, forward in ctx.forward_methods():
+            # `if self.training: x = F.dropout(x, p)` is on exactly in training
+            guarded = {
+                id(n)
+                for g in ast.walk(forward)
+                if isinstance(g, (ast.If, ast.IfExp)) and _mentions_training(g.test)
+                for part in ((g.body,) if isinstance(g, ast.IfExp) else g.body)
+                for n in ast.walk(part)
+            }
             for call in ast.walk(forward):
-                if not isinstance(call, ast.Call):
+                if not isinstance(call, ast.Call) or id(call) in guarded:
                     continue
                 qual = ctx.imports.qualify(call.func)
                 if qual not in FUNCTIONAL_DROPOUT:
@@ -91,6 +99,8 @@ class FunctionalDropoutAlwaysOn(Rule):
                 training = default if arg is None else (arg.value if isinstance(arg, ast.Constant) else None)
                 p = next((k.value for k in call.keywords if k.arg == "p"), call.args[1] if len(call.args) > 1 else None)
                 if training is not True or (isinstance(p, ast.Constant) and p.value == 0):
+                    continue
+                if p is not None and _mentions_training(p):  # p=0.5 if self.training else 0.0
                     continue
                 written = ast.get_source_segment(ctx.text, call.func) or qual
                 yield ctx.report(
@@ -143,6 +153,13 @@ class FunctionalDropoutAlwaysOn(Rule):
                     x = F.dropout(x, p=0.0)           # p=0: nothing to drop
                     return torch.dropout(x, 0.5, train=self.training)
 
+            class Gated(torch.nn.Module):
+                def forward(self, x):
+                    if self.training:
+                        x = F.dropout(x, 0.5)
+                    x = F.dropout(x, p=0.2 if self.training else 0.0)
+                    return F.dropout(x, 0.1) if self.training else x
+
             def augment(x):
                 return F.dropout(x, 0.1)              # not a forward: a deliberate choice
             """,
@@ -164,4 +181,12 @@ class FunctionalDropoutAlwaysOn(Rule):
             model = Net()
             """
         ),
+    )
+
+
+def _mentions_training(expr: ast.AST) -> bool:
+    return any(
+        (isinstance(n, ast.Attribute) and n.attr == "training")
+        or (isinstance(n, ast.Name) and n.id in ("training", "is_training"))
+        for n in ast.walk(expr)
     )

@@ -114,17 +114,22 @@ class FrozenBatchNormInTrainMode(Rule):
         # trains, and nothing in the file keeps BNs in eval (no eval() of a
         # submodule or of the modules in a loop, no train() override, no
         # freeze_bn-style helper, no FrozenBatchNorm).
-        from bnlint.source import Freeze, Step, keeps_batchnorm_in_eval
+        # A model put in eval() where it is frozen, and never back in train()
+        # there, is a frozen teacher or a linear probe: fine.
+        from bnlint.source import EVAL, TRAIN, Freeze, ModeSet, Step, keeps_batchnorm_in_eval
 
         an = ctx.flow
         if an is None or not any(True for _ in an.of(Step)) or keeps_batchnorm_in_eval(an):
             return
         seen = set()
         for fz in an.of(Freeze):
-            for func, key, node, via in an.applied(fz):
+            for func, key, node, via, built in an.applied(fz):
                 root = key.split(".", 1)[0]
-                arch = an.architecture(func, root)
+                arch = an.batchnorm_architecture(built)
                 if arch is None or (id(node), key) in seen:
+                    continue
+                modes = [e.mode for e in an.events_of(func) if isinstance(e, ModeSet) and e.key == root]
+                if any(EVAL in m for m in modes) and not any(TRAIN in m for m in modes):
                     continue
                 seen.add((id(node), key))
                 how = f"by {via}()" if via else "with requires_grad=False"
@@ -200,6 +205,24 @@ class FrozenBatchNormInTrainMode(Rule):
                 for x, y in loader:
                     model(x).sum().backward()
                     optimizer.step()
+            """,
+            kind="source",
+        ),
+        Example(
+            # a frozen teacher in eval(), a student that trains
+            """
+            import torch
+            from torchvision import models
+
+            teacher = models.resnet50(weights="DEFAULT")
+            teacher.requires_grad_(False)
+            teacher.eval()
+            student = models.resnet18()
+            for x, y in loader:
+                with torch.no_grad():
+                    target = teacher(x)
+                torch.nn.functional.mse_loss(student(x), target).backward()
+                optimizer.step()
             """,
             kind="source",
         ),

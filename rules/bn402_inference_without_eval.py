@@ -53,34 +53,35 @@ class InferenceWithoutEval(Rule):
     hint = "call model.eval() before inference (and model.train() before training resumes)"
 
     def check_source(self, ctx):
-        from bnlint.source import ENTRY, FROM_CALLER, TRAINING, ModelCall, is_inference_name
+        from bnlint.source import FROM_CALLER, ModelCall, is_inference_name
 
         an = ctx.flow
         if an is None:
             return
         seen = set()
         for call in an.of(ModelCall):
-            reason = an.inference_reason(call.func, call.grad_off)
-            if reason is None:
-                continue
             func = call.func
-            if an.trains_deliberately(func, call.key):
+            reason = an.inference_reason(func, call.grad_off)
+            if (
+                reason is None
+                or (call.node.lineno, call.key) in seen
+                or an.trains_deliberately(func, call.key)
+                or not an.is_live(func, call.key, call.live)
+            ):
                 continue
-            mode = an.resolve(func, call.key, call.mode)
-            if mode == TRAINING:
+            path = an.train_path(func, call.key, call.mode)
+            if path:
+                why = f"{func.qualname}() is called at line {path[0].node.lineno} with it in training mode"
+            elif path is not None:
                 why = "no .eval() reaches it"
-                if ENTRY in call.mode and an.callers.get(id(func)):
-                    why = f"it is in training mode at every call of {func.qualname}() in this file"
             elif (
-                mode == FROM_CALLER
+                call.mode == FROM_CALLER
                 and call.key.split(".", 1)[0] in func.params
                 and is_inference_name(func.name)
                 and not an.callers.get(id(func))
             ):
                 why = f"{func.qualname}() never calls {call.key}.eval() and leaves the mode to its callers"
             else:
-                continue
-            if (call.node.lineno, call.key) in seen:
                 continue
             seen.add((call.node.lineno, call.key))
             yield ctx.report(
@@ -231,6 +232,45 @@ class InferenceWithoutEval(Rule):
                 @torch.no_grad()
                 def predict(self, x):
                     return self.model(x)
+            """,
+            kind="source",
+        ),
+        Example(
+            # a criterion is not a model; a model without BatchNorm or Dropout
+            # computes the same in both modes
+            """
+            import torch
+            import torch.nn as nn
+            import torch.nn.functional as F
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.conv = nn.Conv2d(3, 6, 5)
+                    self.fc = nn.Sequential(nn.Linear(6 * 14 * 14, 10), nn.ReLU())
+
+                def forward(self, x):
+                    return self.fc(torch.flatten(F.max_pool2d(F.relu(self.conv(x)), 2), 1))
+
+            net = Net()
+            criterion = nn.CrossEntropyLoss()
+            with torch.no_grad():
+                loss = criterion(net(images), labels)
+            """,
+            kind="source",
+        ),
+        Example(
+            # eval() on each of the models, through a loop over them
+            """
+            import torch
+            import torch.nn as nn
+
+            netG = nn.Sequential(nn.Linear(8, 8), nn.BatchNorm1d(8))
+            netD = nn.Sequential(nn.Linear(8, 1), nn.Dropout(0.3))
+            for net in (netG, netD):
+                net.eval()
+            with torch.no_grad():
+                netD(netG(torch.randn(4, 8)))
             """,
             kind="source",
         ),

@@ -61,7 +61,7 @@ class TrainNotRestoredAfterEval(Rule):
             return
         seen = set()
         for u in an.of(Unrestored):
-            if (id(u.node), u.key) in seen:
+            if (id(u.node), u.key) in seen or not an.is_live(u.func, u.key, u.live):
                 continue
             seen.add((id(u.node), u.key))
             what = f"{u.via}() puts '{u.key}' in eval()" if u.via else f"'{u.key}' is put in eval() here"

@@ -20,7 +20,9 @@ class ExportInTrainMode(Rule):
         bakes active dropout and batch-statistics BatchNorm into the artifact,
         and calling ``eval()`` on the result does not undo it. The deployed
         model is random (dropout) and batch-dependent (BN); a batch of one may
-        even fail. Since torch 2.9, ``torch.onnx.export`` only warns.
+        even fail. Since torch 2.9, ``torch.onnx.export`` only warns, and its
+        ``training=TrainingMode.EVAL`` argument is ignored unless
+        ``dynamo=False``.
 
     Example
         ::
@@ -49,18 +51,25 @@ class ExportInTrainMode(Rule):
     hint = "call model.eval() before tracing or exporting"
 
     def check_source(self, ctx):
-        from bnlint.source import TRAINING, Export
+        from bnlint.source import Export
 
         an = ctx.flow
         if an is None:
             return
         for ex in an.of(Export):
-            if an.resolve(ex.func, ex.key, ex.mode) != TRAINING:
+            path = an.train_path(ex.func, ex.key, ex.mode)
+            if path is None or not an.is_live(ex.func, ex.key, ex.live):
                 continue
+            how = (
+                f"{ex.func.qualname}() is called at line {path[0].node.lineno} with it in training mode"
+                if path else "no .eval() reaches it"
+            )
+            if ex.api == "torch.onnx.export" and any(k.arg == "training" for k in ex.node.keywords):
+                how += "; its training= argument is ignored by the default (dynamo) exporter since torch 2.9"
             yield ctx.report(
                 self,
-                f"{ex.api}() records '{ex.key}' in training mode (no .eval() reaches it): the "
-                "exported model keeps dropout on and normalizes BatchNorm with batch statistics",
+                f"{ex.api}() records '{ex.key}' in training mode ({how}): the exported model "
+                "keeps dropout on and normalizes BatchNorm with batch statistics",
                 ex.node,
                 hint=(
                     f"call {ex.key}.eval() before {ex.api}()" if ex.key.isidentifier() or "(" not in ex.key

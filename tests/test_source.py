@@ -103,8 +103,12 @@ def test_jit_trace_of_a_fresh_net_is_bn404():
     import torch.nn as nn
 
     class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Sequential(nn.Linear(3, 3), nn.BatchNorm1d(3))
+
         def forward(self, x):
-            return x
+            return self.body(x)
 
     net = Net()
     traced = torch.jit.trace(net, torch.randn(1, 3))
@@ -112,6 +116,77 @@ def test_jit_trace_of_a_fresh_net_is_bn404():
     found = findings("BN404", text, "BN404")
     assert [f.line for f in found] == [line_of(text, "torch.jit.trace")]
     assert "torch.jit.trace()" in found[0].message
+    # the same model without BatchNorm or Dropout computes the same in both modes
+    inert = text.replace("nn.Sequential(nn.Linear(3, 3), nn.BatchNorm1d(3))", "nn.Sequential(nn.Linear(3, 3), nn.ReLU())")
+    assert findings("BN404", inert, "BN404") == []
+
+
+def test_models_of_other_files_named_like_modules_start_in_train_mode():
+    text = """
+    import torch
+    from model import Net
+
+    net = Net()
+    torch.onnx.export(net, (torch.randn(1, 3),), "net.onnx")
+    with torch.no_grad():
+        net(torch.randn(1, 3))
+    """
+    def codes(t):
+        return [f.code for f in sorted(findings("BN4", t), key=lambda f: f.line)]
+
+    assert codes(text) == ["BN404", "BN402"]
+    assert codes(text.replace("net = Net()", "net = torch.jit.script(Net())")) == ["BN404", "BN402"]
+
+
+def test_one_certain_caller_is_enough():
+    text = """
+    import torch
+
+    def validate(model, loader):
+        with torch.no_grad():
+            return [model(x) for x, _ in loader]
+
+    def main(args, loader, val_loader, optimizer):
+        model = build_model(args)          # imported: mode unknown
+        if args.evaluate:
+            return validate(model, val_loader)
+        for epoch in range(10):
+            model.train()
+            for x, y in loader:
+                model(x).sum().backward()
+                optimizer.step()
+            validate(model, val_loader)
+    """
+    found = findings("BN402", text, "BN402")
+    assert [f.line for f in found] == [line_of(text, "return [model(x)")]
+    assert f"called at line {line_of(text, '        validate(model, val_loader)')}" in found[0].message
+
+
+def test_eval_on_some_epochs_with_train_only_before_the_loop_is_bn403():
+    text = """
+    def fit(model, loader, optimizer, evaluate):
+        model.train()
+        for epoch in range(100):
+            for x, y in loader:
+                model(x).sum().backward()
+                optimizer.step()
+            if epoch % 5 == 0:
+                model.eval()
+                evaluate(model)
+    """
+    assert [f.line for f in findings("BN403", text, "BN403")] == [line_of(text, "model.eval()")]
+
+
+def test_an_opaque_context_manager_given_the_model_may_set_its_mode():
+    text = """
+    import torch
+    from detectron2.evaluation import inference_context
+
+    def evaluate(model, loader):
+        with inference_context(model), torch.no_grad():
+            return [model(x) for x in loader]
+    """
+    assert findings("BN402", text, "BN402") == []
 
 
 def test_export_after_eval_and_of_a_caller_owned_model_are_clean():
@@ -283,3 +358,42 @@ def test_torch_own_training_utilities_are_clean(cli):
     proc = cli("check", "--static", t / "nn", t / "optim", t / "utils", "--format", "json", "--select", "BN4,BN203")
     assert proc.returncode == 0, proc.stderr + proc.stdout[:2000]
     assert json.loads(proc.stdout) == []
+
+
+def test_a_model_class_of_a_file_beside_the_script_is_read_not_imported(cli, tmp_path, no_torch):
+    (tmp_path / "model.py").write_text(textwrap.dedent("""
+        import torch.nn as nn
+
+        class Net(nn.Module):              # conv + pixel shuffle: nothing mode-dependent
+            def __init__(self, upscale_factor=3):
+                super().__init__()
+                self.conv = nn.Conv2d(1, upscale_factor ** 2, 3, padding=1)
+                self.shuffle = nn.PixelShuffle(upscale_factor)
+
+            def forward(self, x):
+                return self.shuffle(self.conv(x))
+
+        class BNNet(Net):
+            def __init__(self):
+                super().__init__()
+                self.bn = nn.BatchNorm2d(9)
+    """))
+    script = tmp_path / "main.py"
+    script.write_text(textwrap.dedent("""
+        import torch
+        from model import Net
+
+        model = Net()
+
+        def test():
+            with torch.no_grad():
+                return model(torch.randn(1, 1, 8, 8))
+
+        for epoch in range(3):
+            test()
+    """))
+    proc = cli("check", "--static", str(script), "--format", "json", env=no_torch)
+    assert proc.returncode == 0 and json.loads(proc.stdout) == [], proc.stdout
+    script.write_text(script.read_text().replace("import Net", "import BNNet as Net"))
+    proc = cli("check", "--static", str(script), "--format", "json", env=no_torch)
+    assert [f["code"] for f in json.loads(proc.stdout)] == ["BN402"]
