@@ -397,3 +397,14 @@ def test_a_model_class_of_a_file_beside_the_script_is_read_not_imported(cli, tmp
     script.write_text(script.read_text().replace("import Net", "import BNNet as Net"))
     proc = cli("check", "--static", str(script), "--format", "json", env=no_torch)
     assert [f["code"] for f in json.loads(proc.stdout)] == ["BN402"]
+
+
+def test_pre_commit_hook_runs_the_static_check(cli):
+    """The published hook's entry, as pre-commit runs it: entry + staged files."""
+    text = (ROOT / ".pre-commit-hooks.yaml").read_text()
+    entry = next(l.split(":", 1)[1].strip() for l in text.splitlines() if l.strip().startswith("entry:"))
+    assert entry.split()[:3] == ["bnlint", "check", "--static"]
+    proc = cli(*entry.split()[1:], "fixtures/scripts/train_buggy.py", "fixtures/scripts/imagenet_train.py")
+    assert proc.returncode == 1 and "BN403" in proc.stdout
+    proc = cli(*entry.split()[1:], "fixtures/scripts/imagenet_train.py")
+    assert proc.returncode == 0, proc.stdout
