@@ -161,7 +161,11 @@ def check(
                 run.findings.extend(
                     analyze_source(target.path, raw.decode("utf-8", "replace"), verdict.tree, source_rules)
                 )
+            except RecursionError:
+                run.notes.append(f"{target.path}: not read as source, it nests too deeply for the analysis")
             except Exception as exc:  # noqa: BLE001 -- a bnlint bug: say so, go on with the other files
+                if os.environ.get("BNLINT_DEBUG"):
+                    traceback.print_exc()
                 internal_errors.append(f"source analysis of {target.path} failed: {type(exc).__name__}: {exc}")
         if not wants_models:
             continue
@@ -203,6 +207,7 @@ def check(
     if usage_errors:  # e.g. file.py::Missing: the run asked for was not the one made
         raise fail("; ".join(usage_errors))
     run.findings = finalize(run.findings, codes + ["BN001"] if "BN001" in codes else codes)
+    run.failed = len(internal_errors)
     _emit(run, output_format, output_file, quiet)
 
     for msg in internal_errors:

@@ -138,6 +138,10 @@ def classify(path: str, text: str | None = None) -> Verdict:
         err = SyntaxError(str(exc))
         err.filename, err.lineno = path, 1
         return Verdict(False, "not Python source", syntax_error=err)
+    except (RecursionError, MemoryError):  # CPython's parser gives up on it too
+        err = SyntaxError("too deeply nested for Python's parser")
+        err.filename, err.lineno = path, 1
+        return Verdict(False, "too deeply nested", syntax_error=err)
 
     own_functions = {
         n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))

@@ -40,6 +40,7 @@ import ast
 import functools
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Sequence
 
@@ -83,6 +84,9 @@ _WRAPPERS = re.compile(
     r"|torch\.distributed\.fsdp\.(?:\w+\.)*FullyShardedDataParallel"
     r"|torch\.compile|torch\.jit\.script|torch\.nn\.SyncBatchNorm\.convert_sync_batchnorm)$"
 )
+# Context managers given a model that may switch its mode while inside
+# (detectron2's inference_context); accelerate's accumulate(model) does not.
+_MODE_CONTEXT = re.compile(r"eval|infer|train|mode|context|freeze", re.I)
 _NO_GRAD = {
     "torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad",
     "torch.autograd.grad_mode.no_grad", "torch.autograd.grad_mode.inference_mode",
@@ -92,13 +96,11 @@ _SET_GRAD = {"torch.set_grad_enabled", "torch.autograd.set_grad_enabled", "torch
 # is too since torch 2.9 (dynamo=True is the default and only warns); the
 # legacy exporter (dynamo=False) switches to eval itself. torch.jit.script
 # keeps `training` as a flag and torch.jit.freeze refuses train mode: not here.
-EXPORTS = {
-    "torch.jit.trace": "torch.jit.trace",
-    "torch.jit.trace_module": "torch.jit.trace_module",
-    "torch.export.export": "torch.export.export",
-    "torch._dynamo.export": "torch._dynamo.export",
-    "torch.onnx.export": "torch.onnx.export",
-}
+EXPORTS = frozenset({
+    "torch.jit.trace", "torch.jit.trace_module", "torch.export.export", "torch._dynamo.export",
+    "torch.onnx.export", "torch._export.aot_compile",
+})
+_EXPORTED = ("model", "mod", "func", "f")  # the keyword an export takes the module by
 # Functional dropouts: qualified name -> (training keyword, its position, default).
 FUNCTIONAL_DROPOUT = {
     "torch.nn.functional.dropout": ("training", 2, True),
@@ -132,13 +134,13 @@ _NOT_MODEL_PACKAGES = ("sklearn.", "xgboost.", "lightgbm.", "catboost.", "statsm
 # Layers that behave the same in train() and eval().
 _INERT_LAYER = re.compile(
     r"^(?:Lazy)?(?:Conv\w*|ConvTranspose\w*|Linear|Bilinear|\w*Pool\w*|Flatten|Unflatten"
-    r"|Identity|Embedding\w*|LayerNorm|GroupNorm|RMSNorm|LocalResponseNorm|Upsample\w*|Pixel\w*"
+    r"|Identity|Embedding\w*|LayerNorm|GroupNorm|RMSNorm|LocalResponseNorm|InstanceNorm\dd|Upsample\w*|Pixel\w*"
     r"|Softmax\w*|LogSoftmax|Softmin|ReLU\d*|LeakyReLU|PReLU|ELU|SELU|CELU|GELU|SiLU|Mish|Sigmoid|LogSigmoid"
     r"|Tanh|Hardtanh|Hardswish|Hardsigmoid|Hardshrink|Softshrink|Softplus|Softsign|Tanhshrink|Threshold|GLU"
     r"|\w*Pad\dd|ChannelShuffle|Fold|Unfold|CosineSimilarity|PairwiseDistance"
     r"|Sequential|ModuleList|ModuleDict)$"
 )
-_LIVE_WORDS = re.compile(r"BatchNorm|batch_norm|Dropout|dropout|InstanceNorm|instance_norm|RReLU|rrelu")
+_LIVE_WORDS = re.compile(r"BatchNorm|batch_norm|Dropout|dropout|RReLU|rrelu|track_running_stats")
 _BUILTINS = {
     "super", "range", "len", "int", "float", "bool", "str", "list", "dict", "tuple", "set", "isinstance",
     "getattr", "setattr", "hasattr", "print", "zip", "enumerate", "min", "max", "sum", "abs", "round",
@@ -202,20 +204,6 @@ def is_inference_name(name: str) -> bool:
 
 def looks_like_model_name(key: str) -> bool:
     return bool(_MODEL_NAME.match(key.rsplit(".", 1)[-1]))
-
-
-def join(a: dict | None, b: dict | None) -> dict | None:
-    """Join two environments (None: an unreachable path)."""
-    if a is None:
-        return None if b is None else dict(b)
-    if b is None:
-        return dict(a)
-    out = dict(a)
-    for k, v in b.items():
-        out[k] = out[k] | v if k in out else v
-    for k in a.keys() - b.keys():
-        out[k] = a[k]
-    return out
 
 
 def substitute(mode: Mode, caller: Mode) -> Mode:
@@ -303,6 +291,8 @@ class Func:
     annotations: dict[str, str] = field(default_factory=dict)
     locals: set[str] = field(default_factory=set)
     nested: dict[str, "Func"] = field(default_factory=dict)
+    positional: list[str] = field(default_factory=list)  # parameters a positional argument can bind
+    calls: list[ast.expr] = field(default_factory=list)  # what its calls call, unresolved
     grad_off: str | None = None  # "@torch.no_grad()" decorator
 
     @property
@@ -314,10 +304,6 @@ class Func:
     @property
     def is_module(self) -> bool:
         return self.name == "<module>"
-
-    @property
-    def line(self) -> int:
-        return getattr(self.node, "lineno", 1)
 
     def is_nonlocal(self, key: str) -> bool:
         """A key whose value comes from outside: a parameter, ``self.x``, a global."""
@@ -345,6 +331,9 @@ class ModeSet:
     mode: Mode
     via: str | None = None  # the helper that set it, for a call of one
     grad_off: str | None = None  # set while gradients are off
+    # puts the model in eval whenever it sets anything: `.eval()`, or a
+    # helper that calls it (perhaps in a loop or a branch) and never train()
+    evals: bool = False
 
 
 @dataclass(eq=False)
@@ -378,6 +367,18 @@ class CallOf:
     grad_off: str | None
     live: dict[str, bool | None] = field(default_factory=dict)  # callee key -> the caller's liveness
     archs: dict[str, str] = field(default_factory=dict)  # callee key -> what the caller built
+
+    def bound(self, key: str) -> tuple[str, str] | None:
+        """How the callee's ``key`` is bound here: (the binding's callee key,
+        the caller's key for ``key`` -- "" for a new model passed in), or
+        None. A parameter binds its attributes too (``model.backbone``)."""
+        root, dot, rest = key.partition(".")
+        if root in self.binding:
+            ck = self.binding[root][0]
+            return root, (ck + dot + rest if ck else "")
+        if key in self.binding:
+            return key, self.binding[key][0]
+        return None
 
 
 @dataclass(eq=False)
@@ -434,12 +435,17 @@ class _Walk:
         self.an = an
         self.func = func
         self.aliases: dict[str, str] = {}
+        self.ambiguous: dict[str, set[str]] = {}  # a name that aliases one of several models
         self.models: set[str] = set()
-        self.sink: list | None = []
+        self.main: list = []  # the function's events
+        self.sink: list | None = self.main  # where events go now: None in a dry pass
         self.grad_off: list[str] = [f"@{func.grad_off}"] if func.grad_off else []
-        self.returns: list[dict] = []
-        self.return_vals: list[Val | None] = []
+        # every `return` reached: (on the real pass?, state, value); a
+        # `finally` rewrites the states of the returns it encloses
+        self.exits: list[tuple[bool, dict, Val | None]] = []
+        self.trained: set[str] = set()  # models run outside no_grad so far (feeding a step)
         self.in_loop_check = 0
+        self._dry: dict[tuple, dict | None] = {}  # (loop, state) -> state at the loop head
         self.loop_params: dict[str, str] = {}  # `for p in x.parameters()`: p -> x
         self.live: dict[str, bool] = {}  # key -> may hold BatchNorm/Dropout (any assignment)
         self.built: dict[str, str] = {}  # key -> what it was last built as, in walk order
@@ -483,7 +489,30 @@ class _Walk:
         return FROM_CALLER if (self.func.is_nonlocal(key) and not self.func.is_module) else EITHER
 
     def get(self, env: dict, key: str) -> Mode:
-        return env.get(key, self.default(key))
+        """The modes ``key`` may be in; a submodule not set on its own is in
+        its parent's mode (``model.backbone`` after ``model.eval()``)."""
+        if key in env:
+            return env[key]
+        parent = key
+        while "." in parent:
+            parent = parent.rsplit(".", 1)[0]
+            if parent in env:
+                return env[parent]
+        return self.default(key)
+
+    def join(self, a: dict | None, b: dict | None) -> dict | None:
+        """Where two paths meet (None: a path that never gets here). A key
+        one side never set has its starting mode on that side."""
+        if a is None:
+            return None if b is None else dict(b)
+        if b is None:
+            return dict(a)
+        out = dict(a)
+        for k, v in b.items():
+            out[k] = out.get(k, self.default(k)) | v
+        for k in a.keys() - b.keys():
+            out[k] = a[k] | self.default(k)
+        return out
 
     def emit(self, event) -> None:
         if self.sink is not None:
@@ -508,8 +537,7 @@ class _Walk:
             value = s.value if isinstance(s, ast.Return) else s.exc
             val = self.expr(value, env) if value is not None else None
             if isinstance(s, ast.Return):
-                self.returns.append(env)
-                self.return_vals.append(val)
+                self.exits.append((self.sink is self.main, env, val))
             return None
         if isinstance(s, ast.Assign):
             val = self.expr(s.value, env)
@@ -522,7 +550,7 @@ class _Walk:
             return env
         if isinstance(s, ast.If):
             self.expr(s.test, env)
-            return join(self.block(s.body, dict(env)), self.block(s.orelse, dict(env)))
+            return self.branches(env, [s.body, s.orelse])
         if isinstance(s, (ast.For, ast.AsyncFor, ast.While)):
             return self.loop(s, env)
         if isinstance(s, (ast.With, ast.AsyncWith)):
@@ -531,15 +559,58 @@ class _Walk:
             return self.try_(s, env)
         if s.__class__.__name__ == "Match":
             self.expr(s.subject, env)
-            out = dict(env)  # no case may match
-            for case in s.cases:
-                out = join(out, self.block(case.body, dict(env)))
-            return out
+            return self.branches(env, [case.body for case in s.cases] + [[]])  # no case may match
+        if isinstance(s, ast.Expr) and isinstance(s.value, ast.Call):
+            q = self.an.imports.qualify(s.value.func)
+            if q in _SET_GRAD and s.value.args:  # torch.set_grad_enabled(False) as a statement
+                flag = _const(s.value.args[0])
+                if flag is False:
+                    self.grad_off.append(f"{q}(False)")
+                elif flag is True:
+                    self.grad_off = [g for g in self.grad_off if not g.startswith(q)]
+                return env
         # Expr, Assert, Delete, Global, Pass, Break, Continue, Import ...
         for child in ast.iter_child_nodes(s):
             if isinstance(child, ast.expr):
                 self.expr(child, env)
         return env
+
+    def branches(self, env: dict, blocks: list[list[ast.stmt]]) -> dict | None:
+        """Walk alternative blocks from one state and join where they meet. A
+        name the branches alias to different models (``net = a`` / ``net =
+        b``) stops being an alias and keeps the join of their modes."""
+        before = dict(self.aliases)
+        outs: list[tuple[dict | None, dict[str, str]]] = []
+        for block in blocks:
+            self.aliases = dict(before)
+            outs.append((self.block(block, dict(env)), self.aliases))
+        live = [(out, aliases) for out, aliases in outs if out is not None]
+        agreed = {
+            k: v for k, v in (live[0][1] if live else before).items()
+            if all(aliases.get(k) == v for _, aliases in live)
+        }
+        self.aliases = agreed
+        merged: dict | None = None
+        for out, _ in live:
+            merged = self.join(merged, out)
+        if merged is not None:
+            for k in {k for _, aliases in live for k in aliases} - agreed.keys():
+                modes = [self.get(out, aliases.get(k, k)) for out, aliases in live]
+                merged[k] = frozenset().union(*modes)
+                self.ambiguous[k] = {aliases[k] for _, aliases in live if k in aliases}
+        return merged
+
+    def rebind(self, name: str, env: dict) -> None:
+        """``name`` is about to name something else: names that aliased the
+        old object keep its mode, and what was known of its attributes goes."""
+        for alias, target in list(self.aliases.items()):
+            if target == name or target.startswith(name + "."):
+                env[alias] = self.get(env, target)
+                del self.aliases[alias]
+        for k in [k for k in env if k.startswith(name + ".")]:
+            del env[k]
+        self.aliases.pop(name, None)
+        self.ambiguous.pop(name, None)
 
     def assign(self, target: ast.AST, val: Val | None, env: dict, stmt: ast.stmt) -> None:
         if isinstance(target, (ast.Tuple, ast.List)):
@@ -553,17 +624,25 @@ class _Walk:
         if d is None:
             return
         if val is not None and val.key is not None and self.is_model(val.key):
-            if d != val.key:
-                self.aliases[d] = val.key
+            if d == val.key:  # model = model.to(device)
+                return
+            if val.key.startswith(d + "."):  # model = model.backbone: another object
+                mode, live = self.get(env, val.key), self.liveness(val.key)
+                self.rebind(d, env)
+                env[d] = mode
                 self.models.add(d)
+                self.live[d] = True if live is None else live
+                return
+            self.rebind(d, env)
+            self.aliases[d] = val.key
+            self.models.add(d)
             return
-        self.aliases.pop(d, None)
+        self.rebind(d, env)
         if val is not None and val.mode is not None:
             env[d] = val.mode
             self.models.add(d)
             self.live[d] = self.live.get(d, False) or val.live
             if val.arch:
-                self.an.arch[(id(self.func), d)] = val.arch
                 self.built[d] = val.arch
             else:
                 self.built.pop(d, None)
@@ -603,16 +682,21 @@ class _Walk:
                 if isinstance(var, ast.Name):
                     self.loop_params = {**self.loop_params, var.id: owner}
         # A dry pass finds what the loop body does; the loop head is where
-        # the first and every later iteration start.
-        sink, self.sink = self.sink, None
-        first = self.block(s.body, dict(env))
-        head = join(env, first)
-        self.sink = sink
+        # the first and every later iteration start. Its answer is kept: a
+        # loop nested in loops is reached again in the same state.
+        memo = (id(s), frozenset(env.items()), frozenset(self.aliases.items()))
+        if memo not in self._dry:
+            sink, self.sink = self.sink, None
+            try:
+                self._dry[memo] = self.block(s.body, dict(env))
+            finally:
+                self.sink = sink
+        head = self.join(env, self._dry[memo])
         mark = len(self.sink) if self.sink is not None else 0
         end = self.block(s.body, dict(head))
         if self.sink is not None:
             self.check_restored(s, end, self.sink[mark:])
-        after = join(head, end)
+        after = self.join(head, end)
         return self.block(s.orelse, after) if s.orelse else after
 
     def _unroll(self, s: ast.stmt, env: dict):
@@ -623,6 +707,7 @@ class _Walk:
             and isinstance(s.target, ast.Name)
             and isinstance(s.iter, (ast.Tuple, ast.List))
             and 0 < len(s.iter.elts) <= 8
+            and not any(isinstance(n, (ast.For, ast.AsyncFor, ast.While)) for n in statements(s))
         ):
             return False
         keys = [self.expr_key(e) for e in s.iter.elts]
@@ -657,30 +742,35 @@ class _Walk:
         still only in eval at a training step was never put back in train."""
         if end is None or self.in_loop_check:
             return
-        evals = [e for e in events if isinstance(e, ModeSet) and e.mode == EVALUATING]
-        if not evals or not any(isinstance(e, Step) for e in events):
+        evals = [e for e in events if isinstance(e, ModeSet) and e.evals]
+        # Only models this loop trains in train mode at least once: a teacher
+        # put in eval() at the top of every epoch is not a training model.
+        trained = {k for e in events if isinstance(e, Step) for k, m in e.trains.items() if m - EVALUATING}
+        if not evals or not trained:
             return
         # An eval() after which the body sets that model's mode no more is in
         # force at the next iteration's start whenever it ran (`if epoch % 5
         # == 0: model.eval()`); so is whatever the body ends with.
         start = dict(end)
-        for i, e in enumerate(events):
-            if isinstance(e, ModeSet) and e.mode == EVALUATING and not any(
-                isinstance(later, ModeSet) and later.key == e.key for later in events[i + 1 :]
-            ):
-                start[e.key] = EVALUATING
+        last: dict[str, ModeSet] = {}
+        for e in events:
+            if isinstance(e, ModeSet):
+                last[e.key] = e
+        start.update({k: EVALUATING for k, e in last.items() if e.evals})
         probe: list = []
         sink, self.sink = self.sink, probe
+        trained_before, self.trained = self.trained, set()
         self.in_loop_check += 1
         try:
             self.block(loop.body, start)
         finally:
             self.in_loop_check -= 1
             self.sink = sink
+            self.trained = trained_before
         reported = set()
         for step in (e for e in probe if isinstance(e, Step)):
             for key, mode in step.trains.items():
-                if mode != EVALUATING or key in reported:
+                if mode != EVALUATING or key in reported or key not in trained:
                     continue
                 first = next((e for e in evals if e.key == key), None)
                 if first is None:
@@ -698,7 +788,11 @@ class _Walk:
             if reason:
                 self.grad_off.append(reason)
                 pushed += 1
-            elif isinstance(ce, ast.Call) and self.an.callee(ce.func, self.func) is None:
+            elif (
+                isinstance(ce, ast.Call)
+                and self.an.callee(ce.func, self.func) is None
+                and _MODE_CONTEXT.search((dotted(ce.func) or "").rsplit(".", 1)[-1])
+            ):
                 # `with inference_context(model):` may switch modes (detectron2)
                 for arg in (*ce.args, *(k.value for k in ce.keywords)):
                     key = self.expr_key(arg)
@@ -716,12 +810,30 @@ class _Walk:
         return out
 
     def try_(self, s: ast.stmt, env: dict) -> dict | None:
-        body = self.block(s.body, dict(env))
-        anywhere = join(env, body)
+        mark = len(self.exits)
+        # a handler may start after any statement of the body
+        anywhere: dict = dict(env)
+        body: dict | None = dict(env)
+        for st in s.body:
+            if body is None:
+                break
+            body = self.stmt(st, body)
+            anywhere = self.join(anywhere, body) or anywhere
+        for _, state, _ in self.exits[mark:]:
+            anywhere = self.join(anywhere, state) or anywhere
         out = self.block(s.orelse, body) if body is not None else None
         for h in s.handlers:
-            out = join(out, self.block(h.body, dict(anywhere)))
+            out = self.join(out, self.block(h.body, dict(anywhere)))
         if s.finalbody:
+            # the returns inside run the finally block on their way out
+            sink, self.sink = self.sink, None
+            try:
+                for i in range(mark, len(self.exits)):
+                    real, state, val = self.exits[i]
+                    after = self.block(s.finalbody, dict(state))
+                    self.exits[i] = (real, after if after is not None else state, val)
+            finally:
+                self.sink = sink
             end = self.block(s.finalbody, dict(out) if out is not None else dict(anywhere))
             out = end if out is not None else None  # after a return in `try`, still gone
         return out
@@ -744,18 +856,27 @@ class _Walk:
             a, b = dict(env), dict(env)
             va, vb = self.expr(e.body, a), self.expr(e.orelse, b)
             env.clear()
-            env.update(join(a, b) or {})
+            env.update(self.join(a, b) or {})
             return va if va == vb else None
         if isinstance(e, ast.BoolOp):
             self.expr(e.values[0], env)
             for v in e.values[1:]:
                 branch = dict(env)
                 self.expr(v, branch)
-                merged = join(env, branch) or {}
+                merged = self.join(env, branch) or {}
                 env.clear()
                 env.update(merged)
             return None
         if isinstance(e, ast.Lambda):
+            return None
+        if isinstance(e, ast.BinOp):  # a + b + c + ...: a chain, walked without recursion
+            operands = []
+            while isinstance(e, ast.BinOp):
+                operands.append(e.right)
+                e = e.left
+            operands.append(e)
+            for operand in reversed(operands):
+                self.expr(operand, env)
             return None
         if isinstance(e, ast.NamedExpr):
             val = self.expr(e.value, env)
@@ -772,10 +893,19 @@ class _Walk:
         if isinstance(f, ast.Attribute):
             recv = self.expr(f.value, env)
         elif not isinstance(f, ast.Name):
-            self.expr(f, env)
+            made = self.expr(f, env)  # `Net()(x)`, `model.eval()(x)`
+            if made is not None:
+                for a in e.args:
+                    self.expr(a, env)
+                key = made.key or self.an.source_of(f)
+                mode = self.get(env, made.key) if made.key else made.mode
+                if mode is not None:
+                    grad_off = self.grad_off[-1] if self.grad_off else None
+                    live = self.liveness(made.key) if made.key else made.live
+                    self.emit(ModelCall(e, self.func, key, mode, grad_off, grad_off is None, live))
+                return None
         args = [self.expr(a, env) for a in e.args]
-        for kw in e.keywords:
-            self.expr(kw.value, env)
+        kwargs = {kw.arg: self.expr(kw.value, env) for kw in e.keywords}
         qual = self.an.imports.qualify(f)
         if qual is None and isinstance(f, ast.Name) and f.id in self.an.classes:
             qual = f.id
@@ -818,15 +948,18 @@ class _Walk:
                 self.step(e, env)
                 return None
         if qual is not None:
-            if qual in EXPORTS and args and args[0] is not None:
-                if not (qual == "torch.onnx.export" and any(
+            if qual in EXPORTS:
+                name = next((k for k in _EXPORTED if k in kwargs), None)
+                node = e.args[0] if e.args else next((k.value for k in e.keywords if k.arg == name), None)
+                val = args[0] if e.args else kwargs.get(name)
+                legacy_onnx = qual == "torch.onnx.export" and any(
                     k.arg == "dynamo" and _const(k.value) is False for k in e.keywords
-                )):
-                    val = args[0]
+                )
+                if val is not None and node is not None and not legacy_onnx:
                     mode = self.get(env, val.key) if val.key else val.mode
                     if mode is not None:
                         self.emit(Export(
-                            e, self.func, val.key or self.an.source_of(e.args[0]), mode, EXPORTS[qual],
+                            e, self.func, val.key or self.an.source_of(node), mode, qual,
                             self.liveness(val.key) if val.key else val.live,
                         ))
                 return None
@@ -846,18 +979,23 @@ class _Walk:
         # a call of another function of this file
         callee = self.an.callee(f, self.func)
         if callee is not None:
-            return self.call_function(e, callee, args, env, grad_off)
+            return self.call_function(e, callee, args, kwargs, env, grad_off)
         return None
 
-    def set_mode(self, node: ast.AST, key: str, mode: Mode, env: dict, via: str | None = None) -> Val:
+    def set_mode(self, node: ast.AST, key: str, mode: Mode, env: dict, via: str | None = None, evals: bool = False) -> Val:
         env[key] = mode
+        for target in self.ambiguous.get(key, ()):  # it may be any of them: a weak update
+            env[target] = self.get(env, target) | mode
         self.models.add(key)
         # a submodule's mode changes with its parent's, and vice versa for
         # what we track: `model.eval()` makes `model.backbone` eval too
         for k in list(env):
             if k.startswith(key + "."):
                 env[k] = mode
-        self.emit(ModeSet(node, self.func, key, mode, via, self.grad_off[-1] if self.grad_off else None))
+        self.emit(ModeSet(
+            node, self.func, key, mode, via, self.grad_off[-1] if self.grad_off else None,
+            evals or mode == EVALUATING,
+        ))
         return Val(key=key)
 
     def liveness(self, key: str) -> bool | None:
@@ -867,16 +1005,20 @@ class _Walk:
 
     def model_call(self, e: ast.Call, key: str, env: dict, grad_off: str | None) -> None:
         self.emit(ModelCall(e, self.func, key, self.get(env, key), grad_off, grad_off is None, self.liveness(key)))
+        if grad_off is None and self.sink is not None:
+            self.trained.add(key)
 
     def step(self, e: ast.AST, env: dict, trains: dict[str, Mode] | None = None, via: str | None = None) -> None:
+        if self.sink is None:
+            return
         if trains is None:
-            trained = {
-                ev.key for ev in (self.sink or ()) if isinstance(ev, ModelCall) and ev.training
-            }
-            trains = {k: self.get(env, k) for k in trained}
+            trains = {k: self.get(env, k) for k in self.trained}
         self.emit(Step(e, self.func, trains, via))
 
-    def call_function(self, e: ast.Call, callee: Func, args: list[Val | None], env: dict, grad_off: str | None) -> Val | None:
+    def call_function(
+        self, e: ast.Call, callee: Func, args: list[Val | None], kwargs: dict[str | None, Val | None],
+        env: dict, grad_off: str | None,
+    ) -> Val | None:
         summary = self.an.summary(callee)
         binding: dict[str, tuple[str, Mode]] = {}
         live: dict[str, bool | None] = {}
@@ -895,33 +1037,33 @@ class _Walk:
                 if val.arch:
                     archs[param] = val.arch
 
-        for i, val in enumerate(args):
-            if i < len(params) and val is not None:
-                bind(params[i], val)
-        for kw in e.keywords:
-            if kw.arg in params:
-                key = self.expr_key(kw.value)
-                if key is not None:
-                    bind(kw.arg, Val(key=key))
+        for i, (arg, val) in enumerate(zip(e.args, args)):
+            if isinstance(arg, ast.Starred) or i >= len(callee.positional):
+                break  # *args: which parameter gets what is unknown from here on
+            if val is not None:
+                bind(callee.positional[i], val)
+        for name, val in kwargs.items():
+            if name in params and val is not None:
+                bind(name, val)
         # `self.model` is the caller's own when it calls its own method; any
         # other name the callee does not take as a parameter is a global.
         shared = self.func.cls is not None and callee.cls is not None and self.func.cls.is_a(callee.cls)
         for k in summary.uses if summary is not None else ():
-            if k.split(".", 1)[0] in params or (k.startswith("self.") and not shared):
+            root = k.split(".", 1)[0]
+            if root in params or (k.startswith("self.") and not shared):
                 continue
+            if root != "self" and not self.func.is_module and (root in self.func.locals or root in self.func.params):
+                continue  # the callee's global, not the caller's own variable of that name
             binding.setdefault(k, (k, self.get(env, k)))
             live.setdefault(k, self.liveness(k))
-        self.emit(CallOf(e, self.func, callee, binding, grad_off, live, archs))
+        call = CallOf(e, self.func, callee, binding, grad_off, live, archs)
+        self.emit(call)
         if summary is None:
             return None
 
         def caller_key(k: str) -> str | None:
-            root, dot, rest = k.partition(".")
-            if root in binding and binding[root][0]:
-                return binding[root][0] + dot + rest
-            if k in binding and binding[k][0]:
-                return binding[k][0]
-            return None
+            bound = call.bound(k)
+            return bound[1] if bound and bound[1] else None
 
         if summary.trains:
             trains = {}
@@ -938,7 +1080,7 @@ class _Walk:
                 continue
             new = substitute(m, self.get(env, ck))
             if new != self.get(env, ck) or k in summary.evals:
-                self.set_mode(e, ck, new, env, via=callee.qualname)
+                self.set_mode(e, ck, new, env, via=callee.qualname, evals=EVAL in m and TRAIN not in m)
         ret = summary.returns
         if ret is not None and ret.key is not None:
             ck = caller_key(ret.key)
@@ -952,15 +1094,16 @@ class _Walk:
     # -- the whole function ----------------------------------------------------
     def run(self) -> Summary:
         end = self.block(self.func.body, {})
-        exits = self.returns + ([end] if end is not None else [])
+        returns = [(state, val) for real, state, val in self.exits if real]
+        exits = [state for state, _ in returns] + ([end] if end is not None else [])
         out: dict | None = None
         for x in exits:
-            out = join(out, x)
+            out = self.join(out, x)
         keep = {k: v for k, v in (out or {}).items() if self.func.is_nonlocal(k) and self.is_model(k)}
         trains: dict[str, Mode] = {}
         evals: set[str] = set()
         uses: set[str] = set()
-        for ev in self.sink or ():
+        for ev in self.main:
             if isinstance(ev, Step):
                 for k, m in ev.trains.items():
                     if self.func.is_nonlocal(k):
@@ -975,10 +1118,10 @@ class _Walk:
             elif isinstance(ev, CallOf):
                 uses.update(ck for ck, _ in ev.binding.values() if ck)
         uses = {k for k in uses if self.func.is_nonlocal(k)}
-        vals = set(self.return_vals)
+        vals = {val for _, val in returns}
         ret = vals.pop() if len(vals) == 1 else None
         if ret is not None and ret.key is not None and not self.func.is_nonlocal(ret.key):
-            ret = Val(mode=self.get(out or {}, ret.key), arch=self.an.arch.get((id(self.func), ret.key)))
+            ret = Val(mode=self.get(out or {}, ret.key), arch=self.built.get(ret.key), live=self.liveness(ret.key) is not False)
         return Summary(None if out is None else keep, trains, evals, uses, ret)
 
 
@@ -991,14 +1134,12 @@ class SourceAnalysis:
         self.display = display_path(path)
         self.text = text
         self.tree = tree
-        self.lines = text.splitlines()
         self.imports = imports or Imports(tree)
         self.classes: dict[str, ClassInfo] = {}
         self.functions: dict[str, Func] = {}  # module-level functions
         self.funcs: list[Func] = []  # every analyzed function, module code first
         self.module_keys: set[str] = set()  # names used like modules anywhere: `x.eval()`, `x.parameters()`
         self.model_attrs: dict[str, set[str]] = {}
-        self.arch: dict[tuple[int, str], str] = {}
         self._summaries: dict[int, Summary | None] = {}
         self._events: dict[int, list] = {}
         self._busy: set[int] = set()
@@ -1008,34 +1149,42 @@ class SourceAnalysis:
             "torch.nn.Module", "nn.Module", "Module", *(c.name for c in self.classes.values() if c.is_model)
         }
         self.callers: dict[int, list[CallOf]] = {}
-        self._entry_memo: dict[tuple[int, str], Mode] = {}
+        self._memo: dict[tuple, object] = {}
+        self._training: set[int] = set()  # functions with a training step
+        self._deliberate: set[tuple[int, str]] = set()  # (function, key): train() under no_grad
         if not flow:  # classes only: another file's, asked about its model classes
             return
-        for func in self.funcs:
+        for func in self._callees_first():
             self.summary(func)
         for func in self.funcs:
             self.events.extend(self._events.get(id(func), ()))
         for ev in self.events:
             if isinstance(ev, CallOf):
                 self.callers.setdefault(id(ev.callee), []).append(ev)
+            elif isinstance(ev, Step):
+                self._training.add(id(ev.func))
+            elif isinstance(ev, ModeSet) and ev.mode == TRAINING and ev.grad_off:
+                self._deliberate.add((id(ev.func), ev.key))
 
     # -- structure ---------------------------------------------------------------
     def _collect(self) -> None:
         module = Func("<module>", self.tree, [s for s in self.tree.body])
+        module.calls = [n.func for n in _own_nodes(self.tree) if isinstance(n, ast.Call)]
         self.funcs.append(module)
         for node in ast.walk(self.tree):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _MODULE_METHODS:
                 key = dotted(node.func.value)
                 if key and key not in ("self", "cls"):
                     self.module_keys.add(key)
-        for node in self.tree.body:
+        # Definitions at module level, also inside `if __name__ == "__main__":`
+        # or `try:` blocks; classes first, so that functions know them.
+        defs = list(_definitions(self.tree.body))
+        for node in defs:
             if isinstance(node, ast.ClassDef):
                 self._class(node)
-        for node in self.tree.body:
+        for node in defs:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 self.functions[node.name] = self._func(node, None, None)
-        # classes nested in ifs/trys are rare in scripts; functions under
-        # `if __name__ == "__main__":` are module code, walked with it.
 
     def _class(self, node: ast.ClassDef) -> None:
         bases = [self.imports.qualify(b) or dotted(b) or "" for b in node.bases]
@@ -1081,25 +1230,30 @@ class SourceAnalysis:
             params.append(a.vararg.arg)
         if a.kwarg:
             params.append(a.kwarg.arg)
+        positional = [p.arg for p in (*a.posonlyargs, *a.args)]
         if cls is not None and params and not any(
             dotted(d) in ("staticmethod",) for d in node.decorator_list
         ):
-            params = params[1:]  # self / cls
+            params, positional = params[1:], positional[1:]  # self / cls
         annotations = {}
         for p in (*a.posonlyargs, *a.args, *a.kwonlyargs):
             if p.annotation is not None:
                 annotations[p.arg] = self.imports.qualify(p.annotation) or dotted(p.annotation) or ""
-        func = Func(node.name, node, node.body, cls, parent, params, annotations)
+        func = Func(node.name, node, node.body, cls, parent, params, annotations, positional=positional)
+        shared_names: set[str] = set()
         for sub in _own_nodes(node):
             if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
                 func.locals.add(sub.id)
             elif isinstance(sub, (ast.Global, ast.Nonlocal)):
-                func.locals.difference_update(sub.names)
+                shared_names.update(sub.names)
+            elif isinstance(sub, ast.Call):
+                func.calls.append(sub.func)
+        func.locals -= shared_names
         for dec in node.decorator_list:
             reason = self.grad_off(dec)
             if reason:
                 func.grad_off = reason
-        for sub in node.body:
+        for sub in _definitions(node.body):
             if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 func.nested[sub.name] = self._func(sub, None, func, analyze)
         if analyze:
@@ -1161,6 +1315,8 @@ class SourceAnalysis:
         """A ``torch.nn`` construction that certainly holds no BatchNorm or
         Dropout (``nn.Linear``, ``nn.Sequential`` of such layers)."""
         for node in ast.walk(call):
+            if isinstance(node, ast.keyword) and node.arg == "track_running_stats":
+                return False  # an InstanceNorm with running statistics depends on the mode
             if isinstance(node, ast.Call):
                 q = self.imports.qualify(node.func) or ""
                 name = q.rsplit(".", 1)[-1]
@@ -1176,11 +1332,14 @@ class SourceAnalysis:
         """Whether a class of this file builds BatchNorm layers (itself, in a
         base, or in a class of the file it uses)."""
         info = self.classes[name]
-        if any("BatchNorm" in n for n in info.names):
-            return True
-        seen = _seen | {name}
-        used = [c for n, c in self.classes.items() if n in info.names and n not in seen]
-        return any(self.class_has_batchnorm(c.name, seen) for c in (*info.parents, *used) if c.name not in seen)
+
+        def compute(stack):
+            if any("BatchNorm" in n for n in info.names):
+                return True
+            used = [c for n, c in self.classes.items() if n in info.names and n != name]
+            return any(self.class_has_batchnorm(c.name, stack) for c in (*info.parents, *used))
+
+        return self._memoized(("bn", name), _seen, False, compute)
 
     def class_is_live(self, name: str, _seen: frozenset = frozenset()) -> bool:
         """Whether instances of a class of this file may hold BatchNorm or
@@ -1243,6 +1402,30 @@ class SourceAnalysis:
         return (ast.get_source_segment(self.text, expr) or "the model").split("\n", 1)[0]
 
     # -- summaries and events ----------------------------------------------------
+    def _callees_first(self) -> list[Func]:
+        """Every function after the functions it calls (depth-first, without
+        recursion: a chain of a thousand helpers is fine), so that a walk
+        finds its callees' summaries ready."""
+        order: list[Func] = []
+        done: set[int] = set()
+        for root in self.funcs:
+            if id(root) in done:
+                continue
+            done.add(id(root))
+            stack = [(root, iter(root.calls))]
+            while stack:
+                func, pending = stack[-1]
+                for f in pending:
+                    callee = self.callee(f, func)
+                    if callee is not None and id(callee) not in done:
+                        done.add(id(callee))
+                        stack.append((callee, iter(callee.calls)))
+                        break
+                else:
+                    stack.pop()
+                    order.append(func)
+        return order
+
     def summary(self, func: Func) -> Summary | None:
         fid = id(func)
         if fid in self._summaries:
@@ -1258,34 +1441,18 @@ class SourceAnalysis:
         finally:
             self._busy.discard(fid)
         self._summaries[fid] = summary
-        self._events[fid] = walk.sink or []
+        self._events[fid] = walk.main
         return summary
 
-    def entry(self, func: Func, key: str, _stack: frozenset = frozenset()) -> Mode:
-        """The modes ``key`` may be in when ``func`` starts, from the calls
-        of ``func`` in this file (``entry`` itself when nobody calls it)."""
-        memo = (id(func), key)
-        if memo in self._entry_memo:
-            return self._entry_memo[memo]
-        if memo in _stack:
-            return EITHER
-        calls = self.callers.get(id(func), [])
-        if func.is_module or not calls:
-            result = FROM_CALLER if not func.is_module else EITHER
-        else:
-            result = frozenset()
-            for c in calls:
-                root, dot, rest = key.partition(".")
-                if root in c.binding:
-                    ck, m = c.binding[root]
-                    ck = ck + dot + rest if ck else ""
-                elif key in c.binding:
-                    ck, m = c.binding[key]
-                else:
-                    result |= EITHER
-                    continue
-                result |= self.resolve(c.caller, ck, m, _stack | {memo}) if ck else m - FROM_CALLER or EITHER
-        self._entry_memo[memo] = result
+    def _memoized(self, memo: tuple, stack: frozenset, cyclic, compute):
+        """``compute()`` once per ``memo``; ``cyclic`` when ``memo`` is being
+        computed further up (a recursive call chain): the cautious answer."""
+        if memo in self._memo:
+            return self._memo[memo]
+        if memo in stack:
+            return cyclic
+        result = compute(stack | {memo})
+        self._memo[memo] = result
         return result
 
     def train_path(self, func: Func, key: str, mode: Mode, _stack: frozenset = frozenset()) -> list[CallOf] | None:
@@ -1296,49 +1463,47 @@ class SourceAnalysis:
         wrong when the epoch loop calls it right after training."""
         if ENTRY not in mode:
             return [] if mode == TRAINING else None
-        if mode - FROM_CALLER - TRAINING or (id(func), key) in _stack:
+        if mode - FROM_CALLER - TRAINING:
             return None
-        root, dot, rest = key.partition(".")
-        for c in self.callers.get(id(func), []):
-            bound = root if root in c.binding else key if key in c.binding else None
-            if bound is None:
-                continue
-            ck, m = c.binding[bound]
-            if not ck:
-                if substitute(mode, m) == TRAINING:
-                    return [c]
-                continue
-            sub = ck + (dot + rest if bound == root else "")
-            path = self.train_path(c.caller, sub, substitute(mode, m), _stack | {(id(func), key)})
-            if path is not None:
-                return [c, *path]
-        return None
+
+        def compute(stack):
+            for c in self.callers.get(id(func), []):
+                bound = c.bound(key)
+                if bound is None:
+                    continue
+                caller_mode = substitute(mode, c.binding[bound[0]][1])
+                if not bound[1]:  # a new model passed straight in
+                    if caller_mode == TRAINING:
+                        return [c]
+                    continue
+                path = self.train_path(c.caller, bound[1], caller_mode, stack)
+                if path is not None:
+                    return [c, *path]
+            return None
+
+        return self._memoized(("train", id(func), key, mode), _stack, None, compute)
 
     def is_live(self, func: Func, key: str, live: bool | None, _stack: frozenset = frozenset()) -> bool:
         """Whether the model ``key`` names in ``func`` may hold BatchNorm or
         Dropout; ``live`` None means "as the callers' model"."""
         if live is not None:
             return live
-        calls = self.callers.get(id(func), [])
-        if not calls or (id(func), key) in _stack:
-            return True
-        root, dot, rest = key.partition(".")
-        for c in calls:
-            bound = root if root in c.binding else key if key in c.binding else None
-            if bound is None:
-                return True
-            ck, lv = c.binding[bound][0], c.live.get(bound, True)
-            if not ck:  # a new model passed straight in
-                if lv is not False:
-                    return True
-            elif self.is_live(c.caller, ck + (dot + rest if bound == root else ""), lv, _stack | {(id(func), key)}):
-                return True
-        return False
 
-    def resolve(self, func: Func, key: str, mode: Mode, _stack: frozenset = frozenset()) -> Mode:
-        if ENTRY not in mode:
-            return mode
-        return (mode - FROM_CALLER) | self.entry(func, key, _stack)
+        def compute(stack):
+            calls = self.callers.get(id(func), [])
+            for c in calls:
+                bound = c.bound(key)
+                if bound is None:
+                    return True
+                lv = c.live.get(bound[0], True)
+                if not bound[1]:  # a new model passed straight in
+                    if lv is not False:
+                        return True
+                elif self.is_live(c.caller, bound[1], lv, stack):
+                    return True
+            return not calls
+
+        return self._memoized(("live", id(func), key), _stack, True, compute)
 
     def inference_reason(self, func: Func, grad_off: str | None, _stack: frozenset = frozenset()) -> str | None:
         """Why a call in ``func`` is an inference: gradients are off where it
@@ -1348,31 +1513,36 @@ class SourceAnalysis:
             return f"under {grad_off}"
         if func.grad_off:
             return f"under @{func.grad_off}"
-        if not func.is_module and is_inference_name(func.name) and not self.trains(func):
-            return f"in {func.qualname}()"
-        calls = self.callers.get(id(func), [])
-        if calls and id(func) not in _stack:
-            reasons = [self.inference_reason(c.caller, c.grad_off, _stack | {id(func)}) for c in calls]
-            if all(reasons):
-                return f"in {func.qualname}(), called {reasons[0]}"
-        return None
+
+        def compute(stack):
+            if not func.is_module and is_inference_name(func.name) and not self.trains(func):
+                return f"in {func.qualname}()"
+            calls = self.callers.get(id(func), [])
+            first = None
+            for c in calls:
+                reason = self.inference_reason(c.caller, c.grad_off, stack)
+                if reason is None:
+                    return None
+                first = first or reason
+            return f"in {func.qualname}(), called {first}" if first else None
+
+        return self._memoized(("why", id(func)), _stack, None, compute)
 
     def trains(self, func: Func) -> bool:
-        s = self._summaries.get(id(func))
-        return bool(s and s.trains) or any(isinstance(e, Step) for e in self._events.get(id(func), ()))
+        """Whether ``func`` has a training step (its own or a helper's)."""
+        return id(func) in self._training
 
     def applied(self, fz: Freeze) -> Iterator[tuple[Func, str, ast.AST, str | None, str | None]]:
         """Where a freeze takes effect, with what the frozen model was built
         as there: the freeze itself, and for a helper that freezes its
         parameter, each call of the helper (with the caller's key)."""
         yield fz.func, fz.key, fz.node, None, fz.arch
-        root, dot, rest = fz.key.partition(".")
-        if root not in fz.func.params:
+        if fz.key.split(".", 1)[0] not in fz.func.params:
             return
         for c in self.callers.get(id(fz.func), []):
-            ck = c.binding.get(root, ("", EITHER))[0]
-            if ck:
-                yield c.caller, ck + dot + rest, c.node, fz.func.qualname, c.archs.get(root)
+            bound = c.bound(fz.key)
+            if bound is not None and bound[1]:
+                yield c.caller, bound[1], c.node, fz.func.qualname, c.archs.get(bound[0])
 
     def batchnorm_architecture(self, arch: str | None) -> str | None:
         """``arch`` (a class of this file, a torch.nn layer, a builder) when
@@ -1393,21 +1563,13 @@ class SourceAnalysis:
         """``key.train()`` called while gradients are off, in ``func``: a
         deliberate forward in training mode, such as recomputing BatchNorm
         statistics (``torch.optim.swa_utils.update_bn``)."""
-        return any(
-            isinstance(e, ModeSet) and e.key == key and e.mode == TRAINING and e.grad_off
-            for e in self._events.get(id(func), ())
-        )
+        return (id(func), key) in self._deliberate
 
     def events_of(self, func: Func) -> list:
         return self._events.get(id(func), [])
 
     def of(self, kind: type) -> Iterator:
         return (e for e in self.events if isinstance(e, kind))
-
-    def line(self, node: ast.AST) -> str:
-        n = getattr(node, "lineno", 0)
-        return self.lines[n - 1] if 0 < n <= len(self.lines) else ""
-
 
 def keeps_batchnorm_in_eval(an: SourceAnalysis) -> bool:
     """Signs that a file keeps (some) BatchNorm layers in eval while training:
@@ -1502,6 +1664,21 @@ def statements(tree: ast.AST) -> Iterator[ast.stmt]:
                 stack.extend(reversed(children))
 
 
+def _definitions(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """Functions and classes defined in a block, also inside its ifs, trys,
+    withs and loops, but not inside other definitions."""
+    stack = list(reversed(body))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            yield node
+            continue
+        for block in _BLOCKS:
+            children = getattr(node, block, None)
+            if children:
+                stack.extend(reversed(children))
+
+
 def _own_nodes(func: ast.AST) -> Iterator[ast.AST]:
     """The nodes of a function's body, not of functions or classes nested in it."""
     stack = list(func.body) if hasattr(func, "body") else []
@@ -1580,11 +1757,23 @@ def analyze_source(
     rules: Iterable[type] | None = None,
 ) -> list[Finding]:
     """Run the source rules on one file's text. Raises SyntaxError."""
-    from bnlint.registry import all_rules
-
     if tree is None:
         tree = ast.parse(text, filename=path)
     ctx = SourceContext(path, text, tree)
+    # Call chains are followed recursively, a few frames a call: leave room
+    # for a long chain of helpers (a RecursionError is still the caller's to
+    # report as "too deep").
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 20_000))
+    try:
+        return _run_source_rules(ctx, rules)
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+def _run_source_rules(ctx: "SourceContext", rules: Iterable[type] | None) -> list[Finding]:
+    from bnlint.registry import all_rules
+
     findings: list[Finding] = []
     for cls in rules if rules is not None else all_rules():
         if cls.analyzes_source():

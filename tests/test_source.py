@@ -408,3 +408,210 @@ def test_pre_commit_hook_runs_the_static_check(cli):
     assert proc.returncode == 1 and "BN403" in proc.stdout
     proc = cli(*entry.split()[1:], "fixtures/scripts/imagenet_train.py")
     assert proc.returncode == 0, proc.stdout
+
+
+# -- the flow, case by case (each once a false alarm or a miss) ----------------
+CLEAN = {
+    "finally-after-return": """
+        import torch
+        import torch.nn as nn
+
+        def evaluate(model, loader):
+            model.eval()
+            try:
+                with torch.no_grad():
+                    return sum(model(x).sum() for x in loader)
+            finally:
+                model.train()
+
+        model = nn.Sequential(nn.Linear(8, 8), nn.BatchNorm1d(8), nn.Dropout(0.5))
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for epoch in range(10):
+            for x in loader:
+                model(x).sum().backward()
+                opt.step()
+            evaluate(model, val_loader)
+    """,
+    "handler-after-return": """
+        import torch
+        from torchvision import models
+
+        def predict(x):
+            model = models.resnet18()
+            try:
+                model.eval()
+                with torch.no_grad():
+                    return model(x.cuda())
+            except RuntimeError:
+                with torch.no_grad():
+                    return model(x)
+    """,
+    "rebound-name": """
+        import torch
+        from torchvision import models
+
+        model = models.resnet18(weights="DEFAULT")
+        model.eval()
+        reference = model
+        model = models.resnet18()
+        with torch.no_grad():
+            baseline = reference(x)
+    """,
+    "branch-alias": """
+        import torch
+        from torchvision import models
+
+        model = models.resnet18()
+        ema = models.resnet18()
+        if use_ema:
+            m = model
+        else:
+            m = ema
+        m.eval()
+        with torch.no_grad():
+            print(model(x))
+    """,
+    "global-vs-callers-local": """
+        import torch
+        from torchvision import models
+
+        model = models.resnet18(weights="DEFAULT")
+        model.eval()
+
+        def predict(x):
+            with torch.no_grad():
+                return model(x)
+
+        def finetune(loader):
+            model = models.resnet18()
+            for x, y in loader:
+                model(x).sum().backward()
+                opt.step()
+            return predict(x)
+    """,
+    "teacher-in-eval-each-epoch": """
+        import torch
+        from torchvision import models
+
+        teacher = models.resnet50(weights="DEFAULT")
+        student = models.resnet18()
+        for epoch in range(10):
+            student.train()
+            teacher.eval()
+            for x, y in loader:
+                t = teacher(x).detach()
+                (student(x) - t).pow(2).mean().backward()
+                opt.step()
+    """,
+    "instance-norm-without-running-stats": """
+        import torch
+        import torch.nn as nn
+
+        class Stylizer(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv = nn.Conv2d(3, 8, 3)
+                self.norm = nn.InstanceNorm2d(8, affine=True)
+
+            def forward(self, x):
+                return self.norm(self.conv(x))
+
+        net = Stylizer()
+        with torch.no_grad():
+            out = net(torch.randn(1, 3, 16, 16))
+    """,
+}
+FOUND = {
+    "defined-under-main-guard": ("BN402", "return [model(x)", """
+        import torch
+        import torch.nn as nn
+
+        if __name__ == "__main__":
+            def evaluate(model, loader):
+                with torch.no_grad():
+                    return [model(x) for x in loader]
+
+            net = nn.Sequential(nn.Linear(8, 8), nn.BatchNorm1d(8))
+            evaluate(net, [])
+    """),
+    "eval-in-the-helpers-own-loop": ("BN403", "test(val_loader, model)", """
+        import torch
+        from torchvision.models import resnet18
+
+        def train(loader, model, optimizer):
+            for x, y in loader:
+                model(x).sum().backward()
+                optimizer.step()
+
+        def test(loader, model):
+            with torch.no_grad():
+                for x, _ in loader:
+                    model.eval()
+                    model(x)
+
+        def main():
+            model = resnet18()
+            model.train()
+            for epoch in range(10):
+                train(loader, model, optimizer)
+                test(val_loader, model)
+    """),
+    "set-grad-enabled-statement": ("BN402", "y = model(x)", """
+        import torch
+        from torchvision.models import resnet18
+
+        model = resnet18()
+        torch.set_grad_enabled(False)
+        y = model(x)
+    """),
+    "inline-module-call": ("BN402", "nn.Sequential(", """
+        import torch
+        import torch.nn as nn
+
+        with torch.no_grad():
+            y = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))(torch.randn(2, 4))
+    """),
+    "keyword-export": ("BN404", "torch.onnx.export(", """
+        import torch
+        from torchvision.models import resnet18
+
+        torch.onnx.export(model=resnet18(), args=(torch.randn(1, 3, 224, 224),), f="m.onnx")
+    """),
+    "mode-neutral-context-manager": ("BN403", "model.eval()", """
+        def fit(model, loader, optimizer, accelerator):
+            model.train()
+            for epoch in range(10):
+                for x, y in loader:
+                    with accelerator.accumulate(model):
+                        accelerator.backward(model(x).sum())
+                        optimizer.step()
+                model.eval()
+    """),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CLEAN))
+def test_flow_clean(name):
+    assert findings("BN4", CLEAN[name]) == []
+
+
+@pytest.mark.parametrize("name", sorted(FOUND))
+def test_flow_found(name):
+    code, needle, text = FOUND[name]
+    found = [f for f in findings("BN4", text) if f.code == code]
+    assert [f.line for f in found] == [line_of(text, needle)], [f.message for f in found]
+
+
+def test_huge_and_deep_files_do_not_break_the_run(cli, tmp_path):
+    chain = ["import torch", "import torch.nn as nn", "model = nn.Sequential(nn.BatchNorm1d(4))"]
+    chain += [f"def f{i}(model):\n    return f{i + 1}(model)" for i in range(1500)]
+    chain += ["def f1500(model):\n    with torch.no_grad():\n        return model(1)", "f0(model)"]
+    (tmp_path / "chain.py").write_text("\n".join(chain) + "\n")
+    (tmp_path / "sum.py").write_text("x = " + " + ".join(["1"] * 2000) + "\n")
+    (tmp_path / "deeper.py").write_text("x = " + "(" * 300 + "1" + ")" * 300 + "\n")
+    proc = cli("check", "--static", tmp_path, "--format", "json")
+    assert proc.returncode == 1, proc.stderr
+    found = {(Path(f["path"]).name, f["code"]) for f in json.loads(proc.stdout)}
+    assert ("chain.py", "BN402") in found  # a thousand-helper chain, followed to the end
+    assert ("deeper.py", "BN001") in found  # too deep for Python's own parser: said, not crashed
+    assert not any(name == "sum.py" for name, _ in found)

@@ -19,6 +19,7 @@ class Run:
     notes: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why): read as source only
     static: bool = False  # --static: every file read as source only, nothing imported
+    failed: int = 0  # analyses that crashed (bnlint bugs, reported as internal errors)
 
 
 def render(run: Run, fmt: str) -> str:

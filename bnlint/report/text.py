@@ -70,8 +70,11 @@ def print_text(run, console: Console, *, quiet: bool = False) -> None:
         scope = f"{_plural(run.files, 'file')} read as source"
     else:
         scope = f"{_plural(run.models, 'model')} in {_plural(run.files, 'file')}"
+    if run.failed:
+        scope += f"; {run.failed} {'analysis' if run.failed == 1 else 'analyses'} failed, see the errors below"
     if not run.findings:
-        console.print(f"[green]No problems found[/green] ({scope}).", soft_wrap=True)
+        found = "[green]No problems found[/green]" if not run.failed else "No problems found"
+        console.print(f"{found} ({scope}).", soft_wrap=True)
         return
     parts = [_plural(counts[s], s.value) for s in (Severity.ERROR, Severity.WARNING, Severity.INFO) if counts[s]]
     fixable = sum(1 for f in run.findings if f.fix)
