@@ -40,5 +40,5 @@ if __name__ == "__main__":
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     print(json.dumps({
         "rc": proc.returncode, "wall_s": wall, "peak_rss_mb": peak_kb / 1024,
-        "stderr": proc.stderr[-500:], "stdout": proc.stdout[-200_000:],
+        "stderr": proc.stderr[-500:], "stdout": proc.stdout,
     }))

@@ -16,12 +16,16 @@ hook. The analysis is per file and answers the questions the source rules
   every function tracks, per model, the set of modes it may be in:
   ``train`` (a freshly built module is), ``eval``, and ``entry`` -- "whatever
   the caller had". Branches join (``model.train() if t else model.eval()`` is
-  "either", which no rule reports: precision first), loops iterate to a fixed
-  point, ``return``/``raise`` end a path. A call of another function of the
-  same file applies that function's effect (a helper that calls
-  ``model.eval()`` puts the caller's model in eval), and each call site tells
-  the callee what its parameters' modes are, so ``entry`` is resolved from the
-  callers in the file.
+  "either", which no rule reports: precision first); a loop body is walked
+  from the join of the loop's entry and what one pass of the body leaves (the
+  state every iteration starts from: modes only ever grow by one step here);
+  ``return``/``raise`` end a path and ``finally`` runs on the way out. A call
+  of another function of the same file applies that function's effect (a
+  helper that calls ``model.eval()`` puts the caller's model in eval), and
+  each call site records the modes it passes, so an ``entry`` mode is
+  resolved along the file's call chains (:meth:`SourceAnalysis.train_path`).
+* **Which models hold BatchNorm or Dropout** at all: a model built only from
+  layers that behave the same in both modes is not worth a report.
 * **Where a model runs for inference**: lexically under ``torch.no_grad()`` /
   ``torch.inference_mode()`` / ``torch.set_grad_enabled(False)`` or their
   decorators, in a predict/evaluate/validate/test function, or in a function
@@ -253,6 +257,8 @@ class ClassInfo:
     managed: bool = False  # its methods' modes are its parent's or a framework's to set
     live: bool | None = None  # may hold BatchNorm/Dropout; computed on demand
     method_names: set[str] = field(default_factory=set)
+    methods: dict[str, "Func"] = field(default_factory=dict)  # walked methods (not of managed classes)
+    parents: list["ClassInfo"] = field(default_factory=list)  # bases defined in the file
     _names: set[str] | None = None
 
     @property
@@ -261,8 +267,6 @@ class ClassInfo:
         if self._names is None:
             self._names = identifiers(self.node)
         return self._names
-    methods: dict[str, "Func"] = field(default_factory=dict)
-    parents: list["ClassInfo"] = field(default_factory=list)  # bases defined in the file
 
     def method(self, name: str) -> "Func | None":
         """``self.name`` as Python resolves it among the file's classes."""
