@@ -1173,13 +1173,8 @@ class SourceAnalysis:
     # -- structure ---------------------------------------------------------------
     def _collect(self) -> None:
         module = Func("<module>", self.tree, [s for s in self.tree.body])
-        module.calls = [n.func for n in _own_nodes(self.tree) if isinstance(n, ast.Call)]
+        self._scan(module)
         self.funcs.append(module)
-        for node in ast.walk(self.tree):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _MODULE_METHODS:
-                key = dotted(node.func.value)
-                if key and key not in ("self", "cls"):
-                    self.module_keys.add(key)
         # Definitions at module level, also inside `if __name__ == "__main__":`
         # or `try:` blocks; classes first, so that functions know them.
         defs = list(_definitions(self.tree.body))
@@ -1244,15 +1239,7 @@ class SourceAnalysis:
             if p.annotation is not None:
                 annotations[p.arg] = self.imports.qualify(p.annotation) or dotted(p.annotation) or ""
         func = Func(node.name, node, node.body, cls, parent, params, annotations, positional=positional)
-        shared_names: set[str] = set()
-        for sub in _own_nodes(node):
-            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
-                func.locals.add(sub.id)
-            elif isinstance(sub, (ast.Global, ast.Nonlocal)):
-                shared_names.update(sub.names)
-            elif isinstance(sub, ast.Call):
-                func.calls.append(sub.func)
-        func.locals -= shared_names
+        self._scan(func)
         for dec in node.decorator_list:
             reason = self.grad_off(dec)
             if reason:
@@ -1263,6 +1250,24 @@ class SourceAnalysis:
         if analyze:
             self.funcs.append(func)
         return func
+
+    def _scan(self, func: Func) -> None:
+        """One pass over a function's own code (not its nested definitions):
+        its local names, what it calls, and names used like modules."""
+        shared_names: set[str] = set()
+        for sub in _own_nodes(func.node):
+            if isinstance(sub, ast.Call):
+                func.calls.append(sub.func)
+                f = sub.func
+                if isinstance(f, ast.Attribute) and f.attr in _MODULE_METHODS:
+                    key = dotted(f.value)
+                    if key and key not in ("self", "cls"):
+                        self.module_keys.add(key)
+            elif isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+                func.locals.add(sub.id)
+            elif isinstance(sub, (ast.Global, ast.Nonlocal)):
+                shared_names.update(sub.names)
+        func.locals -= shared_names
 
     # -- vocabulary on this file's imports ---------------------------------------
     def grad_off(self, expr: ast.AST) -> str | None:
