@@ -511,12 +511,7 @@ class _Walk:
             return None if b is None else dict(b)
         if b is None:
             return dict(a)
-        out = dict(a)
-        for k, v in b.items():
-            out[k] = out.get(k, self.default(k)) | v
-        for k in a.keys() - b.keys():
-            out[k] = a[k] | self.default(k)
-        return out
+        return {k: self.get(a, k) | self.get(b, k) for k in a.keys() | b.keys()}
 
     def emit(self, event) -> None:
         if self.sink is not None:
