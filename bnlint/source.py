@@ -296,6 +296,7 @@ class Func:
     locals: set[str] = field(default_factory=set)
     nested: dict[str, "Func"] = field(default_factory=dict)
     positional: list[str] = field(default_factory=list)  # parameters a positional argument can bind
+    passed: set[str] = field(default_factory=set)  # parameters some caller passes a model to
     calls: list[ast.expr] = field(default_factory=list)  # what its calls call, unresolved
     grad_off: str | None = None  # "@torch.no_grad()" decorator
 
@@ -455,7 +456,7 @@ class _Walk:
         self.built: dict[str, str] = {}  # key -> what it was last built as, in walk order
         for p in func.params:
             ann = func.annotations.get(p, "")
-            if looks_like_model_name(p) or ann in an.model_type_names:
+            if looks_like_model_name(p) or ann in an.model_type_names or p in func.passed:
                 self.models.add(p)
 
     # -- keys and models -------------------------------------------------------
@@ -1153,8 +1154,24 @@ class SourceAnalysis:
         self._deliberate: set[tuple[int, str]] = set()  # (function, key): train() under no_grad
         if not flow:  # classes only: another file's, asked about its model classes
             return
-        for func in self._callees_first():
-            self.summary(func)
+        order = self._callees_first()
+        for _ in range(3):
+            for func in order:
+                self.summary(func)
+            # A parameter that a caller passes a model to is a model, whatever
+            # its name (`train(args, generator, g_ema)`): walk again knowing it.
+            passed = False
+            for func in order:
+                for ev in self._events.get(id(func), ()):
+                    if isinstance(ev, CallOf):
+                        new = {p for p in ev.binding if p in ev.callee.params} - ev.callee.passed
+                        if new:
+                            ev.callee.passed |= new
+                            passed = True
+            if not passed:
+                break
+            self._summaries.clear()
+            self._events.clear()
         for func in self.funcs:
             self.events.extend(self._events.get(id(func), ()))
         for ev in self.events:

@@ -577,6 +577,18 @@ FOUND = {
 
         torch.onnx.export(model=resnet18(), args=(torch.randn(1, 3, 224, 224),), f="m.onnx")
     """),
+    "parameter-passed-a-model": ("BN402", "sample = g_ema(", """
+        import torch
+        from torchvision.models import resnet18
+
+        def train(args, generator, g_ema):
+            for i in range(10):
+                generator(torch.randn(2, 3)).sum().backward()
+                with torch.no_grad():
+                    sample = g_ema(torch.randn(2, 3))
+
+        train(None, resnet18(), resnet18())
+    """),
     "mode-neutral-context-manager": ("BN403", "model.eval()", """
         def fit(model, loader, optimizer, accelerator):
             model.train()
