@@ -285,13 +285,20 @@ def rules_cmd(
         ]
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
         return
+    out = Console(highlight=False)
+    if out.width < 110:  # too narrow for a table: a rule per two lines
+        for r in all_rules():
+            fix = f", fix: {r.fix_safety.value}" if r.fix_safety else ""
+            out.print(f"[bold]{r.code}[/bold] {r.name} ({r.severity.value}{fix})", markup=True)
+            out.print(f"    {r.summary}", markup=False, soft_wrap=False)
+        return
     table = Table(box=None, pad_edge=False, show_edge=False)
     for col in ("code", "name", "severity", "fix"):
         table.add_column(col, no_wrap=True)
     table.add_column("what it finds", overflow="fold")
     for r in all_rules():
         table.add_row(r.code, r.name, r.severity.value, r.fix_safety.value if r.fix_safety else "", r.summary)
-    Console(highlight=False).print(table)
+    out.print(table)
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ FIXTURES = ROOT / "fixtures"
 
 def run_cli(*args, cwd=ROOT, env=None, timeout=300):
     """Run the installed `bnlint` as a user would (a separate process)."""
-    full_env = dict(os.environ, NO_COLOR="1", COLUMNS="200", **(env or {}))
+    full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "bnlint", *map(str, args)],
         cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,

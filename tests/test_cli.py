@@ -154,3 +154,16 @@ def test_rules_list_json(cli):
 def test_help_and_version(cli):
     assert "check" in cli("--help").stdout
     assert cli("--version").stdout.startswith("bnlint ")
+
+
+def test_rules_list_text_fits_a_narrow_terminal(cli):
+    from bnlint.registry import all_rules
+
+    for width in ("80", "200"):
+        proc = cli("rules", env={"COLUMNS": width})
+        assert proc.returncode == 0
+        for rule in all_rules():
+            line = next(l for l in proc.stdout.splitlines() if l.lstrip().startswith(rule.code))
+            assert rule.name in line
+        if width == "80":  # every summary whole, on a line of its own
+            assert all(rule.summary in proc.stdout for rule in all_rules())
