@@ -290,7 +290,7 @@ def rules_cmd(
         for r in all_rules():
             fix = f", fix: {r.fix_safety.value}" if r.fix_safety else ""
             out.print(f"[bold]{r.code}[/bold] {r.name} ({r.severity.value}{fix})", markup=True)
-            out.print(f"    {r.summary}", markup=False, soft_wrap=False)
+            out.print(f"    {r.summary}", markup=False, soft_wrap=True)
         return
     table = Table(box=None, pad_edge=False, show_edge=False)
     for col in ("code", "name", "severity", "fix"):
