@@ -57,6 +57,10 @@ TRAINING = frozenset({TRAIN})
 EVALUATING = frozenset({EVAL})
 FROM_CALLER = frozenset({ENTRY})
 EITHER = frozenset({TRAIN, EVAL})
+# The key under which a walk's state keeps `torch.set_grad_enabled(False)`
+# called as a statement: {reason} where it is certainly off, {""} where on.
+GRAD = "#grad"
+GRAD_ON = frozenset({""})
 
 # -- vocabulary ----------------------------------------------------------------
 _MODEL_BASES = {
@@ -90,7 +94,7 @@ _WRAPPERS = re.compile(
 )
 # Context managers given a model that may switch its mode while inside
 # (detectron2's inference_context); accelerate's accumulate(model) does not.
-_MODE_CONTEXT = re.compile(r"eval|infer|train|mode|context|freeze", re.I)
+_MODE_CONTEXT_WORDS = {"eval", "evaluation", "inference", "infer", "train", "training", "mode", "context", "freeze", "frozen"}
 _NO_GRAD = {
     "torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad",
     "torch.autograd.grad_mode.no_grad", "torch.autograd.grad_mode.inference_mode",
@@ -150,6 +154,7 @@ _BUILTINS = {
     "getattr", "setattr", "hasattr", "print", "zip", "enumerate", "min", "max", "sum", "abs", "round",
     "reversed", "sorted", "map", "filter", "any", "all", "type", "iter", "next",
 }
+_PASSED_ROUNDS = 4  # walks of a file at most (see SourceAnalysis.__init__)
 _INFERENCE_WORDS = {
     "predict", "prediction", "predictions", "evaluate", "evaluation", "eval", "validate",
     "validation", "val", "valid", "test", "testing", "infer", "inference",
@@ -297,6 +302,7 @@ class Func:
     nested: dict[str, "Func"] = field(default_factory=dict)
     positional: list[str] = field(default_factory=list)  # parameters a positional argument can bind
     passed: set[str] = field(default_factory=set)  # parameters some caller passes a model to
+    generator: bool = False  # yields: a context manager, perhaps, whose effect splits at the yield
     calls: list[ast.expr] = field(default_factory=list)  # what its calls call, unresolved
     grad_off: str | None = None  # "@torch.no_grad()" decorator
 
@@ -305,6 +311,15 @@ class Func:
         if self.cls is not None:
             return f"{self.cls.name}.{self.name}"
         return self.name
+
+    def nested_in(self, other: "Func") -> bool:
+        """Defined inside ``other`` (its free names are ``other``'s)."""
+        f = self.parent
+        while f is not None:
+            if f is other:
+                return True
+            f = f.parent
+        return False
 
     @property
     def is_module(self) -> bool:
@@ -323,8 +338,7 @@ class ModelCall:
     func: Func
     key: str
     mode: Mode
-    grad_off: str | None  # "torch.no_grad()" etc. when lexically without gradients
-    training: bool = False  # outside any inference context (feeds a training step)
+    grad_off: str | None  # "torch.no_grad()" etc. when gradients are off there
     live: bool | None = True  # may hold BatchNorm/Dropout; None: as the callers' model
 
 
@@ -440,6 +454,7 @@ class _Walk:
         self.an = an
         self.func = func
         self.aliases: dict[str, str] = {}
+        self.shadowed: frozenset[str] = frozenset()  # comprehension variables in scope
         self.ambiguous: dict[str, set[str]] = {}  # a name that aliases one of several models
         self.models: set[str] = set()
         self.main: list = []  # the function's events
@@ -450,6 +465,7 @@ class _Walk:
         self.exits: list[tuple[bool, dict, Val | None]] = []
         self.trained: set[str] = set()  # models run outside no_grad so far (feeding a step)
         self.in_loop_check = 0
+        self.jumps: list[tuple[list[dict], list[dict]]] = []  # per enclosing loop: (breaks, continues)
         self._dry: dict[tuple, dict | None] = {}  # (loop, state) -> state at the loop head
         self.loop_params: dict[str, str] = {}  # `for p in x.parameters()`: p -> x
         self.live: dict[str, bool] = {}  # key -> may hold BatchNorm/Dropout (any assignment)
@@ -479,7 +495,7 @@ class _Walk:
         return key
 
     def is_model(self, key: str) -> bool:
-        if key in ("self", "cls") or key.startswith("super"):
+        if key in ("self", "cls") or key.startswith("super") or key.split(".", 1)[0] in self.shadowed:
             return False
         if key in self.models or key in self.an.module_keys:
             return True
@@ -491,7 +507,17 @@ class _Walk:
         return looks_like_model_name(key)
 
     def default(self, key: str) -> Mode:
+        if key == GRAD:
+            return GRAD_ON
         return FROM_CALLER if (self.func.is_nonlocal(key) and not self.func.is_module) else EITHER
+
+    def gradients_off(self, env: dict) -> str | None:
+        """Why gradients are off here: a `with torch.no_grad():` around, a
+        decorator, or `torch.set_grad_enabled(False)` earlier on every path."""
+        if self.grad_off:
+            return self.grad_off[-1]
+        state = env.get(GRAD, GRAD_ON)
+        return next(iter(state)) if len(state) == 1 and state != GRAD_ON else None
 
     def get(self, env: dict, key: str) -> Mode:
         """The modes ``key`` may be in; a submodule not set on its own is in
@@ -564,12 +590,12 @@ class _Walk:
             q = self.an.imports.qualify(s.value.func)
             if q in _SET_GRAD and s.value.args:  # torch.set_grad_enabled(False) as a statement
                 flag = _const(s.value.args[0])
-                if flag is False:
-                    self.grad_off.append(f"{q}(False)")
-                elif flag is True:
-                    self.grad_off = [g for g in self.grad_off if not g.startswith(q)]
+                env[GRAD] = frozenset({f"{q}(False)"}) if flag is False else GRAD_ON
                 return env
-        # Expr, Assert, Delete, Global, Pass, Break, Continue, Import ...
+        if isinstance(s, (ast.Break, ast.Continue)) and self.jumps:
+            self.jumps[-1][0 if isinstance(s, ast.Break) else 1].append(env)
+            return None
+        # Expr, Assert, Delete, Global, Pass, Import ...
         for child in ast.iter_child_nodes(s):
             if isinstance(child, ast.expr):
                 self.expr(child, env)
@@ -580,10 +606,17 @@ class _Walk:
         name the branches alias to different models (``net = a`` / ``net =
         b``) stops being an alias and keeps the join of their modes."""
         before = dict(self.aliases)
+        ambiguous, models = dict(self.ambiguous), set(self.models)
         outs: list[tuple[dict | None, dict[str, str]]] = []
+        seen_models: set[str] = set()
+        seen_ambiguous: dict[str, set[str]] = {}
         for block in blocks:
-            self.aliases = dict(before)
+            self.aliases, self.ambiguous, self.models = dict(before), dict(ambiguous), set(models)
             outs.append((self.block(block, dict(env)), self.aliases))
+            seen_models |= self.models
+            for k, targets in self.ambiguous.items():
+                seen_ambiguous.setdefault(k, set()).update(targets)
+        self.models, self.ambiguous = seen_models, seen_ambiguous
         live = [(out, aliases) for out, aliases in outs if out is not None]
         agreed = {
             k: v for k, v in (live[0][1] if live else before).items()
@@ -688,16 +721,32 @@ class _Walk:
         if memo not in self._dry:
             sink, self.sink = self.sink, None
             try:
-                self._dry[memo] = self.block(s.body, dict(env))
+                self._dry[memo] = self.body(s, dict(env))
             finally:
                 self.sink = sink
-        head = self.join(env, self._dry[memo])
+        head = self.join(env, self._dry[memo][0])
         mark = len(self.sink) if self.sink is not None else 0
-        end = self.block(s.body, dict(head))
+        end, breaks = self.body(s, dict(head))
         if self.sink is not None:
             self.check_restored(s, end, self.sink[mark:])
         after = self.join(head, end)
-        return self.block(s.orelse, after) if s.orelse else after
+        if s.orelse:  # runs when the loop ends without a break
+            after = self.block(s.orelse, after)
+        for state in breaks:
+            after = self.join(after, state)
+        return after
+
+    def body(self, loop: ast.stmt, env: dict) -> tuple[dict | None, list[dict]]:
+        """One pass of a loop body: the state the next iteration starts from
+        (its end joined with every `continue`), and the states at `break`s."""
+        self.jumps.append(([], []))
+        try:
+            end = self.block(loop.body, env)
+        finally:
+            breaks, continues = self.jumps.pop()
+        for state in continues:
+            end = self.join(end, state)
+        return end, breaks
 
     def _unroll(self, s: ast.stmt, env: dict):
         """``for net in (netG, netD): net.eval()``: the body once per model,
@@ -756,13 +805,13 @@ class _Walk:
         for e in events:
             if isinstance(e, ModeSet):
                 last[e.key] = e
-        start.update({k: EVALUATING for k, e in last.items() if e.evals})
+        start.update({k: EVALUATING for k, e in last.items() if e.evals and EVAL in self.get(end, k)})
         probe: list = []
         sink, self.sink = self.sink, probe
         trained_before, self.trained = self.trained, set()
         self.in_loop_check += 1
         try:
-            self.block(loop.body, start)
+            self.body(loop, start)
         finally:
             self.in_loop_check -= 1
             self.sink = sink
@@ -791,7 +840,7 @@ class _Walk:
             elif (
                 isinstance(ce, ast.Call)
                 and self.an.callee(ce.func, self.func) is None
-                and _MODE_CONTEXT.search((dotted(ce.func) or "").rsplit(".", 1)[-1])
+                and _name_words((dotted(ce.func) or "").rsplit(".", 1)[-1]) & _MODE_CONTEXT_WORDS
             ):
                 # `with inference_context(model):` may switch modes (detectron2)
                 for arg in (*ce.args, *(k.value for k in ce.keywords)):
@@ -869,6 +918,17 @@ class _Walk:
             return None
         if isinstance(e, ast.Lambda):
             return None
+        if isinstance(e, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+            # `[m(x) for m in ensemble]`: `m` is the comprehension's own
+            names = {n.id for g in e.generators for n in ast.walk(g.target) if isinstance(n, ast.Name)}
+            outer = self.shadowed
+            self.shadowed = outer | names
+            try:
+                for child in ast.iter_child_nodes(e):
+                    self.expr(child, env)
+            finally:
+                self.shadowed = outer
+            return None
         if isinstance(e, ast.BinOp):  # a + b + c + ...: a chain, walked without recursion
             operands = []
             while isinstance(e, ast.BinOp):
@@ -900,9 +960,9 @@ class _Walk:
                 key = made.key or self.an.source_of(f)
                 mode = self.get(env, made.key) if made.key else made.mode
                 if mode is not None:
-                    grad_off = self.grad_off[-1] if self.grad_off else None
+                    grad_off = self.gradients_off(env)
                     live = self.liveness(made.key) if made.key else made.live
-                    self.emit(ModelCall(e, self.func, key, mode, grad_off, grad_off is None, live))
+                    self.emit(ModelCall(e, self.func, key, mode, grad_off, live))
                 return None
         args = [self.expr(a, env) for a in e.args]
         kwargs = {kw.arg: self.expr(kw.value, env) for kw in e.keywords}
@@ -911,7 +971,7 @@ class _Walk:
             qual = f.id
         attr = f.attr if isinstance(f, ast.Attribute) else None
         recv_key = recv.key if recv is not None else None
-        grad_off = self.grad_off[-1] if self.grad_off else None
+        grad_off = self.gradients_off(env)
 
         # model.eval() / model.train(...) / model.to(...) ...
         if recv is not None and attr is not None:
@@ -935,7 +995,7 @@ class _Walk:
         # model(x)
         if isinstance(f, (ast.Name, ast.Attribute)) and attr not in ("eval", "train"):
             key = self.key_of(f)
-            if key is not None and self.is_model(key) and self.an.function(key, self.func) is None:
+            if key is not None and self.is_model(key) and self.an.callee(f, self.func) is None:
                 self.model_call(e, key, env, grad_off)
                 return None
         # training steps
@@ -993,7 +1053,7 @@ class _Walk:
             if k.startswith(key + "."):
                 env[k] = mode
         self.emit(ModeSet(
-            node, self.func, key, mode, via, self.grad_off[-1] if self.grad_off else None,
+            node, self.func, key, mode, via, self.gradients_off(env),
             evals or mode == EVALUATING,
         ))
         return Val(key=key)
@@ -1004,7 +1064,7 @@ class _Walk:
         return None if self.func.is_nonlocal(key) and not self.func.is_module else True
 
     def model_call(self, e: ast.Call, key: str, env: dict, grad_off: str | None) -> None:
-        self.emit(ModelCall(e, self.func, key, self.get(env, key), grad_off, grad_off is None, self.liveness(key)))
+        self.emit(ModelCall(e, self.func, key, self.get(env, key), grad_off, self.liveness(key)))
         if grad_off is None and self.sink is not None:
             self.trained.add(key)
 
@@ -1052,7 +1112,10 @@ class _Walk:
             root = k.split(".", 1)[0]
             if root in params or (k.startswith("self.") and not shared):
                 continue
-            if root != "self" and not self.func.is_module and (root in self.func.locals or root in self.func.params):
+            if (
+                root != "self" and not self.func.is_module and (root in self.func.locals or root in self.func.params)
+                and not callee.nested_in(self.func)
+            ):
                 continue  # the callee's global, not the caller's own variable of that name
             binding.setdefault(k, (k, self.get(env, k)))
             live.setdefault(k, self.liveness(k))
@@ -1077,6 +1140,12 @@ class _Walk:
         for k, m in summary.exit.items():
             ck = caller_key(k)
             if ck is None:
+                continue
+            if callee.generator:
+                # `with evaluating(model):` -- eval() before the yield, train()
+                # after: inside the block the mode is the part before the
+                # yield, which a summary of the whole does not tell
+                self.set_mode(e, ck, EITHER, env, via=callee.qualname)
                 continue
             new = substitute(m, self.get(env, ck))
             if new != self.get(env, ck) or k in summary.evals:
@@ -1150,25 +1219,33 @@ class SourceAnalysis:
         }
         self.callers: dict[int, list[CallOf]] = {}
         self._memo: dict[tuple, object] = {}
+        self._active: set[tuple] = set()  # questions being answered (see _memoized)
+        self._cuts = 0
         self._training: set[int] = set()  # functions with a training step
         self._deliberate: set[tuple[int, str]] = set()  # (function, key): train() under no_grad
         if not flow:  # classes only: another file's, asked about its model classes
             return
+        # A parameter that a caller passes a model to is a model, whatever its
+        # name (`train(args, generator, g_ema)`): when a walk finds one, the
+        # file is walked again knowing it. Each round carries a model one call
+        # further down; past the last round, such parameters stay unknown.
         order = self._callees_first()
-        for _ in range(3):
+        for round_ in range(_PASSED_ROUNDS):
             for func in order:
                 self.summary(func)
-            # A parameter that a caller passes a model to is a model, whatever
-            # its name (`train(args, generator, g_ema)`): walk again knowing it.
             passed = False
             for func in order:
                 for ev in self._events.get(id(func), ()):
                     if isinstance(ev, CallOf):
-                        new = {p for p in ev.binding if p in ev.callee.params} - ev.callee.passed
+                        new = {
+                            p for p in ev.binding
+                            if p in ev.callee.params and not looks_like_model_name(p)
+                            and ev.callee.annotations.get(p, "") not in self.model_type_names
+                        } - ev.callee.passed
                         if new:
                             ev.callee.passed |= new
                             passed = True
-            if not passed:
+            if not passed or round_ == _PASSED_ROUNDS - 1:
                 break
             self._summaries.clear()
             self._events.clear()
@@ -1279,6 +1356,8 @@ class SourceAnalysis:
                 func.locals.add(sub.id)
             elif isinstance(sub, (ast.Global, ast.Nonlocal)):
                 shared_names.update(sub.names)
+            elif isinstance(sub, (ast.Yield, ast.YieldFrom)):
+                func.generator = True
         func.locals -= shared_names
 
     # -- vocabulary on this file's imports ---------------------------------------
@@ -1286,16 +1365,23 @@ class SourceAnalysis:
         """``"torch.no_grad()"`` when the expression turns gradients off."""
         call = expr if isinstance(expr, ast.Call) else None
         q = self.imports.qualify(call.func if call else expr)
-        if q in _NO_GRAD:
-            return f"{q}()"
+        if q in _NO_GRAD:  # but not torch.inference_mode(False)
+            flag = None
+            if call is not None:
+                flag = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "mode"), None)
+            return None if _const(flag) is False else f"{q}()"
         if q in _SET_GRAD and call is not None and call.args and _const(call.args[0]) is False:
             return f"{q}(False)"
         return None
 
     def fresh(self, qual: str, call: ast.Call | None = None) -> Val | None:
         """A new module, in the mode its constructor leaves it in (train)."""
-        if qual in self.classes and self.classes[qual].is_model:
-            return Val(mode=TRAINING, arch=qual, live=self.class_is_live(qual))
+        if qual in self.classes:
+            info = self.classes[qual]
+            if info.is_model:
+                return Val(mode=TRAINING, arch=qual, live=self.class_is_live(qual))
+            # a base defined elsewhere and named like a module: probably one
+            return Val(mode=TRAINING, arch=qual) if info.managed else None
         if _TORCH_NN_CLASS.match(qual) and qual not in _NOT_MODULES:
             if qual.endswith("Loss"):
                 return None  # a criterion: no mode-dependent layers
@@ -1349,18 +1435,18 @@ class SourceAnalysis:
                         return False
         return True
 
-    def class_has_batchnorm(self, name: str, _seen: frozenset = frozenset()) -> bool:
+    def class_has_batchnorm(self, name: str) -> bool:
         """Whether a class of this file builds BatchNorm layers (itself, in a
         base, or in a class of the file it uses)."""
         info = self.classes[name]
 
-        def compute(stack):
+        def compute():
             if any("BatchNorm" in n for n in info.names):
                 return True
             used = [c for n, c in self.classes.items() if n in info.names and n != name]
-            return any(self.class_has_batchnorm(c.name, stack) for c in (*info.parents, *used))
+            return any(self.class_has_batchnorm(c.name) for c in (*info.parents, *used))
 
-        return self._memoized(("bn", name), _seen, False, compute)
+        return self._memoized(("bn", name), False, compute)
 
     def class_is_live(self, name: str, _seen: frozenset = frozenset()) -> bool:
         """Whether instances of a class of this file may hold BatchNorm or
@@ -1465,18 +1551,27 @@ class SourceAnalysis:
         self._events[fid] = walk.main
         return summary
 
-    def _memoized(self, memo: tuple, stack: frozenset, cyclic, compute):
-        """``compute()`` once per ``memo``; ``cyclic`` when ``memo`` is being
-        computed further up (a recursive call chain): the cautious answer."""
+    def _memoized(self, memo: tuple, cyclic, compute):
+        """``compute()`` once per ``memo``; ``cyclic`` -- the cautious answer
+        -- when ``memo`` is being computed further up (recursion in the
+        file's call graph). An answer that depended on such a cut is not
+        kept: asked another way, the same question may get further."""
         if memo in self._memo:
             return self._memo[memo]
-        if memo in stack:
+        if memo in self._active:
+            self._cuts += 1
             return cyclic
-        result = compute(stack | {memo})
-        self._memo[memo] = result
+        cuts = self._cuts
+        self._active.add(memo)
+        try:
+            result = compute()
+        finally:
+            self._active.discard(memo)
+        if self._cuts == cuts:
+            self._memo[memo] = result
         return result
 
-    def train_path(self, func: Func, key: str, mode: Mode, _stack: frozenset = frozenset()) -> list[CallOf] | None:
+    def train_path(self, func: Func, key: str, mode: Mode) -> list[CallOf] | None:
         """A chain of calls in this file along which ``key`` is certainly in
         training mode where ``func`` has it in ``mode`` ([] when it is so on
         every path already), or None. One certain path is enough: a
@@ -1487,7 +1582,7 @@ class SourceAnalysis:
         if mode - FROM_CALLER - TRAINING:
             return None
 
-        def compute(stack):
+        def compute():
             for c in self.callers.get(id(func), []):
                 bound = c.bound(key)
                 if bound is None:
@@ -1497,20 +1592,20 @@ class SourceAnalysis:
                     if caller_mode == TRAINING:
                         return [c]
                     continue
-                path = self.train_path(c.caller, bound[1], caller_mode, stack)
+                path = self.train_path(c.caller, bound[1], caller_mode)
                 if path is not None:
                     return [c, *path]
             return None
 
-        return self._memoized(("train", id(func), key, mode), _stack, None, compute)
+        return self._memoized(("train", id(func), key, mode), None, compute)
 
-    def is_live(self, func: Func, key: str, live: bool | None, _stack: frozenset = frozenset()) -> bool:
+    def is_live(self, func: Func, key: str, live: bool | None) -> bool:
         """Whether the model ``key`` names in ``func`` may hold BatchNorm or
         Dropout; ``live`` None means "as the callers' model"."""
         if live is not None:
             return live
 
-        def compute(stack):
+        def compute():
             calls = self.callers.get(id(func), [])
             for c in calls:
                 bound = c.bound(key)
@@ -1520,13 +1615,13 @@ class SourceAnalysis:
                 if not bound[1]:  # a new model passed straight in
                     if lv is not False:
                         return True
-                elif self.is_live(c.caller, bound[1], lv, stack):
+                elif self.is_live(c.caller, bound[1], lv):
                     return True
             return not calls
 
-        return self._memoized(("live", id(func), key), _stack, True, compute)
+        return self._memoized(("live", id(func), key), True, compute)
 
-    def inference_reason(self, func: Func, grad_off: str | None, _stack: frozenset = frozenset()) -> str | None:
+    def inference_reason(self, func: Func, grad_off: str | None) -> str | None:
         """Why a call in ``func`` is an inference: gradients are off where it
         is, the function is named for inference, or every caller calls it for
         inference."""
@@ -1535,19 +1630,19 @@ class SourceAnalysis:
         if func.grad_off:
             return f"under @{func.grad_off}"
 
-        def compute(stack):
+        def compute():
             if not func.is_module and is_inference_name(func.name) and not self.trains(func):
                 return f"in {func.qualname}()"
             calls = self.callers.get(id(func), [])
             first = None
             for c in calls:
-                reason = self.inference_reason(c.caller, c.grad_off, stack)
+                reason = self.inference_reason(c.caller, c.grad_off)
                 if reason is None:
                     return None
                 first = first or reason
             return f"in {func.qualname}(), called {first}" if first else None
 
-        return self._memoized(("why", id(func)), _stack, None, compute)
+        return self._memoized(("why", id(func)), None, compute)
 
     def trains(self, func: Func) -> bool:
         """Whether ``func`` has a training step (its own or a helper's)."""
@@ -1706,6 +1801,8 @@ def _own_nodes(func: ast.AST) -> Iterator[ast.AST]:
     while stack:
         node = stack.pop()
         yield node
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue  # its name is ours, its body is not
         for child in ast.iter_child_nodes(node):
             if not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
                 stack.append(child)

@@ -78,14 +78,7 @@ class FunctionalDropoutAlwaysOn(Rule):
         if "dropout" not in ctx.text:
             return
         for cls_node, forward in ctx.forward_methods():
-            # `if self.training: x = F.dropout(x, p)` is on exactly in training
-            guarded = {
-                id(n)
-                for g in ast.walk(forward)
-                if isinstance(g, (ast.If, ast.IfExp)) and _mentions_training(g.test)
-                for part in ((g.body,) if isinstance(g, ast.IfExp) else g.body)
-                for n in ast.walk(part)
-            }
+            guarded = _training_guarded(forward)
             for call in ast.walk(forward):
                 if not isinstance(call, ast.Call) or id(call) in guarded:
                     continue
@@ -158,7 +151,14 @@ class FunctionalDropoutAlwaysOn(Rule):
                     if self.training:
                         x = F.dropout(x, 0.5)
                     x = F.dropout(x, p=0.2 if self.training else 0.0)
+                    x = x if not self.training else F.dropout(x, 0.3)
                     return F.dropout(x, 0.1) if self.training else x
+
+            class EarlyOut(torch.nn.Module):
+                def forward(self, x):
+                    if not self.training:
+                        return x
+                    return F.dropout(x, 0.5)
 
             def augment(x):
                 return F.dropout(x, 0.1)              # not a forward: a deliberate choice
@@ -190,3 +190,33 @@ def _mentions_training(expr: ast.AST) -> bool:
         or (isinstance(n, ast.Name) and n.id in ("training", "is_training"))
         for n in ast.walk(expr)
     )
+
+
+def _training_guarded(forward: ast.AST) -> set[int]:
+    """Nodes that run only in one mode, as the forward decides from
+    ``self.training``: both branches of ``if self.training:`` (or of
+    ``x if not self.training else ...``), and whatever follows an ``if`` on
+    the mode that returns (``if not self.training: return x``)."""
+    guarded: set[int] = set()
+
+    def mark(nodes) -> None:
+        for node in nodes:
+            guarded.update(id(n) for n in ast.walk(node))
+
+    for g in ast.walk(forward):
+        if isinstance(g, ast.IfExp) and _mentions_training(g.test):
+            mark([g.body, g.orelse])
+        elif isinstance(g, ast.If) and _mentions_training(g.test):
+            mark([*g.body, *g.orelse])
+        for block in ("body", "orelse", "finalbody"):
+            stmts = getattr(g, block, None)
+            if not isinstance(stmts, list):
+                continue
+            for i, st in enumerate(stmts):
+                if (
+                    isinstance(st, ast.If) and _mentions_training(st.test) and st.body
+                    and isinstance(st.body[-1], (ast.Return, ast.Raise))
+                ):
+                    mark(stmts[i + 1 :])
+                    break
+    return guarded

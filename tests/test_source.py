@@ -520,6 +520,109 @@ CLEAN = {
         with torch.no_grad():
             out = net(torch.randn(1, 3, 16, 16))
     """,
+    "closure-helper-evals": """
+        import torch
+        import torch.nn as nn
+
+        def main(loader):
+            model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))
+
+            def use_eval_mode():
+                model.eval()
+
+            use_eval_mode()
+            with torch.no_grad():
+                return [model(x) for x in loader]
+    """,
+    "context-manager-of-the-file": """
+        import contextlib
+        import torch
+        import torch.nn as nn
+
+        @contextlib.contextmanager
+        def evaluating(net):
+            net.eval()
+            try:
+                yield net
+            finally:
+                net.train()
+
+        model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))
+        with evaluating(model), torch.no_grad():
+            print(model(torch.randn(2, 4)))
+    """,
+    "grad-off-only-on-a-returning-branch": """
+        import torch
+        import torch.nn as nn
+
+        def main(args, loader, optimizer):
+            model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))
+            if args.evaluate:
+                torch.set_grad_enabled(False)
+                model.eval()
+                return model(torch.randn(2, 4))
+            for x, y in loader:
+                nn.functional.mse_loss(model(x), y).backward()
+                optimizer.step()
+    """,
+    "eval-then-break": """
+        import torch
+
+        def fit(model, loader, optimizer, epochs, patience):
+            model.train()
+            for epoch in range(epochs):
+                for x, y in loader:
+                    torch.nn.functional.cross_entropy(model(x), y).backward()
+                    optimizer.step()
+                if epoch > patience:
+                    model.eval()
+                    break
+            return model
+    """,
+    "plain-class-named-model": """
+        import numpy as np
+        import torch
+
+        class OnnxModel:
+            def __call__(self, x):
+                return x
+
+        model = OnnxModel()
+        with torch.no_grad():
+            print(model(np.zeros(3)))
+    """,
+    "own-method-named-like-a-model": """
+        import torch
+        import torch.nn as nn
+
+        class Evaluator:
+            def prepare_model(self, model):
+                model.eval()
+                return model
+
+            def run(self, loader):
+                model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))
+                self.prepare_model(model)
+                with torch.no_grad():
+                    return [model(x) for x in loader]
+    """,
+    "comprehension-variable": """
+        import torch
+        import torch.nn as nn
+
+        model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))
+        ensemble = [torch.load(p, weights_only=False).eval() for p in ("a.pt", "b.pt")]
+        with torch.no_grad():
+            preds = [model(torch.randn(2, 4)) for model in ensemble]
+    """,
+    "inference-mode-false": """
+        import torch
+        import torch.nn as nn
+
+        model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))
+        with torch.inference_mode(False):
+            model(torch.randn(2, 4))
+    """,
 }
 FOUND = {
     "defined-under-main-guard": ("BN402", "return [model(x)", """
@@ -588,6 +691,26 @@ FOUND = {
                     sample = g_ema(torch.randn(2, 3))
 
         train(None, resnet18(), resnet18())
+    """),
+    "three-levels-of-unnamed-parameters": ("BN402", "net(torch.randn", """
+        import torch
+        import torch.nn as nn
+
+        def level3(c, x):
+            return c(x)
+
+        def level2(b, x):
+            return level3(b, x)
+
+        def level1(a, x):
+            return level2(a, x)
+
+        model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))
+        level1(model, torch.randn(2, 4))
+
+        net = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
+        with torch.no_grad():
+            net(torch.randn(2, 4))
     """),
     "mode-neutral-context-manager": ("BN403", "model.eval()", """
         def fit(model, loader, optimizer, accelerator):
