@@ -111,6 +111,7 @@ def check(
     from bnlint.inputs import InputSpec, parse_dtypes, parse_shape
     from bnlint.registry import RegistryError, get_rule, select_rules
     from bnlint.report import Run
+    from bnlint.paths import display_path
     from bnlint.source import analyze_source
 
     try:
@@ -149,8 +150,8 @@ def check(
             err = verdict.syntax_error
             run.findings.append(
                 bn001.make(
-                    f"cannot parse {target.path}: {err.msg or 'syntax error'}",
-                    path=target.path, line=err.lineno or 1, col=err.offset or 1,
+                    f"cannot parse {display_path(target.path)}: {err.msg or 'syntax error'}",
+                    path=display_path(target.path), line=err.lineno or 1, col=err.offset or 1,
                 )
             )
             continue

@@ -105,8 +105,8 @@ class Rule:
             name=cls.name,
             severity=fields.pop("severity", cls.severity),
             message=message,
-            fix=cls.fix,
-            fix_safety=cls.fix_safety,
+            fix=fields.pop("fix", cls.fix),  # a finding the fix does not fit says so with None
+            fix_safety=fields.pop("fix_safety", cls.fix_safety),
             hint=fields.pop("hint", cls.hint),
             **fields,
         )

@@ -79,7 +79,10 @@ _NOT_MODULES = {"torch.nn.Parameter", "torch.nn.ParameterList", "torch.nn.Parame
 _BUILDERS = re.compile(
     r"^(?:torchvision\.models\.(?:\w+\.)*[a-z]\w*|timm\.(?:models\.)?create_model|torch\.hub\.load)$"
 )
-_NOT_BUILDERS = re.compile(r"^torchvision\.models\.(?:\w+\.)*(?:get_weight|get_model_weights|list_models|get_model_builder)$")
+_NOT_BUILDERS = re.compile(
+    r"^torchvision\.models\.(?:\w+\.)*(?:get_weight|get_model_weights|list_models|get_model_builder|get_graph_node_names)$"
+    r"|^torchvision\.models\.feature_extraction\."
+)
 # Hugging Face's from_pretrained() puts the model in eval() itself.
 _PRETRAINED = re.compile(r"^(?:transformers|diffusers|peft)\.(?:\w+\.)*\w*(?:Model|For)\w*\.from_pretrained$")
 # Calls that return the same module (or a wrapper sharing its mode).
@@ -90,7 +93,8 @@ _SELF_RETURNING = {
 _WRAPPERS = re.compile(
     r"^(?:torch\.nn\.(?:parallel\.(?:distributed\.)?)?(?:DataParallel|DistributedDataParallel)"
     r"|torch\.distributed\.fsdp\.(?:\w+\.)*FullyShardedDataParallel"
-    r"|torch\.compile|torch\.jit\.script|torch\.nn\.SyncBatchNorm\.convert_sync_batchnorm)$"
+    r"|torch\.compile|torch\.jit\.script|torch\.nn\.SyncBatchNorm\.convert_sync_batchnorm"
+    r"|torchvision\.models\.feature_extraction\.create_feature_extractor)$"
 )
 # Context managers given a model that may switch its mode while inside
 # (detectron2's inference_context); accelerate's accumulate(model) does not.
@@ -339,7 +343,10 @@ class ModelCall:
     key: str
     mode: Mode
     grad_off: str | None  # "torch.no_grad()" etc. when gradients are off there
-    live: bool | None = True  # may hold BatchNorm/Dropout; None: as the callers' model
+    live: bool | None = True
+    # the model was put in train() explicitly, with no training step since:
+    # a forward in training mode on purpose (MC dropout, BN recalibration)
+    deliberate: bool = False  # may hold BatchNorm/Dropout; None: as the callers' model
 
 
 @dataclass(eq=False)
@@ -464,6 +471,7 @@ class _Walk:
         # `finally` rewrites the states of the returns it encloses
         self.exits: list[tuple[bool, dict, Val | None]] = []
         self.trained: set[str] = set()  # models run outside no_grad so far (feeding a step)
+        self.trained_on_purpose: set[str] = set()  # explicit .train(), no training step since
         self.in_loop_check = 0
         self.jumps: list[tuple[list[dict], list[dict]]] = []  # per enclosing loop: (breaks, continues)
         self._dry: dict[tuple, dict | None] = {}  # (loop, state) -> state at the loop head
@@ -981,7 +989,10 @@ class _Walk:
                 arg = e.args[0] if e.args else next((k.value for k in e.keywords if k.arg == "mode"), None)
                 value = True if arg is None else _const(arg)
                 mode = TRAINING if value is True else EVALUATING if value is False else EITHER
-                return self.set_mode(e, recv_key, mode, env)
+                out = self.set_mode(e, recv_key, mode, env)
+                if mode == TRAINING:
+                    self.trained_on_purpose.add(recv_key)
+                return out
             if attr == "requires_grad_" and recv_key:
                 flag = e.args[0] if e.args else next((k.value for k in e.keywords if k.arg == "requires_grad"), None)
                 if _const(flag) is False:
@@ -1044,6 +1055,7 @@ class _Walk:
 
     def set_mode(self, node: ast.AST, key: str, mode: Mode, env: dict, via: str | None = None, evals: bool = False) -> Val:
         env[key] = mode
+        self.trained_on_purpose.discard(key)
         for target in self.ambiguous.get(key, ()):  # it may be any of them: a weak update
             env[target] = self.get(env, target) | mode
         self.models.add(key)
@@ -1064,11 +1076,14 @@ class _Walk:
         return None if self.func.is_nonlocal(key) and not self.func.is_module else True
 
     def model_call(self, e: ast.Call, key: str, env: dict, grad_off: str | None) -> None:
-        self.emit(ModelCall(e, self.func, key, self.get(env, key), grad_off, self.liveness(key)))
+        self.emit(ModelCall(
+            e, self.func, key, self.get(env, key), grad_off, self.liveness(key), key in self.trained_on_purpose,
+        ))
         if grad_off is None and self.sink is not None:
             self.trained.add(key)
 
     def step(self, e: ast.AST, env: dict, trains: dict[str, Mode] | None = None, via: str | None = None) -> None:
+        self.trained_on_purpose.clear()
         if self.sink is None:
             return
         if trains is None:
@@ -1222,7 +1237,6 @@ class SourceAnalysis:
         self._active: set[tuple] = set()  # questions being answered (see _memoized)
         self._cuts = 0
         self._training: set[int] = set()  # functions with a training step
-        self._deliberate: set[tuple[int, str]] = set()  # (function, key): train() under no_grad
         if not flow:  # classes only: another file's, asked about its model classes
             return
         # A parameter that a caller passes a model to is a model, whatever its
@@ -1256,8 +1270,6 @@ class SourceAnalysis:
                 self.callers.setdefault(id(ev.callee), []).append(ev)
             elif isinstance(ev, Step):
                 self._training.add(id(ev.func))
-            elif isinstance(ev, ModeSet) and ev.mode == TRAINING and ev.grad_off:
-                self._deliberate.add((id(ev.func), ev.key))
 
     # -- structure ---------------------------------------------------------------
     def _collect(self) -> None:
@@ -1443,6 +1455,11 @@ class SourceAnalysis:
         def compute():
             if any("BatchNorm" in n for n in info.names):
                 return True
+            for node in ast.walk(info.node):  # `self.f = resnet18()`
+                if isinstance(node, ast.Call):
+                    q = self.imports.qualify(node.func)
+                    if q and _BUILDERS.match(q) and self.batchnorm_architecture(q):
+                        return True
             used = [c for n, c in self.classes.items() if n in info.names and n != name]
             return any(self.class_has_batchnorm(c.name) for c in (*info.parents, *used))
 
@@ -1583,6 +1600,8 @@ class SourceAnalysis:
             return None
 
         def compute():
+            if not self.callers.get(id(func)) and mode == FROM_CALLER and self.attribute_stays_in_train(func, key):
+                return []
             for c in self.callers.get(id(func), []):
                 bound = c.bound(key)
                 if bound is None:
@@ -1598,6 +1617,25 @@ class SourceAnalysis:
             return None
 
         return self._memoized(("train", id(func), key, mode), None, compute)
+
+    def attribute_stays_in_train(self, func: Func, key: str) -> bool:
+        """``self.model`` built in ``__init__`` (so in train mode) by a class
+        of which no method -- and nothing else in the file -- sets that
+        attribute's mode: every method sees it in train mode."""
+        cls = func.cls
+        if cls is None or not key.startswith("self.") or key.count(".") != 1:
+            return False
+        init = cls.method("__init__")
+        summary = self._summaries.get(id(init)) if init is not None else None
+        if summary is None or summary.exit is None or summary.exit.get(key) != TRAINING:
+            return False
+        attr = key.split(".", 1)[1]
+        for ev in self.events:
+            if isinstance(ev, ModeSet) and (ev.key == key or ev.key.endswith("." + attr)):
+                return False
+            if isinstance(ev, CallOf) and any(ck == key or ck.endswith("." + attr) for ck, _ in ev.binding.values()):
+                return False  # handed to a helper: who knows
+        return True
 
     def is_live(self, func: Func, key: str, live: bool | None) -> bool:
         """Whether the model ``key`` names in ``func`` may hold BatchNorm or
@@ -1674,12 +1712,6 @@ class SourceAnalysis:
         if arch.startswith("torch.nn."):
             return arch if "BatchNorm" in arch else None
         return arch if _BN_ARCH.search(arch) and not _NOT_BN_ARCH.search(arch) else None
-
-    def trains_deliberately(self, func: Func, key: str) -> bool:
-        """``key.train()`` called while gradients are off, in ``func``: a
-        deliberate forward in training mode, such as recomputing BatchNorm
-        statistics (``torch.optim.swa_utils.update_bn``)."""
-        return (id(func), key) in self._deliberate
 
     def events_of(self, func: Func) -> list:
         return self._events.get(id(func), [])

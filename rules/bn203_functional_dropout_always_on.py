@@ -96,11 +96,17 @@ class FunctionalDropoutAlwaysOn(Rule):
                 if p is not None and _mentions_training(p):  # p=0.5 if self.training else 0.0
                     continue
                 written = ast.get_source_segment(ctx.text, call.func) or qual
+                explicit = arg is not None
                 yield ctx.report(
                     self,
                     f"{written}(...) in forward of {cls_node.name} runs with training=True even in "
-                    "eval(): pass training=self.training",
+                    + (
+                        "eval(), as written: if this is Monte-Carlo dropout, say so with "
+                        "`# bnlint: ignore[BN203]`; otherwise pass training=self.training"
+                        if explicit else "eval(): pass training=self.training"
+                    ),
                     call,
+                    **({"fix": None, "fix_safety": None} if explicit else {}),
                 )
 
     invalid = (

@@ -65,7 +65,7 @@ class InferenceWithoutEval(Rule):
             if (
                 reason is None
                 or (call.node.lineno, call.key) in seen
-                or an.trains_deliberately(func, call.key)
+                or call.deliberate
                 or not an.is_live(func, call.key, call.live)
             ):
                 continue

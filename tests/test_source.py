@@ -615,6 +615,30 @@ CLEAN = {
         with torch.no_grad():
             preds = [model(torch.randn(2, 4)) for model in ensemble]
     """,
+    "mc-dropout-train-right-before-sampling": """
+        import torch
+        import torch.nn as nn
+
+        net = nn.Sequential(nn.Linear(8, 64), nn.ReLU(), nn.Dropout(0.2), nn.Linear(64, 1))
+
+        def mc_dropout_predict(model, x, n_samples=50):
+            model.train()
+            with torch.no_grad():
+                preds = torch.stack([model(x) for _ in range(n_samples)])
+            return preds.mean(0), preds.std(0)
+
+        mc_dropout_predict(net, torch.randn(4, 8))
+    """,
+    "feature-extractor-keeps-the-mode": """
+        import torch
+        from torchvision.models import resnet50
+        from torchvision.models.feature_extraction import create_feature_extractor
+
+        model = resnet50(weights="DEFAULT").eval()
+        extractor = create_feature_extractor(model, return_nodes={"layer4": "feat"})
+        with torch.no_grad():
+            feats = extractor(torch.randn(2, 3, 224, 224))["feat"]
+    """,
     "inference-mode-false": """
         import torch
         import torch.nn as nn
@@ -712,6 +736,37 @@ FOUND = {
         with torch.no_grad():
             net(torch.randn(2, 4))
     """),
+    "inference-class-never-evals-its-model": ("BN402", "return self.model(images)", """
+        import torch
+        from torchvision import models
+
+        class Detector:
+            def __init__(self):
+                self.model = models.resnet50(weights=None)
+
+            def process(self, images):
+                with torch.no_grad():
+                    return self.model(images)
+    """),
+    "frozen-builder-inside-a-class-of-the-file": ("BN401", "param.requires_grad = False", """
+        import torch.nn as nn
+        from torchvision.models import resnet18
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.f = resnet18()
+                self.fc = nn.Linear(1000, 10)
+
+        model = Net()
+        for param in model.f.parameters():
+            param.requires_grad = False
+        for epoch in range(10):
+            model.train()
+            for x, y in loader:
+                model(x).sum().backward()
+                optimizer.step()
+    """),
     "mode-neutral-context-manager": ("BN403", "model.eval()", """
         def fit(model, loader, optimizer, accelerator):
             model.train()
@@ -733,7 +788,7 @@ def test_flow_clean(name):
 @pytest.mark.parametrize("name", sorted(FOUND))
 def test_flow_found(name):
     code, needle, text = FOUND[name]
-    found = [f for f in findings("BN4", text) if f.code == code]
+    found = [f for f in findings(code, text) if f.code == code]
     assert [f.line for f in found] == [line_of(text, needle)], [f.message for f in found]
 
 
@@ -750,3 +805,18 @@ def test_huge_and_deep_files_do_not_break_the_run(cli, tmp_path):
     assert ("chain.py", "BN402") in found  # a thousand-helper chain, followed to the end
     assert ("deeper.py", "BN001") in found  # too deep for Python's own parser: said, not crashed
     assert not any(name == "sum.py" for name, _ in found)
+
+
+def test_explicit_training_true_is_reported_without_the_safe_fix():
+    """F.dropout(x, p, training=True) may be Monte-Carlo dropout: still BN203
+    (eval() does not turn it off), but the finding offers no 'safe' fix."""
+    text = """
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    class MCDropout(nn.Module):
+        def forward(self, x):
+            return F.dropout(x, 0.5, training=True) + F.dropout(x, 0.5)
+    """
+    found = sorted(findings("BN203", text, "BN203"), key=lambda f: f.col)
+    assert [(f.fix is None, "Monte-Carlo" in f.message) for f in found] == [(True, True), (False, False)]
