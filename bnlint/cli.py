@@ -163,7 +163,7 @@ def check(
                     analyze_source(target.path, raw.decode("utf-8", "replace"), verdict.tree, source_rules)
                 )
             except RecursionError:
-                run.notes.append(f"{target.path}: not read as source, it nests too deeply for the analysis")
+                run.notes.append(f"{display_path(target.path)}: not read as source, it nests too deeply for the analysis")
             except Exception as exc:  # noqa: BLE001 -- a bnlint bug: say so, go on with the other files
                 if os.environ.get("BNLINT_DEBUG"):
                     traceback.print_exc()
