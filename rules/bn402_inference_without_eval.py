@@ -14,6 +14,10 @@ class InferenceWithoutEval(Rule):
         file. An evaluation function that takes the model as a parameter, never
         calls ``eval()`` itself and has no caller in the file is reported too:
         it leaves the mode to whoever calls it, which is how this bug happens.
+        Not reported: a mode that depends on a flag or a branch, a model that
+        certainly holds no BatchNorm or Dropout, and a forward right after an
+        explicit ``model.train()`` with no training step in between (Monte-Carlo
+        dropout, recomputing BatchNorm statistics).
 
     Why is this bad?
         ``torch.no_grad()`` does not switch modes. In training mode dropout
