@@ -379,7 +379,6 @@ class Step:
     node: ast.AST
     func: Func
     trains: dict[str, Mode]
-    via: str | None = None
 
 
 @dataclass(eq=False)
@@ -1082,13 +1081,13 @@ class _Walk:
         if grad_off is None and self.sink is not None:
             self.trained.add(key)
 
-    def step(self, e: ast.AST, env: dict, trains: dict[str, Mode] | None = None, via: str | None = None) -> None:
+    def step(self, e: ast.AST, env: dict, trains: dict[str, Mode] | None = None) -> None:
         self.trained_on_purpose.clear()
         if self.sink is None:
             return
         if trains is None:
             trains = {k: self.get(env, k) for k in self.trained}
-        self.emit(Step(e, self.func, trains, via))
+        self.emit(Step(e, self.func, trains))
 
     def call_function(
         self, e: ast.Call, callee: Func, args: list[Val | None], kwargs: dict[str | None, Val | None],
@@ -1149,7 +1148,7 @@ class _Walk:
                 ck = caller_key(k)
                 if ck is not None:
                     trains[ck] = substitute(m, self.get(env, ck))
-            self.step(e, env, trains, via=callee.qualname)
+            self.step(e, env, trains)
         if summary.exit is None:
             return None
         for k, m in summary.exit.items():
@@ -1215,7 +1214,6 @@ class SourceAnalysis:
 
     def __init__(self, path: str, text: str, tree: ast.Module, imports: Imports | None = None, flow: bool = True):
         self.path = path
-        self.display = display_path(path)
         self.text = text
         self.tree = tree
         self.imports = imports or Imports(tree)
