@@ -32,7 +32,7 @@ from _measure import measure
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from bnlint.load import expand_paths  # noqa: E402  (torch-free)
+from bnlint.discover.paths import expand_paths  # noqa: E402  (torch-free)
 
 
 def default_corpus() -> list[str]:

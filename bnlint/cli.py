@@ -8,14 +8,17 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from contextlib import contextmanager
 from enum import Enum
 from typing import List, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from bnlint import __version__
-from bnlint.findings import Severity
+from bnlint.config import DEFAULT_TIMEOUT
+from bnlint.findings import Severity, display_path
 
 app = typer.Typer(
     name="bnlint",
@@ -48,10 +51,6 @@ def fail(message: str) -> "typer.Exit":
     """One clear line on stderr, exit 2."""
     _err_console().print(f"[bold red]bnlint: error:[/bold red] {message}", soft_wrap=True, markup=True)
     return typer.Exit(EXIT_ERROR)
-
-
-def _split(values: Optional[List[str]]) -> list[str]:
-    return [v.strip() for value in values or () for v in value.split(",") if v.strip()]
 
 
 def _version(value: bool) -> None:
@@ -102,150 +101,90 @@ def check(
     batch_size: Optional[int] = typer.Option(
         None, "--batch-size", min=1, help="Training batch size, overriding the first dimension of the example inputs.",
     ),
-    timeout: float = typer.Option(60.0, "--timeout", min=1.0, help="Seconds allowed per file to import, build and analyze its models."),
+    timeout: float = typer.Option(DEFAULT_TIMEOUT, "--timeout", min=1.0, help="Seconds allowed per file to import, build and analyze its models."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Text format: no hints, notes or summary."),
 ) -> None:
     """Check model files and scripts; report findings with file:line locations."""
-    from bnlint import load
-    from bnlint.engine import finalize
-    from bnlint.inputs import InputSpec, parse_dtypes, parse_shape
-    from bnlint.registry import RegistryError, get_rule, select_rules
-    from bnlint.report import Run
-    from bnlint.paths import display_path
-    from bnlint.source import analyze_source
+    from bnlint import api
+    from bnlint.config import Config, inputs_from_strings, split_codes
+    from bnlint.findings import UsageError
 
     try:
-        if static and do_import:
-            raise ValueError("--static imports nothing: it cannot be combined with --import")
-        rules = select_rules(_split(select), _split(ignore))
-        targets = load.expand_paths(paths)
-        if static and any(t.names for t in targets):
-            raise ValueError("file.py::Name checks a model, which needs an import: drop --static")
-        inputs = None
-        if input_shape:
-            shapes = tuple(parse_shape(s) for s in input_shape)
-            inputs = InputSpec(shapes, parse_dtypes(dtype or [], len(shapes)), "--input-shape")
-        elif dtype:
-            raise ValueError("--dtype needs --input-shape")
-    except (ValueError, load.UsageError, RegistryError) as exc:
-        raise fail(str(exc))
-
-    if not targets:
-        _err_console().print("bnlint: warning: no Python files found", markup=False)
-    run = Run(findings=[], files=len(targets), static=static)
-    bn001 = get_rule("BN001")
-    jobs = []
-    usage_errors: list[str] = []
-    internal_errors: list[str] = []
-    wants_models = not static and any(r.analyzes_models() for r in rules)
-    source_rules = [r for r in rules if r.analyzes_source()]
-    for target in targets:
-        try:
-            with open(target.path, "rb") as fh:
-                raw = fh.read()
-        except OSError as exc:
-            raise fail(f"{target.path}: {exc.strerror or exc}")
-        verdict = load.classify(target.path, raw)
-        if verdict.syntax_error is not None:
-            err = verdict.syntax_error
-            run.findings.append(
-                bn001.make(
-                    f"cannot parse {display_path(target.path)}: {err.msg or 'syntax error'}",
-                    path=display_path(target.path), line=err.lineno or 1, col=err.offset or 1,
-                )
-            )
-            continue
-        if source_rules:
-            # Every file is read as source (scripts and model files alike);
-            # nothing is imported for this, in this process.
-            try:
-                run.findings.extend(
-                    analyze_source(target.path, raw.decode("utf-8", "replace"), verdict.tree, source_rules)
-                )
-            except RecursionError:
-                run.notes.append(f"{display_path(target.path)}: not read as source, it nests too deeply for the analysis")
-            except Exception as exc:  # noqa: BLE001 -- a bnlint bug: say so, go on with the other files
-                if os.environ.get("BNLINT_DEBUG"):
-                    traceback.print_exc()
-                internal_errors.append(f"source analysis of {target.path} failed: {type(exc).__name__}: {exc}")
-        if not wants_models:
-            continue
-        if target.names or do_import or (do_import is None and verdict.importable):
-            jobs.append(target)
-        else:
-            run.skipped.append((target.path, verdict.reason))
-
-    no_inputs: list[str] = []
-    codes = [r.code for r in rules]
-    console = Console(stderr=True, highlight=False)
-    status = console.status("") if console.is_terminal and output_format is Format.text and not quiet else None
-    try:
-        if status:
-            status.start()
-        for result in load.analyze_models(
-            jobs, codes, inputs=inputs, batch_size=batch_size, timeout=timeout,
-            on_file=lambda p: status.update(f"analyzing {p}") if status else None,
-        ):
-            run.findings.extend(result.findings)
-            run.models += len(result.models)
-            run.notes.extend(result.notes)
-            usage_errors.extend(result.usage_errors)
-            internal_errors.extend(result.internal_errors)
-            no_inputs.extend(result.no_inputs)
-    except load.UsageError as exc:
-        raise fail(str(exc))
-    finally:
-        if status:
-            status.stop()
-
-    shape_rules = [r.code for r in rules if "shapes" in r.needs and r.analyzes_models()]
-    if no_inputs and shape_rules and any(c.startswith("BN3") for c in shape_rules):
-        which = ", ".join(no_inputs[:3]) + (f" and {len(no_inputs) - 3} more" if len(no_inputs) > 3 else "")
-        run.notes.append(
-            f"batch-size rules ({', '.join(c for c in shape_rules if c.startswith('BN3'))}) skipped for "
-            f"{which}: no example inputs (pass --input-shape, or define example_inputs in the file)"
+        config = Config(
+            select=split_codes(select), ignore=split_codes(ignore), fail_on=Severity(fail_on.value),
+            static=static, import_files=do_import, inputs=inputs_from_strings(input_shape, dtype),
+            batch_size=batch_size, timeout=timeout,
         )
-    if usage_errors:  # e.g. file.py::Missing: the run asked for was not the one made
-        raise fail("; ".join(usage_errors))
-    run.findings = finalize(run.findings, codes + ["BN001"] if "BN001" in codes else codes)
-    run.failed = len(internal_errors)
-    _emit(run, output_format, output_file, quiet)
+        out = _open_output(output_file)
+    except UsageError as exc:
+        raise fail(str(exc))
+    try:
+        with _progress(enabled=output_format is Format.text and not quiet) as on_file:
+            run = api.check_paths(paths, config, on_file=on_file)
+    except UsageError as exc:
+        if out is not sys.stdout:
+            out.close()
+        raise fail(str(exc))
+    if not run.files:
+        _err_console().print("bnlint: warning: no Python files found", markup=False)
+    _report(run, output_format, out, quiet)
+    for msg in run.internal_errors:
+        _err_console().print(f"[bold red]bnlint: internal error:[/bold red] {escape(msg)}", soft_wrap=True)
+    raise typer.Exit(_exit_code(run, config, exit_zero))
 
-    for msg in internal_errors:
-        _err_console().print(f"[bold red]bnlint: internal error:[/bold red] {msg}", soft_wrap=True)
-    if internal_errors:
-        raise typer.Exit(EXIT_ERROR)
-    threshold = Severity(fail_on.value).rank
-    failing = any(f.severity.rank >= threshold for f in run.findings)
-    raise typer.Exit(EXIT_FINDINGS if failing and not exit_zero else EXIT_OK)
+
+def _exit_code(run, config, exit_zero: bool) -> int:
+    if run.internal_errors:
+        return EXIT_ERROR
+    return EXIT_FINDINGS if run.failing(config.fail_on) and not exit_zero else EXIT_OK
 
 
-def _emit(run, fmt: Format, output_file: Optional[str], quiet: bool) -> None:
-    from bnlint.report import render
-    from bnlint.report.text import print_text
+def _open_output(output_file: Optional[str]):
+    """The report's stream, opened before the analysis so that an unwritable
+    path is a usage error, not a failure after a long run."""
+    from bnlint.findings import UsageError
 
-    if fmt is Format.text:
-        if output_file:
-            with open(output_file, "w", encoding="utf-8") as fh:
-                print_text(run, Console(file=fh, no_color=True, highlight=False, width=10_000), quiet=quiet)
-            return
-        print_text(run, Console(highlight=False), quiet=quiet)
+    if not output_file:
+        return sys.stdout
+    try:
+        return open(output_file, "w", encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--output-file {output_file}: {exc.strerror or exc}") from None
+
+
+@contextmanager
+def _progress(enabled: bool):
+    """A one-line status on stderr, only on a terminal."""
+    console = _err_console()
+    if not (enabled and console.is_terminal):
+        yield None
         return
-    text = render(run, fmt.value)
-    if output_file:
-        with open(output_file, "w", encoding="utf-8") as fh:
-            fh.write(text)
-    else:
-        sys.stdout.write(text)
-    err = Console(stderr=True, highlight=False)
-    for note in run.notes:
-        err.print(f"note: {note}", soft_wrap=True, markup=False)
+    status = console.status("")
+    status.start()
+    try:
+        yield lambda path: status.update(f"analyzing {display_path(path)}")
+    finally:
+        status.stop()
+
+
+def _report(run, fmt: "Format", out, quiet: bool) -> None:
+    from bnlint.report import Options, render
+
+    try:
+        render(run, fmt.value, out, Options(quiet=quiet))
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    if fmt is not Format.text:  # machine formats keep stdout clean: notes go to stderr
+        err = _err_console()
+        for note in run.notes:
+            err.print(f"note: {note}", soft_wrap=True, markup=False)
 
 
 @app.command("rule")
 def rule_cmd(code: str = typer.Argument(..., help="A rule code (BN101) or name (conv-bias-before-batchnorm).")) -> None:
     """Print one rule's documentation and examples."""
-    from bnlint.registry import get_rule
+    from bnlint.engine.registry import get_rule
 
     cls = get_rule(code)
     if cls is None:
@@ -272,7 +211,7 @@ def rules_cmd(
 
     from rich.table import Table
 
-    from bnlint.registry import all_rules
+    from bnlint.engine.registry import all_rules
 
     if output_format is Format.json:
         data = [

@@ -1,10 +1,29 @@
-"""Findings: what a rule reports. Plain data, no torch."""
+"""Findings and runs: what the analyses report, as plain data (no torch).
+
+Findings cross the process boundary as JSON. Their paths are the real paths
+of the files; reporters decide how to show them (:func:`display_path`)."""
 
 from __future__ import annotations
 
 import enum
+import os
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
+
+
+class UsageError(Exception):
+    """Bad input from the user (a missing path, an unknown selector, a model
+    target that does not exist): one line for the user, exit 2."""
+
+
+def display_path(path: str, start: str | None = None) -> str:
+    """``path`` relative to ``start`` (default: the working directory, looked
+    up now, never cached) when it lies below it; otherwise as it is."""
+    try:
+        rel = os.path.relpath(path, start)
+    except ValueError:  # another drive on Windows
+        return path
+    return path if rel.startswith("..") else rel
 
 
 def _natural(dotted: str) -> tuple:
@@ -154,3 +173,25 @@ class FileResult:
             d["internal_errors"],
             d.get("no_inputs", []),
         )
+
+
+@dataclass
+class Run:
+    """Everything one check produced: the one result the API returns and
+    every reporter renders."""
+
+    findings: list[Finding] = field(default_factory=list)
+    files: int = 0
+    models: int = 0
+    notes: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why): read as source only
+    static: bool = False  # every file read as source only, nothing imported
+    internal_errors: list[str] = field(default_factory=list)  # bnlint bugs: exit 2
+
+    @property
+    def failed(self) -> int:
+        return len(self.internal_errors)
+
+    def failing(self, threshold: Severity) -> list[Finding]:
+        """The findings at or above ``threshold``."""
+        return [f for f in self.findings if f.severity.rank >= threshold.rank]

@@ -1,5 +1,5 @@
 from bnlint.findings import Severity
-from bnlint.rule import Example, Rule
+from bnlint.engine.rule import Example, Rule
 
 
 class ModelNotAnalyzable(Rule):

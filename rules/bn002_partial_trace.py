@@ -1,5 +1,5 @@
-from bnlint.findings import Severity
-from bnlint.rule import Example, Rule
+from bnlint.engine.rule import Example, Rule
+from bnlint.findings import Severity, display_path
 
 
 class PartialTrace(Rule):
@@ -42,7 +42,6 @@ class PartialTrace(Rule):
     summary = "Part of a model could only be analyzed as a module tree."
 
     def check_model(self, ctx):
-        from bnlint.analyze import display_path
 
         for op in ctx.graph.opaque:
             where = f" at {display_path(op.where.path)}:{op.where.line}" if op.where else ""

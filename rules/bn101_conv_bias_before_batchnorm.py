@@ -1,5 +1,6 @@
 from bnlint.findings import FixSafety, Severity
-from bnlint.rule import Example, Rule
+from bnlint.engine.rule import Example, Rule
+from bnlint.model import layers as L
 
 
 class ConvBiasBeforeBatchNorm(Rule):
@@ -46,7 +47,6 @@ class ConvBiasBeforeBatchNorm(Rule):
     fix_safety = FixSafety.SAFE
 
     def check_model(self, ctx):
-        from bnlint import layers as L
 
         g = ctx.graph
         for qual, layer in g.modules(L.BIASED_PRODUCER):

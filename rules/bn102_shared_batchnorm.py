@@ -1,5 +1,6 @@
-from bnlint.findings import Severity
-from bnlint.rule import Example, Rule
+from bnlint.engine.rule import Example, Rule
+from bnlint.model import layers as L
+from bnlint.findings import Severity, display_path
 
 
 class SharedBatchNorm(Rule):
@@ -37,8 +38,6 @@ class SharedBatchNorm(Rule):
     hint = "give each call site its own BatchNorm"
 
     def check_model(self, ctx):
-        from bnlint import layers as L
-        from bnlint.analyze import display_path
 
         g = ctx.graph
         for qual, bn in g.modules(L.BATCHNORM):

@@ -1,5 +1,6 @@
 from bnlint.findings import FixSafety, Severity
-from bnlint.rule import Example, Rule
+from bnlint.engine.rule import Example, Rule
+from bnlint.model import layers as L
 
 
 class BatchNormMomentumInverted(Rule):
@@ -45,7 +46,6 @@ class BatchNormMomentumInverted(Rule):
     fix_safety = FixSafety.UNSAFE
 
     def check_model(self, ctx):
-        from bnlint import layers as L
 
         for qual, bn in ctx.graph.modules(L.BATCHNORM):
             m = bn.momentum

@@ -1,5 +1,6 @@
 from bnlint.findings import Severity
-from bnlint.rule import Example, Rule
+from bnlint.engine.rule import Example, Rule
+from bnlint.model import layers as L
 
 
 class BatchNormWithoutRunningStats(Rule):
@@ -35,7 +36,6 @@ class BatchNormWithoutRunningStats(Rule):
     hint = "keep running statistics, or use GroupNorm/InstanceNorm if batch independence is wanted"
 
     def check_model(self, ctx):
-        from bnlint import layers as L
 
         for qual, bn in ctx.graph.modules(L.BATCHNORM):
             if not bn.track_running_stats:

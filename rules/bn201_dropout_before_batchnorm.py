@@ -1,5 +1,6 @@
 from bnlint.findings import Severity
-from bnlint.rule import Example, Rule
+from bnlint.engine.rule import Example, Rule
+from bnlint.model import layers as L
 
 
 class DropoutBeforeBatchNorm(Rule):
@@ -38,7 +39,6 @@ class DropoutBeforeBatchNorm(Rule):
     hint = "move dropout after the last BatchNorm (e.g. into the classifier head)"
 
     def check_model(self, ctx):
-        from bnlint import layers as L
 
         g = ctx.graph
 

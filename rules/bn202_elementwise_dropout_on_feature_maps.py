@@ -1,5 +1,6 @@
 from bnlint.findings import FixSafety, Severity
-from bnlint.rule import Example, Rule
+from bnlint.engine.rule import Example, Rule
+from bnlint.model import layers as L
 
 
 def _keeps_feature_map(g, node, L) -> bool:
@@ -79,7 +80,6 @@ class ElementwiseDropoutOnFeatureMaps(Rule):
     fix_safety = FixSafety.SAFE
 
     def check_model(self, ctx):
-        from bnlint import layers as L
 
         g = ctx.graph
         seen = set()

@@ -1,7 +1,8 @@
 import ast
 
 from bnlint.findings import FixSafety, Severity
-from bnlint.rule import Example, Rule
+from bnlint.engine.rule import Example, Rule
+from bnlint.model import layers as L
 
 
 class FunctionalDropoutAlwaysOn(Rule):
@@ -51,7 +52,6 @@ class FunctionalDropoutAlwaysOn(Rule):
     def check_model(self, ctx):
         # The model is traced in eval(), so `training=self.training` resolved
         # to False; anything still True is on in eval.
-        from bnlint import layers as L
 
         g = ctx.graph
         for node in g.function_calls(L.FUNCTIONAL_DROPOUT):

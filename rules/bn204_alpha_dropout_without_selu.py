@@ -1,5 +1,6 @@
 from bnlint.findings import Severity
-from bnlint.rule import Example, Rule
+from bnlint.engine.rule import Example, Rule
+from bnlint.model import layers as L
 
 
 class AlphaDropoutWithoutSelu(Rule):
@@ -40,7 +41,6 @@ class AlphaDropoutWithoutSelu(Rule):
     hint = "use SELU before AlphaDropout, or plain Dropout"
 
     def check_model(self, ctx):
-        from bnlint import layers as L
 
         g = ctx.graph
 

@@ -1,5 +1,6 @@
 from bnlint.findings import FixSafety, Severity
-from bnlint.rule import Example, Rule
+from bnlint.engine.rule import Example, Rule
+from bnlint.model import layers as L
 
 
 class BatchNormSingleValuePerChannel(Rule):
@@ -49,14 +50,12 @@ class BatchNormSingleValuePerChannel(Rule):
     fix_safety = FixSafety.UNSAFE
 
     def check_model(self, ctx):
-        from bnlint import layers as L
-        from bnlint.shapes import values_per_channel
 
         for qual, bn in ctx.graph.modules(L.BATCHNORM):
             shape = ctx.input_shape(qual)
             if shape is None or len(shape) < 2 or not ctx.train_state[qual].training:
                 continue
-            if values_per_channel(shape) == 1:
+            if L.values_per_channel(shape) == 1:
                 dims = f"[{', '.join(map(str, shape))}]"
                 yield ctx.report(
                     self,

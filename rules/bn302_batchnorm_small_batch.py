@@ -1,5 +1,6 @@
 from bnlint.findings import FixSafety, Severity
-from bnlint.rule import Example, Rule
+from bnlint.engine.rule import Example, Rule
+from bnlint.model import layers as L
 
 SMALL_BATCH = 8
 
@@ -49,8 +50,6 @@ class BatchNormSmallBatch(Rule):
     fix_safety = FixSafety.UNSAFE
 
     def check_model(self, ctx):
-        from bnlint import layers as L
-        from bnlint.shapes import values_per_channel
 
         n = ctx.batch_size
         if n is None or n >= SMALL_BATCH:
@@ -58,7 +57,7 @@ class BatchNormSmallBatch(Rule):
         training = [
             (q, bn) for q, bn in ctx.graph.modules(L.BATCHNORM)
             if ctx.train_state[q].training and ctx.input_shape(q) is not None
-            and values_per_channel(ctx.input_shape(q)) > 1  # those crash instead: BN301
+            and L.values_per_channel(ctx.input_shape(q)) > 1  # those crash instead: BN301
         ]
         if not training:
             return

@@ -1,5 +1,6 @@
 from bnlint.findings import FixSafety, Severity
-from bnlint.rule import Example, Rule
+from bnlint.engine.rule import Example, Rule
+from bnlint.model import layers as L
 
 
 class FrozenBatchNormInTrainMode(Rule):
@@ -56,7 +57,6 @@ class FrozenBatchNormInTrainMode(Rule):
     fix_safety = FixSafety.SAFE
 
     def check_model(self, ctx):
-        from bnlint import layers as L
 
         g = ctx.graph
         state = ctx.train_state

@@ -2,7 +2,7 @@
 
 import json
 
-from conftest import FIXTURES
+from helpers import FIXTURES
 
 
 def test_vgg_reports_every_biased_conv_with_location(cli):
@@ -157,7 +157,7 @@ def test_help_and_version(cli):
 
 
 def test_rules_list_text_fits_a_narrow_terminal(cli):
-    from bnlint.registry import all_rules
+    from bnlint.engine.registry import all_rules
 
     for width in ("80", "200"):
         proc = cli("rules", env={"COLUMNS": width})

@@ -9,7 +9,7 @@ import pytest
 
 from marks import parse_marks
 
-from conftest import FIXTURES, ROOT, run_cli
+from helpers import FIXTURES, ROOT, run_cli
 
 FILES = sorted(p for p in FIXTURES.rglob("*.py"))
 

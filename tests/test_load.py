@@ -5,8 +5,10 @@ import textwrap
 
 import pytest
 
-from bnlint.load import Target, analyze_models, classify
-from bnlint.worker import analyze_file
+from bnlint.discover.paths import Target
+from bnlint.discover.policy import classify
+from bnlint.model.process import analyze_models
+from bnlint.model.worker import analyze_file
 
 
 def write(path, text):

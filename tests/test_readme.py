@@ -2,9 +2,9 @@
 
 import re
 
-from bnlint.registry import all_rules
+from bnlint.engine.registry import all_rules
 
-from conftest import ROOT
+from helpers import ROOT
 
 README = (ROOT / "README.md").read_text()
 

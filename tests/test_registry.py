@@ -6,11 +6,11 @@ import types
 
 import pytest
 
-from bnlint import registry
+from bnlint.engine import registry
 from bnlint.findings import Severity
-from bnlint.rule import CODE_RE, NAME_RE, Rule
+from bnlint.engine.rule import CODE_RE, NAME_RE, Rule
 
-from conftest import ROOT
+from helpers import ROOT
 
 
 def test_codes_and_names_are_unique_and_well_formed():
@@ -92,14 +92,14 @@ def test_listing_and_documenting_rules_never_imports_torch():
 def test_python_api_on_a_live_model():
     import torch.nn as nn
 
-    from bnlint.analyze import check_model
+    from bnlint.api import check_model
 
     model = nn.Sequential(
         nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8, momentum=0.99), nn.ReLU(),
         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4, bias=False), nn.BatchNorm1d(4),
     )
     model.train()
-    found = check_model(model, input_shapes=[(1, 3, 16, 16)])
+    found = check_model(model, (1, 3, 16, 16))
     assert sorted((f.code, f.module) for f in found) == [
         ("BN101", "0"), ("BN103", "1"), ("BN301", "6"), ("BN302", "1"),
     ]

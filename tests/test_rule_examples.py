@@ -4,8 +4,10 @@ rule with examples adds its tests. Model examples go through the real loader
 
 import pytest
 
-from bnlint.registry import all_rules
-from bnlint.rule import DOC_SECTIONS
+from bnlint.engine.registry import all_rules
+from bnlint.engine.rule import DOC_SECTIONS
+
+from helpers import model_findings
 
 
 def _params():
@@ -19,14 +21,12 @@ def _findings(rule, example, tmp_path):
     path = tmp_path / f"example_{rule.code.lower()}.py"
     path.write_text(example.text)
     if example.kind == "model":
-        from bnlint.worker import analyze_file
-
-        result = analyze_file(str(path), rules=[rule])
+        result = model_findings(path, rules=[rule])
         assert not result.internal_errors, result.internal_errors
         return result.findings
-    from bnlint import source  # the source analysis (scripts)
+    from bnlint.api import check_source  # the source analysis (scripts)
 
-    return source.analyze_path(str(path), rules=[rule])
+    return check_source(path, select=[rule.code])
 
 
 @pytest.mark.parametrize("rule,kind,example", list(_params()))

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from bnlint.worker import analyze_file
+from bnlint.model.worker import analyze_file
 
-from conftest import FIXTURES, ROOT
+from helpers import FIXTURES, ROOT
 
 
 def codes(findings):

@@ -9,20 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from bnlint.registry import get_rule
-from bnlint.source import analyze_source, is_inference_name
+from bnlint.source import is_inference_name
 
-from conftest import ROOT
+from helpers import ROOT, line_of, source_findings
 
 
 def findings(code: str, text: str, rule: str | None = None):
-    text = textwrap.dedent(text)
-    rules = [get_rule(rule)] if rule else None
-    return [f for f in analyze_source("script.py", text, rules=rules) if rule is None or f.code == rule]
-
-
-def line_of(text: str, needle: str) -> int:
-    return next(i for i, l in enumerate(textwrap.dedent(text).splitlines(), 1) if needle in l)
+    return source_findings(text, rule)
 
 
 # -- the "done when" --------------------------------------------------

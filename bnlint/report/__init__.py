@@ -1,30 +1,44 @@
-"""Renderers: findings in, text out. Torch-free."""
+"""Reporters: a :class:`~bnlint.findings.Run` in, output out, one module per
+format behind one registry. Torch-free. Reporters (not analyses) decide how
+paths are shown.
+
+A reporter is a function ``(run, out, options) -> None`` writing to a text
+stream; ``text`` is one like the others."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import importlib
+from dataclasses import dataclass
+from typing import Callable, TextIO
 
-from bnlint.findings import Finding
-
-FORMATS = ("text", "json")
-
-
-@dataclass
-class Run:
-    """Everything one `bnlint check` produced, for the renderers."""
-
-    findings: list[Finding]
-    files: int = 0
-    models: int = 0
-    notes: list[str] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why): read as source only
-    static: bool = False  # --static: every file read as source only, nothing imported
-    failed: int = 0  # analyses that crashed (bnlint bugs, reported as internal errors)
+from bnlint.findings import Run
 
 
-def render(run: Run, fmt: str) -> str:
-    if fmt == "json":
-        from bnlint.report.json import render_json
+@dataclass(frozen=True)
+class Options:
+    quiet: bool = False  # no hints, notes or summary (text)
+    color: bool | None = None  # None: decide from the stream and NO_COLOR
+    width: int | None = None  # None: the terminal's
 
-        return render_json(run)
-    raise ValueError(f"unknown format {fmt!r}")
+
+Reporter = Callable[[Run, TextIO, Options], None]
+
+# format name -> "module:function", imported on use
+REPORTERS: dict[str, str] = {
+    "text": "bnlint.report.text:report",
+    "json": "bnlint.report.json:report",
+}
+FORMATS = tuple(REPORTERS)
+
+
+def get_reporter(fmt: str) -> Reporter:
+    try:
+        target = REPORTERS[fmt]
+    except KeyError:
+        raise ValueError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})") from None
+    module, _, func = target.partition(":")
+    return getattr(importlib.import_module(module), func)
+
+
+def render(run: Run, fmt: str, out: TextIO, options: Options = Options()) -> None:
+    get_reporter(fmt)(run, out, options)

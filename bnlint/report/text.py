@@ -4,13 +4,15 @@ editors) with a one-line hint, then a summary. Honours NO_COLOR and non-TTY."""
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from itertools import groupby
+from typing import TextIO
 
 from rich.console import Console
 from rich.markup import escape
 
-from bnlint.findings import Finding, Severity
+from bnlint.findings import Finding, Run, Severity, display_path
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
@@ -19,12 +21,21 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def print_text(run, console: Console, *, quiet: bool = False) -> None:
+def report(run: Run, out: TextIO, options) -> None:
+    if out is sys.stdout or out is sys.__stdout__:
+        console = Console(file=out, highlight=False)  # a terminal's width and colours; NO_COLOR honoured
+    else:
+        console = Console(file=out, no_color=True, highlight=False, width=options.width or 10_000)
+    print_text(run, console, quiet=options.quiet)
+
+
+def print_text(run: Run, console: Console, *, quiet: bool = False) -> None:
     """Findings grouped by file and model; unless ``quiet``, with hints,
     notes and a summary line."""
     show_hints = not quiet
+
     def group_key(f: Finding):
-        return (f.path or "", f.model or "")
+        return (display_path(f.path) if f.path else "", f.model or "")
 
     for (path, model), items in groupby(sorted(run.findings, key=lambda f: (group_key(f), f.sort_key())), key=group_key):
         title = f"[bold]{escape(path or '<unknown>')}[/bold]"
@@ -32,7 +43,8 @@ def print_text(run, console: Console, *, quiet: bool = False) -> None:
             title += f"  [dim]model[/dim] [bold]{escape(model)}[/bold]"
         console.print(title)
         for f in items:
-            loc = f"{f.path}:{f.line}:{f.col or 1}" if f.path and f.line else (f.path or "")
+            shown = display_path(f.path) if f.path else ""
+            loc = f"{shown}:{f.line}:{f.col or 1}" if f.path and f.line else shown
             sev = f.severity
             console.print(
                 f"  [dim]{escape(loc)}:[/dim] [{_STYLE[sev]}]{f.code}[/] "
@@ -46,7 +58,7 @@ def print_text(run, console: Console, *, quiet: bool = False) -> None:
                 if f.fix:
                     extra.append(f"fix ({f.fix_safety.value if f.fix_safety else 'manual'}): {f.fix}")
                 if f.call_site:
-                    extra.append(f"called at {f.call_site.path}:{f.call_site.line}")
+                    extra.append(f"called at {display_path(f.call_site.path)}:{f.call_site.line}")
                 if extra:
                     console.print(f"      [dim]{escape(' · '.join(extra))}[/dim]", soft_wrap=True)
         console.print()
@@ -61,7 +73,7 @@ def print_text(run, console: Console, *, quiet: bool = False) -> None:
             "look like scripts or define no models; --import forces it):[/dim]"
         )
         for path, why in run.skipped[:10]:
-            console.print(f"[dim]  {escape(path)}: {escape(why)}[/dim]", soft_wrap=True)
+            console.print(f"[dim]  {escape(display_path(path))}: {escape(why)}[/dim]", soft_wrap=True)
         if len(run.skipped) > 10:
             console.print(f"[dim]  ... and {len(run.skipped) - 10} more[/dim]")
 

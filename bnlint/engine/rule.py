@@ -8,8 +8,8 @@ carries VALID and INVALID examples that the test suite runs automatically.
 
 It implements one or both of:
 
-* ``check_model(ctx)`` -- ``ctx`` is a :class:`bnlint.analyze.ModelContext`
-  (the model, its :class:`bnlint.graph.ModelGraph`, its train-mode snapshot);
+* ``check_model(ctx)`` -- ``ctx`` is a :class:`bnlint.model.context.ModelContext`
+  (the model, its :class:`bnlint.model.graph.ModelGraph`, its train-mode snapshot);
 * ``check_source(ctx)`` -- ``ctx`` is a source context from
   :mod:`bnlint.source` (stdlib ``ast``; nothing imported or executed).
 
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Literal
 from bnlint.findings import Finding, FixSafety, Severity
 
 if TYPE_CHECKING:  # pragma: no cover
-    from bnlint.analyze import ModelContext
+    from bnlint.model.context import ModelContext
 
 CODE_RE = re.compile(r"^BN\d{3}$")
 NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")

@@ -102,11 +102,3 @@ def propagate(model: nn.Module, spec: InputSpec) -> ShapeInfo:
         for m in model.modules():
             m.training = was_training[id(m)]
     return info
-
-
-def values_per_channel(shape: Sequence[int]) -> int:
-    """What a BatchNorm normalizes each channel over: N x spatial positions."""
-    n = shape[0]
-    for d in shape[2:]:
-        n *= d
-    return n

@@ -15,10 +15,10 @@ from typing import Callable, Iterable, Iterator
 import torch.fx as fx
 import torch.nn as nn
 
-from bnlint import layers
+from bnlint.model import layers
 from bnlint.findings import Location
-from bnlint.sites import SiteRecorder
-from bnlint.trace import SITE_KEY, Fragment, Opaque, TraceResult, is_torch_layer
+from bnlint.model.sites import SiteRecorder
+from bnlint.model.trace import SITE_KEY, Fragment, Opaque, TraceResult, is_torch_layer
 
 NodePredicate = Callable[[fx.Node], bool]
 

@@ -24,7 +24,7 @@ _LIB_DIRS = tuple(
     os.path.normcase(os.path.realpath(p)) + os.sep
     for p in {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
 )
-_BNLINT_DIR = os.path.normcase(os.path.dirname(os.path.realpath(__file__))) + os.sep
+_BNLINT_DIR = os.path.normcase(os.path.dirname(os.path.dirname(os.path.realpath(__file__)))) + os.sep
 
 
 @functools.lru_cache(maxsize=4096)

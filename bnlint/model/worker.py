@@ -1,6 +1,6 @@
 """The child-process side of ``bnlint check``: import a user's file, build the
 models in it, and analyze each one. Everything that executes user code lives
-here; the parent (:mod:`bnlint.load`) runs it in a separate process with a time
+here; the parent (:mod:`bnlint.model.process`) runs it in a separate process with a time
 limit and only ever sees plain JSON.
 
 :func:`analyze_file` also runs in-process (the test suite uses it).
@@ -43,13 +43,14 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from bnlint.analyze import build_context, display_path, run_rules
-from bnlint.findings import FileResult, Location
-from bnlint.registry import all_rules
-from bnlint.rule import Rule
+from bnlint.engine.registry import all_rules, get_rule
+from bnlint.engine.rule import Rule
+from bnlint.engine.runner import run_model_rules
+from bnlint.findings import FileResult, Location, display_path
 from bnlint.inputs import InputSpec
-from bnlint.shapes import spec_from_value
-from bnlint.sites import SiteRecorder, is_library_file
+from bnlint.model.context import build_context, needs_of
+from bnlint.model.shapes import spec_from_value
+from bnlint.model.sites import SiteRecorder, is_library_file
 
 HOOK = "bnlint_models"
 EXAMPLE_INPUTS = "example_inputs"
@@ -281,19 +282,18 @@ def analyze_file(
 ) -> FileResult:
     import torch.nn as nn
 
-    from bnlint.registry import get_rule
-
     rules = list(rules) if rules is not None else [r for r in all_rules() if not r.opt_in]
+    needs = needs_of(rules)
     bn001 = get_rule("BN001")
-    shown = display_path(path)
-    result = FileResult(shown)
+    shown = display_path(path)  # in messages; findings keep the real path
+    result = FileResult(path)
     recorder = SiteRecorder()
 
     def not_analyzable(message: str, exc: BaseException | None, model: str | None = None,
                        at: Location | None = None) -> None:
         loc = _error_location(exc, path) if exc is not None else (at or Location(path, 1))
         result.findings.append(
-            bn001.make(message, path=display_path(loc.path), line=loc.line, col=loc.col, model=model)
+            bn001.make(message, path=loc.path, line=loc.line, col=loc.col, model=model)
         )
 
     def run_user(fn: Callable[[], Any], what: str) -> tuple[Any, BaseException | None]:
@@ -367,7 +367,9 @@ def analyze_file(
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                ctx = build_context(model, cand.name, sites=recorder, anchor=cand.anchor, inputs=spec)
+                ctx = build_context(
+                    model, cand.name, sites=recorder, anchor=cand.anchor, inputs=spec, needs=needs,
+                )
         except Exception as exc:  # noqa: BLE001 -- e.g. a user train() override that raises
             not_analyzable(f"cannot analyze model {cand.name!r}: {describe_exception(exc)}", exc, cand.name)
             continue
@@ -376,7 +378,7 @@ def analyze_file(
                 f"{shown}::{cand.name}: shape rules skipped, the forward fails on inputs "
                 f"{spec.describe()} ({ctx.shapes.error})"
             )
-        findings, errors = run_rules(ctx, rules)
+        findings, errors = run_model_rules(ctx, rules)
         result.findings.extend(findings)
         result.internal_errors.extend(str(e) for e in errors)
         result.models.append(cand.name)
@@ -398,8 +400,6 @@ def main() -> None:
         proto.write(json.dumps(obj) + "\n")
         proto.flush()
 
-    from bnlint.registry import get_rule
-
     send({"event": "ready"})
     for line in jobs:
         job = json.loads(line)
@@ -415,7 +415,7 @@ def main() -> None:
             )
             payload = res.to_json()
         except BaseException as exc:  # noqa: BLE001 -- report, never die silently
-            payload = FileResult(display_path(job["path"]), internal_errors=[
+            payload = FileResult(job["path"], internal_errors=[
                 "".join(traceback.format_exception(exc)).rstrip()
             ]).to_json()
         send({"event": "result", **payload})

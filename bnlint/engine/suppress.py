@@ -1,10 +1,14 @@
-"""Collect findings from every analysis, then dedupe, suppress and sort them.
+"""From the raw findings of a run to the reported ones: keep the selected
+codes (the analysis' own failures, BN001, always), drop duplicates and source
+findings that repeat a model finding, honour inline suppression comments,
+sort by location. Torch-free.
 
-Torch-free: runs in the parent process on plain :class:`Finding` objects."""
+Suppression comments are read from the files as they are when the run ends,
+once per file per run (no cache outlives a run: a long-lived process that
+edits a file sees the new comments)."""
 
 from __future__ import annotations
 
-import functools
 import re
 from typing import Iterable
 
@@ -16,6 +20,9 @@ _LINE_RE = re.compile(r"#\s*bnlint:\s*ignore(?!-)(?:\[(?P<codes>[^\]]*)\])?", re
 _FILE_RE = re.compile(r"#\s*bnlint:\s*ignore-file(?:\[(?P<codes>[^\]]*)\])?", re.I)
 
 ALL = frozenset({""})  # a prefix every code starts with
+# Reported whatever is selected: a model or file bnlint could not analyze must
+# never pass silently (only an explicit --ignore drops it).
+ALWAYS_REPORTED = frozenset({"BN001"})
 
 
 def _codes(group: str | None) -> frozenset[str]:
@@ -43,35 +50,46 @@ class Suppressions:
         return any(code.startswith(p) for p in prefixes)
 
 
-@functools.lru_cache(maxsize=512)
-def suppressions_for(path: str) -> Suppressions:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            return Suppressions(fh.read())
-    except OSError:
-        return Suppressions("")
+class SuppressionReader:
+    """Reads each file's suppressions once, for one run."""
 
+    def __init__(self) -> None:
+        self._files: dict[str, Suppressions] = {}
 
-def is_suppressed(f: Finding) -> bool:
-    if f.path is None:
-        return False
-    s = suppressions_for(f.path)
-    if s.suppresses(f.code, f.line):
-        return True
-    cs = f.call_site
-    return cs is not None and cs.path == f.path and s.suppresses(f.code, cs.line)
+    def __call__(self, path: str) -> Suppressions:
+        if path not in self._files:
+            try:
+                with open(path, encoding="utf-8", errors="replace") as fh:
+                    self._files[path] = Suppressions(fh.read())
+            except OSError:
+                self._files[path] = Suppressions("")
+        return self._files[path]
+
+    def is_suppressed(self, f: Finding) -> bool:
+        if f.path is None:
+            return False
+        s = self(f.path)
+        if s.suppresses(f.code, f.line):
+            return True
+        cs = f.call_site
+        return cs is not None and cs.path == f.path and s.suppresses(f.code, cs.line)
 
 
 def finalize(
     findings: Iterable[Finding],
     selected: Iterable[str] | None = None,
     *,
+    ignored: Iterable[str] = (),
     honour_suppressions: bool = True,
 ) -> list[Finding]:
-    """Keep the selected codes, drop exact duplicates and source findings that
-    repeat a model finding (same code, same file and line), apply inline
-    suppressions, and sort by location."""
-    keep = set(selected) if selected is not None else None
+    """Keep the selected codes (and BN001 unless ``ignored`` names it), drop
+    exact duplicates and source findings that repeat a model finding (same
+    code, same file and line), apply inline suppressions, and sort."""
+    keep = None
+    if selected is not None:
+        ignored = [i.upper() for i in ignored if i.strip()]
+        always = {c for c in ALWAYS_REPORTED if not any(c.startswith(i) for i in ignored)}
+        keep = set(selected) | always
     unique: dict[tuple, Finding] = {}
     for f in findings:
         if keep is not None and f.code not in keep:
@@ -92,5 +110,6 @@ def finalize(
         if not (f.source == "source" and (f.code, f.path, f.line) in model_sites)
     ]
     if honour_suppressions:
-        found = [f for f in found if not is_suppressed(f)]
+        reader = SuppressionReader()
+        found = [f for f in found if not reader.is_suppressed(f)]
     return sorted(found, key=Finding.sort_key)

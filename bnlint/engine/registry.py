@@ -11,7 +11,7 @@ import pkgutil
 from importlib.metadata import entry_points
 from typing import Iterable
 
-from bnlint.rule import CODE_RE, NAME_RE, Rule
+from bnlint.engine.rule import CODE_RE, NAME_RE, Rule
 
 ENTRY_POINT_GROUP = "bnlint.rules"
 

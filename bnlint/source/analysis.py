@@ -49,7 +49,6 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Sequence
 
 from bnlint.findings import Finding
-from bnlint.paths import display_path
 
 TRAIN, EVAL, ENTRY = "train", "eval", "entry"
 Mode = frozenset
@@ -1850,10 +1849,6 @@ class SourceContext:
     _imports: Imports | None = None
 
     @property
-    def display(self) -> str:
-        return display_path(self.path)
-
-    @property
     def analysis(self) -> SourceAnalysis:
         if self._analysis is None:
             self._analysis = SourceAnalysis(self.path, self.text, self.tree, self.imports)
@@ -1874,7 +1869,7 @@ class SourceContext:
     def report(self, rule, message: str, node: ast.AST, **fields) -> Finding:
         return rule.make(
             message,
-            path=self.display,
+            path=self.path,
             line=getattr(node, "lineno", 1),
             col=getattr(node, "col_offset", 0) + 1,
             source="source",
@@ -1898,46 +1893,13 @@ def needs_flow(text: str) -> bool:
     return _FLOW_WORDS.search(text) is not None
 
 
-def analyze_source(
-    path: str,
-    text: str,
-    tree: ast.Module | None = None,
-    rules: Iterable[type] | None = None,
-) -> list[Finding]:
-    """Run the source rules on one file's text. Raises SyntaxError."""
-    if tree is None:
-        tree = ast.parse(text, filename=path)
-    ctx = SourceContext(path, text, tree)
-    # Call chains are followed recursively, a few frames a call: leave room
-    # for a long chain of helpers (a RecursionError is still the caller's to
-    # report as "too deep").
-    limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(limit, 20_000))
-    try:
-        return _run_source_rules(ctx, rules)
-    finally:
-        sys.setrecursionlimit(limit)
-
-
-def _run_source_rules(ctx: "SourceContext", rules: Iterable[type] | None) -> list[Finding]:
-    from bnlint.registry import all_rules
-
-    findings: list[Finding] = []
-    for cls in rules if rules is not None else all_rules():
-        if cls.analyzes_source():
-            findings.extend(cls().check_source(ctx))
-    return findings
-
-
-def analyze_path(path: str, rules: Iterable[type] | None = None) -> list[Finding]:
-    """Read, parse and analyze one file (used by the test suite and the API)."""
-    with open(path, "rb") as fh:
-        raw = fh.read()
-    text = raw.decode("utf-8", errors="replace")
-    return analyze_source(path, text, ast.parse(raw, filename=path), rules)
+def parse(path: str, raw: bytes | str) -> tuple[str, ast.Module]:
+    """A file's text and tree. Raises SyntaxError (and ValueError on null bytes)."""
+    text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+    return text, ast.parse(raw, filename=path)
 
 
 __all__ = [
-    "SourceAnalysis", "SourceContext", "analyze_path", "analyze_source", "is_inference_name",
+    "SourceAnalysis", "SourceContext", "parse", "is_inference_name",
     "needs_flow", "EXPORTS", "FUNCTIONAL_DROPOUT", "TRAIN", "EVAL", "ENTRY",
 ]

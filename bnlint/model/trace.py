@@ -22,7 +22,7 @@ import torch.fx as fx
 import torch.nn as nn
 
 from bnlint.findings import Location
-from bnlint.sites import is_library_file
+from bnlint.model.sites import is_library_file
 
 MAX_RETRIES = 64
 

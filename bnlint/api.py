@@ -1,0 +1,225 @@
+"""The one run path. The CLI, the Python API and the pytest plugin all call
+these functions; none of them exits the process or prints.
+
+    check_paths(paths, config)        files and directories -> Run
+    check_model(model, example_inputs) a live nn.Module, in this process -> [Finding]
+    check_source(path_or_text)        one script read as source -> [Finding]
+
+A run: find the files (:mod:`bnlint.discover`); read each as source and run
+the source rules on it (:mod:`bnlint.source`, torch-free, in this process);
+import the files the policy allows in a child process and run the model rules
+there (:mod:`bnlint.model`); then select, de-duplicate, suppress and sort
+(:mod:`bnlint.engine.suppress`). Importing this module imports no torch.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Iterable, Sequence
+
+from bnlint.config import Config, split_codes
+from bnlint.discover.paths import expand_paths
+from bnlint.discover.policy import classify
+from bnlint.engine.registry import get_rule
+from bnlint.engine.runner import run_model_rules, run_source_rules
+from bnlint.engine.suppress import finalize
+from bnlint.findings import Finding, Location, Run, UsageError, display_path
+
+
+class InternalError(RuntimeError):
+    """A rule or an analysis crashed: a bnlint bug (the message names it)."""
+
+
+def _real(path: str | None) -> str | None:
+    """The real path of a file; a name that is no file (``<string>``, the
+    ``filename`` of a snippet) stays as it is."""
+    if path is None or not os.path.exists(path):
+        return path
+    return os.path.realpath(path)
+
+
+def _normalized(f: Finding) -> Finding:
+    """Findings carry the real path of their file, whoever produced them (the
+    child's frames, the source reader): one file has one key for
+    de-duplication and suppression, and reporters choose how to show it."""
+    cs = f.call_site
+    return f.with_(
+        path=_real(f.path),
+        call_site=Location(_real(cs.path) or cs.path, cs.line, cs.col) if cs else None,
+    )
+
+
+def _selected_codes(rules) -> list[str]:
+    return [r.code for r in rules]
+
+
+def _source_findings(path: str, raw: bytes | str, rules, run: Run) -> "tuple[bool, Any]":
+    """Parse one file and run the source rules on it; a syntax error is a
+    BN001 finding. Returns (parsed, verdict-or-None)."""
+    from bnlint.source import SourceContext
+
+    verdict = classify(path, raw) if isinstance(raw, bytes) else classify(path, raw.encode("utf-8"))
+    if verdict.syntax_error is not None:
+        err = verdict.syntax_error
+        run.findings.append(
+            get_rule("BN001").make(
+                f"cannot parse {display_path(path)}: {err.msg or 'syntax error'}",
+                path=path, line=err.lineno or 1, col=err.offset or 1, source="source",
+            )
+        )
+        return False, verdict
+    source_rules = [r for r in rules if r.analyzes_source()]
+    if source_rules:
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        ctx = SourceContext(path, text, verdict.tree)
+        try:
+            found, errors = run_source_rules(ctx, source_rules, display_path(path))
+        except RecursionError:
+            run.notes.append(f"{display_path(path)}: not read as source, it nests too deeply for the analysis")
+        else:
+            run.findings.extend(found)
+            run.internal_errors.extend(str(e) for e in errors)
+    return True, verdict
+
+
+def check_paths(
+    paths: Sequence[str],
+    config: Config | None = None,
+    *,
+    on_file: Callable[[str], None] | None = None,
+) -> Run:
+    """Check files and directories (``file.py::Name`` checks one model).
+
+    Raises :class:`UsageError` for bad input (a missing path, an unknown
+    selector, a ``::Name`` that does not exist). Internal errors (a crashed
+    rule) are in ``Run.internal_errors``; every other outcome is a finding."""
+    from bnlint.model.process import analyze_models
+
+    config = config or Config()
+    rules = config.rules()
+    targets = expand_paths(paths)
+    if config.static and any(t.names for t in targets):
+        raise UsageError("file.py::Name checks a model, which needs an import: drop --static")
+    run = Run(files=len(targets), static=config.static)
+    wants_models = not config.static and any(r.analyzes_models() for r in rules)
+    jobs = []
+    for target in targets:
+        try:
+            with open(target.path, "rb") as fh:
+                raw = fh.read()
+        except OSError as exc:
+            raise UsageError(f"{target.path}: {exc.strerror or exc}") from None
+        parsed, verdict = _source_findings(_real(target.path), raw, rules, run)
+        if not parsed or not wants_models:
+            continue
+        if target.names or config.import_files or (config.import_files is None and verdict.importable):
+            jobs.append(target)
+        else:
+            run.skipped.append((_real(target.path), verdict.reason))
+
+    usage_errors: list[str] = []
+    no_inputs: list[str] = []
+    codes = _selected_codes(rules)
+    for result in analyze_models(
+        jobs, codes, inputs=config.inputs, batch_size=config.batch_size, timeout=config.timeout,
+        on_file=on_file or (lambda path: None),
+    ):
+        run.findings.extend(result.findings)
+        run.models += len(result.models)
+        run.notes.extend(result.notes)
+        usage_errors.extend(result.usage_errors)
+        run.internal_errors.extend(result.internal_errors)
+        no_inputs.extend(result.no_inputs)
+    if usage_errors:  # e.g. file.py::Missing: the run asked for was not the one made
+        raise UsageError("; ".join(usage_errors))
+
+    batch_rules = [r.code for r in rules if "shapes" in r.needs and r.analyzes_models() and r.code.startswith("BN3")]
+    if no_inputs and batch_rules:
+        which = ", ".join(no_inputs[:3]) + (f" and {len(no_inputs) - 3} more" if len(no_inputs) > 3 else "")
+        run.notes.append(
+            f"batch-size rules ({', '.join(batch_rules)}) skipped for {which}: no example inputs "
+            "(pass --input-shape, or define example_inputs in the file)"
+        )
+    run.findings = finalize(
+        (_normalized(f) for f in run.findings), codes, ignored=config.ignore,
+    )
+    return run
+
+
+def check_source(
+    path_or_text: str | os.PathLike,
+    *,
+    filename: str | None = None,
+    select: Iterable[str] | str | None = None,
+    ignore: Iterable[str] | str | None = None,
+) -> list[Finding]:
+    """The source rules on one script, read as text: nothing imported, no torch.
+
+    ``path_or_text`` is a path (a ``PathLike``, or a one-line string naming an
+    existing file) or the source text itself (then ``filename``, default
+    ``<string>``, is the path findings carry). Inline suppressions in a file
+    are honoured. Raises :class:`InternalError` when a rule crashes."""
+    config = Config(select=split_codes(select), ignore=split_codes(ignore), static=True)
+    rules = config.rules()
+    is_path = isinstance(path_or_text, os.PathLike) or (
+        "\n" not in path_or_text and os.path.isfile(path_or_text)
+    )
+    if is_path:
+        path = os.fspath(path_or_text)
+        try:
+            with open(path, "rb") as fh:
+                raw: bytes | str = fh.read()
+        except OSError as exc:
+            raise UsageError(f"{path}: {exc.strerror or exc}") from None
+        path = _real(path)
+    else:
+        raw, path = str(path_or_text), filename or "<string>"
+    run = Run(files=1, static=True)
+    _source_findings(path, raw, rules, run)
+    if run.internal_errors:
+        raise InternalError("; ".join(run.internal_errors))
+    return finalize(
+        (_normalized(f) for f in run.findings), _selected_codes(rules), ignored=config.ignore,
+        honour_suppressions=is_path,
+    )
+
+
+def check_model(
+    model: Any,
+    example_inputs: Any = None,
+    *,
+    name: str | None = None,
+    select: Iterable[str] | str | None = None,
+    ignore: Iterable[str] | str | None = None,
+    batch_size: int | None = None,
+) -> list[Finding]:
+    """The model rules on a live ``nn.Module``, in this process.
+
+    ``example_inputs`` -- a tensor, a shape, or a tuple of them (the first
+    dimension is the training batch size) -- enables the shape rules (BN3xx).
+    The model is put back in the mode it was in and is otherwise untouched.
+    A model built before bnlint was imported has no recorded construction
+    lines: its findings carry the module path but no file:line. Raises
+    :class:`InternalError` when a rule crashes."""
+    from bnlint.model.context import build_context, needs_of
+    from bnlint.model.shapes import spec_from_value
+
+    config = Config(select=split_codes(select), ignore=split_codes(ignore), batch_size=batch_size)
+    rules = config.rules()
+    inputs = None
+    if example_inputs is not None:
+        try:
+            inputs = spec_from_value(example_inputs, "example_inputs").with_batch(batch_size)
+        except TypeError as exc:
+            raise UsageError(str(exc)) from None
+    ctx = build_context(model, name or type(model).__name__, inputs=inputs, needs=needs_of(rules))
+    findings, errors = run_model_rules(ctx, rules)
+    if errors:
+        raise InternalError("; ".join(str(e) for e in errors))
+    return finalize(
+        (_normalized(f) for f in findings), _selected_codes(rules), ignored=config.ignore,
+        honour_suppressions=False,
+    )
+
+
+__all__ = ["Config", "InternalError", "Run", "UsageError", "check_model", "check_paths", "check_source"]

@@ -1,0 +1,131 @@
+"""What a model rule sees: one live model with its train-mode snapshot, its
+graph (traced only when a selected rule needs it) and, with example inputs,
+the input shape of every module call (only when a rule needs shapes).
+
+Building a context puts the model back in the mode it was in; nothing else is
+changed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Collection
+
+import torch.fx as fx
+import torch.nn as nn
+
+from bnlint.engine.rule import Rule
+from bnlint.findings import Finding, Location
+from bnlint.model.graph import ModelGraph
+from bnlint.model.shapes import InputSpec, ShapeInfo, propagate
+from bnlint.model.sites import SiteRecorder
+from bnlint.model.trace import TraceResult, trace_model
+
+
+@dataclass(frozen=True)
+class ModuleState:
+    training: bool
+    frozen: bool | None  # all parameters requires_grad=False; None without parameters
+
+
+def _train_mode_snapshot(model: nn.Module) -> dict[str, ModuleState]:
+    """Put the model in training mode the way a training loop does (honouring
+    an overridden ``train()``), record every module's state, restore."""
+    before = {id(m): m.training for m in model.modules()}
+    try:
+        model.train()
+        snap = {}
+        for name, m in model.named_modules():
+            params = list(m.parameters(recurse=False))
+            frozen = all(not p.requires_grad for p in params) if params else None
+            snap[name] = ModuleState(m.training, frozen)
+        return snap
+    finally:
+        for m in model.modules():
+            m.training = before.get(id(m), m.training)
+
+
+@dataclass
+class ModelContext:
+    """What a model rule sees."""
+
+    name: str
+    model: nn.Module
+    graph: ModelGraph
+    train_state: dict[str, ModuleState]
+    anchor: Location | None = None  # where the model is defined
+    shapes: ShapeInfo | None = None  # None: no example inputs were declared
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def batch_size(self) -> int | None:
+        """The training batch size, when example inputs are known."""
+        return self.shapes.spec.batch_size if self.shapes and not self.shapes.error else None
+
+    def input_shape(self, qualname: str) -> tuple[int, ...] | None:
+        """The input shape of a module's first call, when shapes are known."""
+        if self.shapes is None or self.shapes.error:
+            return None
+        return self.shapes.input_shape(qualname)
+
+    def report(
+        self,
+        rule: Rule | type[Rule],
+        message: str,
+        *,
+        module: str | None = None,
+        node: fx.Node | None = None,
+        at_call: bool = False,
+        **fields: Any,
+    ) -> Finding:
+        """A finding located at ``module``'s construction line (or, with
+        ``at_call``, at ``node``'s forward line), falling back to the other,
+        then to where the model is defined."""
+        built = self.graph.site(module) if module is not None else None
+        called = self.graph.forward_site(node) if node is not None else None
+        primary = (called or built) if at_call else (built or called)
+        primary = primary or self.anchor
+        call_site = called if called != primary else None
+        return rule.make(
+            message,
+            path=primary.path if primary else None,
+            line=primary.line if primary else None,
+            col=primary.col if primary else None,
+            model=self.name,
+            module=module,
+            call_site=Location(call_site.path, call_site.line) if call_site else None,
+            **fields,
+        )
+
+
+def build_context(
+    model: nn.Module,
+    name: str = "model",
+    *,
+    sites: SiteRecorder | None = None,
+    anchor: Location | None = None,
+    inputs: InputSpec | None = None,
+    needs: Collection[str] = ("graph", "shapes"),
+) -> ModelContext:
+    """Snapshot the train-mode state; trace when ``needs`` has ``"graph"``,
+    propagate shapes when it has ``"shapes"`` and inputs are known. The model
+    is left in the mode it was in."""
+    train_state = _train_mode_snapshot(model)
+    traced = TraceResult()
+    if "graph" in needs:
+        was_training = {id(m): m.training for m in model.modules()}
+        model.eval()  # trace in eval: `training=self.training` resolves to False
+        try:
+            traced = trace_model(model)
+        finally:
+            for m in model.modules():
+                m.training = was_training[id(m)]
+    shapes = propagate(model, inputs) if inputs is not None and "shapes" in needs else None
+    return ModelContext(name, model, ModelGraph(model, traced, sites), train_state, anchor, shapes)
+
+
+def needs_of(rules) -> set[str]:
+    """What the selected rules need the analysis to compute."""
+    return {need for r in rules for need in r.needs}
+
+
+__all__ = ["ModelContext", "ModuleState", "build_context", "needs_of"]
