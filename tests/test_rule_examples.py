@@ -36,15 +36,45 @@ def test_example(rule, kind, example, tmp_path):
     if rule.code != "BN001":
         stray = [f for f in findings if f.code == "BN001"]
         assert not stray, f"example does not load: {stray[0].message}"
-    if kind == "invalid":
-        assert own, f"{rule.code} not reported on its invalid example"
-        if example.expect is not None:
-            assert len(own) == example.expect
-        for f in own:
-            assert f.path and f.line, f"{rule.code} finding without a location: {f}"
-            assert f.severity == rule.severity
-    else:
+    if kind == "valid":
         assert not own, [f.message for f in own]
+        return
+    assert own, f"{rule.code} not reported on its invalid example"
+    if example.expect is not None:
+        assert len(own) == example.expect
+    for f in own:
+        assert f.path and f.line, f"{rule.code} finding without a location: {f}"
+        assert f.severity == rule.severity
+        assert example.message in f.message, f"{example.message!r} not in {f.message!r}"
+    # Each finding is where the example says, and each place has its finding.
+    places = example.places
+    assert len(places) == len(own), f"{len(own)} findings, {len(places)} places: {[_where(f) for f in own]}"
+    remaining = list(own)
+    for place in places:
+        hit = next((f for f in remaining if _matches(f, place, example)), None)
+        assert hit is not None, f"no finding at {place!r}; found {[_where(f) for f in remaining]}"
+        remaining.remove(hit)
+
+
+def _matches(finding, place, example) -> bool:
+    if place.startswith("@"):
+        return finding.module == place[1:]
+    return finding.line == example.line_of(place) and finding.path.endswith(f"example_{finding.code.lower()}.py")
+
+
+def _where(f) -> str:
+    return f"{f.module and '@' + f.module} line {f.line}"
+
+
+def test_invalid_examples_pin_their_findings():
+    """Every INVALID example says where its findings are and what they say."""
+    unpinned = [
+        f"{rule.code}-invalid-{i}"
+        for rule in all_rules()
+        for i, ex in enumerate(rule.invalid)
+        if not ex.places or not ex.message
+    ]
+    assert not unpinned, f"INVALID examples without at= and message=: {unpinned}"
 
 
 @pytest.mark.parametrize("rule", all_rules(), ids=lambda r: r.code)

@@ -44,15 +44,33 @@ class Example:
     and optionally ``example_inputs``. ``kind="source"``: a script or module
     analyzed as text. ``expect`` is how many findings of the rule the snippet
     must produce (INVALID examples: at least one; VALID examples: zero).
+
+    An INVALID example pins its findings: ``at`` says where each one is --
+    ``"@features.0"`` a module path, any other string a fragment of the
+    reported line of the snippet (``"F.dropout(x"``) -- one entry per
+    finding, and ``message`` is a fragment every finding's message contains.
     """
 
     code: str
     kind: Literal["model", "source"] = "model"
     expect: int | None = None  # None: "at least one" for invalid examples
+    at: str | tuple[str, ...] | None = None
+    message: str | None = None
 
     @property
     def text(self) -> str:
         return inspect.cleandoc(self.code) + "\n"
+
+    @property
+    def places(self) -> tuple[str, ...]:
+        return (self.at,) if isinstance(self.at, str) else tuple(self.at or ())
+
+    def line_of(self, fragment: str) -> int:
+        """The line of the snippet holding ``fragment`` (exactly one must)."""
+        lines = [i for i, l in enumerate(self.text.splitlines(), 1) if fragment in l]
+        if len(lines) != 1:
+            raise ValueError(f"example: {fragment!r} is on {len(lines)} lines, expected one")
+        return lines[0]
 
 
 class Rule:
