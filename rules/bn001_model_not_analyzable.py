@@ -49,7 +49,9 @@ class ModelNotAnalyzable(Rule):
                 def __init__(self):
                     super().__init__()
                     self.fc = nn.Linear(10, undefined_width)
-            """
+            """,
+            at="nn.Linear(10, undefined_width)",
+            message="cannot build model 'Net'",
         ),
         Example(
             """
@@ -57,7 +59,9 @@ class ModelNotAnalyzable(Rule):
             import a_module_that_does_not_exist
 
             model = nn.Linear(2, 2)
-            """
+            """,
+            at="import a_module_that_does_not_exist",
+            message="No module named",
         ),
     )
     valid = (

@@ -70,7 +70,9 @@ class PartialTrace(Rule):
                     return self.b(x)
 
             model = nn.Sequential(Gate(), nn.ReLU())
-            """
+            """,
+            at="@0",
+            message="could not be traced",
         ),
     )
     valid = (

@@ -81,7 +81,9 @@ class ConvBiasBeforeBatchNorm(Rule):
             import torch.nn as nn
 
             model = nn.Sequential(nn.Conv2d(3, 16, 3), nn.BatchNorm2d(16), nn.ReLU())
-            """
+            """,
+            at="@0",
+            message="feeds only BatchNorm2d '1'",
         ),
         Example(
             """
@@ -94,7 +96,9 @@ class ConvBiasBeforeBatchNorm(Rule):
                 pass
 
             model = nn.Sequential(MyConv(3, 8, 3), MyBN(8))
-            """
+            """,
+            at="@0",
+            message="feeds only MyBN '1'",
         ),
         Example(
             """
@@ -110,7 +114,9 @@ class ConvBiasBeforeBatchNorm(Rule):
                     return self.bn(self.fc(x)).relu()
 
             model = Head()
-            """
+            """,
+            at="@fc",
+            message="feeds only BatchNorm1d 'bn'",
         ),
     )
     valid = (

@@ -73,7 +73,9 @@ class SharedBatchNorm(Rule):
                     return self.bn(self.conv(a)) - self.bn(self.conv(b))
 
             model = Siamese()
-            """
+            """,
+            at="@bn",
+            message="is called 2 times in forward",
         ),
     )
     valid = (

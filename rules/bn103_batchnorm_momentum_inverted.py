@@ -65,7 +65,9 @@ class BatchNormMomentumInverted(Rule):
             import torch.nn as nn
 
             model = nn.Sequential(nn.Linear(8, 8, bias=False), nn.BatchNorm1d(8, momentum=0.99))
-            """
+            """,
+            at="@1",
+            message="momentum=0.99",
         ),
     )
     valid = (

@@ -52,7 +52,9 @@ class BatchNormWithoutRunningStats(Rule):
             import torch.nn as nn
 
             model = nn.Sequential(nn.Conv2d(3, 8, 3, bias=False), nn.BatchNorm2d(8, track_running_stats=False))
-            """
+            """,
+            at="@1",
+            message="track_running_stats=False",
         ),
     )
     valid = (

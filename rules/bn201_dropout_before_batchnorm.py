@@ -84,7 +84,9 @@ class DropoutBeforeBatchNorm(Rule):
                 nn.Conv2d(3, 16, 3, bias=False), nn.BatchNorm2d(16), nn.ReLU(), nn.Dropout2d(0.2),
                 nn.Conv2d(16, 16, 3, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
             )
-            """
+            """,
+            at="@3",
+            message="feeds BatchNorm2d '5'",
         ),
         Example(
             """
@@ -103,7 +105,9 @@ class DropoutBeforeBatchNorm(Rule):
                     return self.bn(self.fc2(x))
 
             model = Net()
-            """
+            """,
+            at="x = F.dropout(self.fc1(x)",
+            message="F.dropout(...) (p=0.5) feeds BatchNorm1d 'bn'",
         ),
     )
     valid = (

@@ -133,7 +133,9 @@ class ElementwiseDropoutOnFeatureMaps(Rule):
                 nn.Conv2d(3, 16, 3, bias=False), nn.BatchNorm2d(16), nn.ReLU(), nn.Dropout(0.2),
                 nn.Conv2d(16, 16, 3),
             )
-            """
+            """,
+            at="@3",
+            message="drops single elements of the feature maps of Conv2d '0'",
         ),
         Example(
             """
@@ -150,7 +152,9 @@ class ElementwiseDropoutOnFeatureMaps(Rule):
 
             model = Net()
             example_inputs = ((8, 3, 16, 16),)
-            """
+            """,
+            at="@drop",
+            message="4-D feature maps",
         ),
     )
     valid = (

@@ -93,7 +93,9 @@ class AlphaDropoutWithoutSelu(Rule):
             import torch.nn as nn
 
             model = nn.Sequential(nn.Linear(16, 16), nn.ReLU(), nn.AlphaDropout(0.1), nn.Linear(16, 2))
-            """
+            """,
+            at="@2",
+            message="is fed by ReLU '1', not SELU",
         ),
     )
     valid = (

@@ -76,7 +76,9 @@ class BatchNormSingleValuePerChannel(Rule):
                 nn.Linear(16, 32, bias=False), nn.BatchNorm1d(32),
             )
             example_inputs = ((1, 3, 32, 32),)
-            """
+            """,
+            at="@6",
+            message="1 value per channel at batch size 1",
         ),
         Example(
             """
@@ -86,7 +88,9 @@ class BatchNormSingleValuePerChannel(Rule):
                 nn.Conv2d(3, 16, 3, bias=False), nn.AdaptiveAvgPool2d(1), nn.BatchNorm2d(16),
             )
             example_inputs = ((1, 3, 32, 32),)
-            """
+            """,
+            at="@2",
+            message="1 value per channel at batch size 1",
         ),
     )
     valid = (

@@ -82,7 +82,9 @@ class BatchNormSmallBatch(Rule):
                 nn.Conv2d(16, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
             )
             example_inputs = ((4, 3, 32, 32),)
-            """
+            """,
+            at="@1",
+            message="train at batch size 4",
         ),
     )
     valid = (
