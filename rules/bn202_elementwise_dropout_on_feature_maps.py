@@ -61,8 +61,9 @@ class ElementwiseDropoutOnFeatureMaps(Rule):
             nn.Sequential(nn.Conv2d(3, 64, 3), nn.ReLU(), nn.Dropout2d(0.2), ...)
 
     Fix safety
-        Safe in the sense that inference is unchanged (dropout is the identity
-        in eval); training changes by design, which is the point.
+        Unsafe: inference is unchanged (dropout is the identity in eval), but
+        the model trains differently -- whole channels are dropped instead of
+        single values -- so the fix is applied only with ``--unsafe-fixes``.
 
     References
         - Tompson et al., "Efficient Object Localization Using Convolutional
@@ -77,7 +78,7 @@ class ElementwiseDropoutOnFeatureMaps(Rule):
     summary = "Element-wise nn.Dropout on conv feature maps: use Dropout2d/3d."
     hint = "use nn.Dropout2d (or Dropout3d) on conv feature maps"
     fix = "replace nn.Dropout with nn.Dropout2d / nn.Dropout3d"
-    fix_safety = FixSafety.SAFE
+    fix_safety = FixSafety.UNSAFE  # it changes how the model trains
 
     def check_model(self, ctx):
 

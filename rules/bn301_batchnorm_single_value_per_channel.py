@@ -63,6 +63,7 @@ class BatchNormSingleValuePerChannel(Rule):
                     f"{ctx.batch_size} (input {dims}): training fails with 'Expected more than "
                     "1 value per channel when training'",
                     module=qual,
+                    extra=L.norm_swap_facts(bn, shape),
                 )
 
     invalid = (

@@ -28,7 +28,8 @@ class BatchNormSmallBatch(Rule):
 
     Use instead
         ``nn.GroupNorm(gcd(32, C), C)`` in place of each ``BatchNorm2d(C)``
-        (``bnlint fix --swap-batchnorm`` does it), SyncBatchNorm across
+        (``bnlint check --fix --unsafe-fixes`` edits the source,
+        ``bnlint.fix.swap_batchnorm(model)`` swaps a live model), SyncBatchNorm across
         devices, or freeze the BN statistics (keep BN in eval) when fine-tuning.
 
     Fix safety
@@ -70,6 +71,7 @@ class BatchNormSmallBatch(Rule):
             f"{what} at batch size {n} (input {ctx.shapes.spec.describe()}): with fewer than "
             f"{SMALL_BATCH} samples the batch statistics are noise and BatchNorm accuracy degrades",
             module=qual,
+            extra=L.norm_swap_facts(bn, ctx.input_shape(qual)),
         )
 
     invalid = (

@@ -121,3 +121,33 @@ def values_per_channel(shape: Sequence[int]) -> int:
     for d in shape[2:]:
         n *= d
     return n
+
+
+def groupnorm_groups(num_channels: int, spatial: int = 1, preferred: int = 32) -> int | None:
+    """A GroupNorm group count for ``num_channels`` channels that leaves no
+    group degenerate: each group must normalize more than one value per
+    sample, ``(num_channels / groups) * spatial > 1``. ``gcd(32, C)`` (the
+    Group Normalization paper's default, and Opacus') when that is safe, else
+    the largest divisor of C at most ``preferred`` that keeps two channels in
+    a group; None when no grouping works (one channel, one position)."""
+    import math
+
+    if num_channels < 1:
+        return None
+    g = math.gcd(preferred, num_channels)
+    if (num_channels // g) * spatial > 1:
+        return g
+    for g in range(min(preferred, num_channels // 2), 0, -1):
+        if num_channels % g == 0 and (num_channels // g) * spatial > 1:
+            return g
+    return None
+
+
+def norm_swap_facts(bn, input_shape) -> dict:
+    """What a source fix needs to swap this BatchNorm for a GroupNorm:
+    its channel count and a non-degenerate group count for its input."""
+    channels = int(bn.num_features)
+    spatial = 1
+    for d in (input_shape or ())[2:]:
+        spatial *= d
+    return {"num_features": channels, "groups": groupnorm_groups(channels, spatial)}

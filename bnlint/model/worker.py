@@ -359,7 +359,8 @@ def analyze_file(
             result.notes.append(f"{shown}: {origin} ignored: {describe_exception(exc)}")
         return None
 
-    for cand, model in _drop_components(built):
+    analyzed = _drop_components(built)
+    for cand, model in analyzed:
         progress(f"analyzing {cand.name}")
         spec = spec_for(cand)
         if spec is None:
@@ -382,7 +383,31 @@ def analyze_file(
         result.findings.extend(findings)
         result.internal_errors.extend(str(e) for e in errors)
         result.models.append(cand.name)
+    result.findings = _with_site_counts(result.findings, [model for _, model in analyzed], recorder)
     return result
+
+
+def _with_site_counts(findings, models, recorder: SiteRecorder):
+    """Record on each module finding how many modules of the file's analyzed
+    models were constructed at its location (``extra["site_modules"]``): a
+    source edit at that call is exact only when every one of them has the
+    finding (a ``make_layers(cfg)`` loop builds many layers at one line)."""
+    counts: dict[tuple, int] = {}
+    seen: set[int] = set()
+    for model in models:
+        for m in model.modules():
+            if id(m) in seen:
+                continue
+            seen.add(id(m))
+            loc = recorder.site(m)
+            if loc is not None:
+                key = (loc.path, loc.line, loc.col)
+                counts[key] = counts.get(key, 0) + 1
+    out = []
+    for f in findings:
+        n = counts.get((f.path, f.line, f.col)) if f.module is not None else None
+        out.append(f.with_(extra={**f.extra, "site_modules": n}) if n else f)
+    return out
 
 
 # -- the process ----------------------------------------------------------------
