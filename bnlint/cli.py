@@ -19,6 +19,7 @@ from rich.markup import escape
 from bnlint import __version__
 from bnlint.config import DEFAULT_TIMEOUT
 from bnlint.findings import Severity, display_path
+from bnlint.report import FORMATS
 
 app = typer.Typer(
     name="bnlint",
@@ -32,7 +33,11 @@ app = typer.Typer(
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 
-class Format(str, Enum):
+# The formats are the reporter registry's (bnlint.report), not a second list.
+Format = Enum("Format", {name: name for name in FORMATS}, type=str)
+
+
+class CatalogueFormat(str, Enum):
     text = "text"
     json = "json"
 
@@ -204,7 +209,7 @@ def rule_cmd(code: str = typer.Argument(..., help="A rule code (BN101) or name (
 
 @app.command("rules")
 def rules_cmd(
-    output_format: Format = typer.Option(Format.text, "--format", "-f", help="Output format."),
+    output_format: CatalogueFormat = typer.Option(CatalogueFormat.text, "--format", "-f", help="Output format."),
 ) -> None:
     """List every rule: code, name, severity, fix safety, what it finds."""
     import json
@@ -213,7 +218,7 @@ def rules_cmd(
 
     from bnlint.engine.registry import all_rules
 
-    if output_format is Format.json:
+    if output_format is CatalogueFormat.json:
         data = [
             {
                 "code": r.code, "name": r.name, "severity": r.severity.value,

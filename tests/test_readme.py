@@ -1,12 +1,16 @@
 """The README's claims that can drift: its rules table and its two commands."""
 
+import json
 import re
+import shlex
+import subprocess
 
 from bnlint.engine.registry import all_rules
 
-from helpers import ROOT
+from helpers import ROOT, run_cli
 
 README = (ROOT / "README.md").read_text()
+BLOCKS = re.findall(r"```(?:bash)?\n(.*?)```", README, re.S)
 
 
 def test_rules_table_matches_registry():
@@ -19,9 +23,25 @@ def test_rules_table_matches_registry():
     assert rows == expected
 
 
-def test_readme_starts_with_install_and_test_commands():
-    blocks = re.findall(r"```(?:bash)?\n(.*?)```", README, re.S)
-    assert "bnlint check fixtures/" in blocks[0]
-    assert "pytest" in blocks[1]
+def test_first_command_reports_what_the_readme_says():
+    """The install-and-run command's bnlint part, run as written: the bundled
+    VGG-BN example has eight biased convs feeding BatchNorm."""
+    install, _, check = BLOCKS[0].strip().partition(" && ")
+    assert install.startswith("pip install") and check.startswith("bnlint check ")
+    claim = re.search(r"it has (\w+) biased convs", README).group(1)
+    proc = run_cli(*shlex.split(check)[1:], "--format", "json")
+    assert proc.returncode == 1, proc.stderr
+    bn101 = [f for f in json.loads(proc.stdout) if f["code"] == "BN101"]
+    assert len(bn101) == {"eight": 8}[claim]
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    """.ci/run extracts the test command from the README; what it extracts is
+    the second block, verbatim."""
     ci = (ROOT / ".ci" / "run").read_text()
-    assert "README.md" in ci, ".ci/run must run the README's test command"
+    awk = re.search(r"awk '([^']+)' README.md", ci).group(1)
+    extracted = subprocess.run(
+        ["awk", awk, "README.md"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert extracted == BLOCKS[1].strip()
+    assert "pytest" in extracted and "lint-imports" in extracted

@@ -5,7 +5,6 @@ rule with examples adds its tests. Model examples go through the real loader
 import pytest
 
 from bnlint.engine.registry import all_rules
-from bnlint.engine.rule import DOC_SECTIONS
 
 from helpers import model_findings
 
@@ -85,7 +84,3 @@ def test_rule_is_documented(rule):
     assert rule.summary.strip()
     assert rule.invalid and rule.valid, f"{rule.code} needs both VALID and INVALID examples"
     assert (rule.fix is None) == (rule.fix_safety is None)
-
-
-def test_doc_sections_are_the_designed_ones():
-    assert DOC_SECTIONS[:2] == ("What it does", "Why is this bad?")

@@ -99,13 +99,7 @@ def test_constructor_needing_real_data_falls_back_to_cpu(tmp_path):
     assert any("built on the CPU" in n and "meta" in n for n in result.notes), result.notes
 
 
-def test_meta_built_model_allocates_nothing(tmp_path):
-    """Model weights never exist: a 10.7B-parameter model is analyzed on meta."""
-    result = analyze_file(str(FIXTURES / "huge.py"))
-    assert result.models == ["Huge"]
-    assert codes(result.findings) == ["BN101"] * 10 + ["BN301"] * 10
-
-
+@pytest.mark.slow
 def test_huge_model_stays_small_in_memory():
     """The 43 GB model of fixtures/huge.py, through the real CLI: the analysis
     process's peak RSS stays far below the model's size."""
