@@ -39,17 +39,19 @@ class WorkerDied(Exception):
 # `struct.py`, `random.py` or `inspect.py` next to where they run bnlint would
 # shadow the standard library while torch imports. Move it to the end: the
 # user's own imports from there still resolve, after the stdlib's.
-_WORKER_BOOT = "import sys; sys.path.append(sys.path.pop(0)); from bnlint.model.worker import main; main()"
+_WORKER_BOOT = "import sys; sys.path.append(sys.path.pop(0)); from {module} import main; main()"
 
 
 class Worker:
-    """One analysis process (:mod:`bnlint.worker`), reused across files."""
+    """One child process serving jobs (:func:`bnlint.model.worker.serve`):
+    the model analysis by default, reused across files; ``entry`` names
+    another module whose ``main()`` serves the same protocol."""
 
-    def __init__(self) -> None:
+    def __init__(self, entry: str = "bnlint.model.worker") -> None:
         self.stderr = tempfile.TemporaryFile()
         env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONWARNINGS="ignore")
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", _WORKER_BOOT],
+            [sys.executable, "-c", _WORKER_BOOT.format(module=entry)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.stderr,

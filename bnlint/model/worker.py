@@ -411,9 +411,11 @@ def _with_site_counts(findings, models, recorder: SiteRecorder):
 
 
 # -- the process ----------------------------------------------------------------
-def main() -> None:
-    """Serve jobs from stdin, one JSON object a line; answer on the original
-    stdout, which user code cannot reach (its prints go to stderr)."""
+def serve(handle: Callable[[dict, Callable[[str], None]], dict]) -> None:
+    """The child's protocol: jobs on stdin, one JSON object a line; for each,
+    ``stage`` events and one ``result``, on the original stdout, which user
+    code cannot reach (its prints go to stderr). ``handle(job, progress)``
+    returns the result's payload; an exception in it is an internal error."""
     warnings.simplefilter("ignore")
     proto = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     os.dup2(2, 1)
@@ -429,21 +431,31 @@ def main() -> None:
     for line in jobs:
         job = json.loads(line)
         try:
-            rules = [get_rule(code) for code in job["rules"]]
-            res = analyze_file(
-                job["path"],
-                targets=job.get("targets"),
-                rules=[r for r in rules if r is not None],
-                inputs=InputSpec.from_json(job["inputs"]) if job.get("inputs") else None,
-                batch_size=job.get("batch_size"),
-                progress=lambda stage: send({"event": "stage", "stage": stage}),
-            )
-            payload = res.to_json()
+            payload = handle(job, lambda stage: send({"event": "stage", "stage": stage}))
         except BaseException as exc:  # noqa: BLE001 -- report, never die silently
-            payload = FileResult(job["path"], internal_errors=[
-                "".join(traceback.format_exception(exc)).rstrip()
-            ]).to_json()
+            payload = {"internal_errors": ["".join(traceback.format_exception(exc)).rstrip()]}
         send({"event": "result", **payload})
+
+
+def _analyze_job(job: dict, progress: Callable[[str], None]) -> dict:
+    try:
+        rules = [get_rule(code) for code in job["rules"]]
+        return analyze_file(
+            job["path"],
+            targets=job.get("targets"),
+            rules=[r for r in rules if r is not None],
+            inputs=InputSpec.from_json(job["inputs"]) if job.get("inputs") else None,
+            batch_size=job.get("batch_size"),
+            progress=progress,
+        ).to_json()
+    except BaseException as exc:  # noqa: BLE001 -- report, never die silently
+        return FileResult(job["path"], internal_errors=[
+            "".join(traceback.format_exception(exc)).rstrip()
+        ]).to_json()
+
+
+def main() -> None:
+    serve(_analyze_job)
 
 
 if __name__ == "__main__":
