@@ -72,6 +72,23 @@ class Location:
 
 
 @dataclass(frozen=True)
+class Edit:
+    """One text replacement of a source fix: the span from (``line``, ``col``)
+    to (``end_line``, ``end_col``) -- lines and columns 1-based, the end
+    exclusive -- becomes ``content``. SARIF ``fixes`` and editors use these."""
+
+    path: str
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+    content: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class Finding:
     """One reported problem.
 
@@ -96,6 +113,9 @@ class Finding:
     hint: str | None = None
     call_site: Location | None = None
     source: str = "model"  # which analysis found it: "model" or "source"
+    # The source fix, where one can be placed exactly (filled in by the fixer's
+    # planning, bnlint.fix.source); empty when the finding has none.
+    edits: tuple[Edit, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -138,6 +158,7 @@ class Finding:
         cs = d.get("call_site")
         if cs:
             d["call_site"] = Location(cs["path"], cs["line"])
+        d["edits"] = tuple(Edit(**e) for e in d.get("edits", ()))
         return cls(**d)
 
 
