@@ -22,7 +22,7 @@ from bnlint.discover.paths import expand_paths
 from bnlint.discover.policy import classify
 from bnlint.engine.registry import get_rule
 from bnlint.engine.runner import run_model_rules, run_source_rules
-from bnlint.engine.suppress import finalize
+from bnlint.engine.suppress import SuppressionReader, finalize, finalize_outcome, is_known_code
 from bnlint.findings import Finding, Location, Run, UsageError, display_path
 
 
@@ -97,25 +97,43 @@ def check_paths(
 
     config = config or Config()
     rules = config.rules()
-    targets = expand_paths(paths)
+    targets = expand_paths(
+        paths or ["."], excluded=config.is_excluded, respect_gitignore=config.respect_gitignore,
+    )
     if config.static and any(t.names for t in targets):
         raise UsageError("file.py::Name checks a model, which needs an import: drop --static")
     run = Run(files=len(targets), static=config.static)
+    if config.static and (config.select or config.extend_select):
+        model_only = [r.code for r in rules if r.analyzes_models() and not r.analyzes_source()]
+        if model_only and len(model_only) == len(rules):
+            raise UsageError(
+                f"{', '.join(model_only)} {'needs' if len(model_only) == 1 else 'need'} the model analysis, "
+                "which --static skips: drop --static"
+            )
+        if model_only:
+            run.notes.append(
+                f"--static: {', '.join(model_only)} skipped "
+                f"({'it needs' if len(model_only) == 1 else 'they need'} the model analysis)"
+            )
     wants_models = not config.static and any(r.analyzes_models() for r in rules)
     jobs = []
+    with_comments: dict[str, str] = {}  # files that may hold suppression comments
     for target in targets:
         try:
             with open(target.path, "rb") as fh:
                 raw = fh.read()
         except OSError as exc:
             raise UsageError(f"{target.path}: {exc.strerror or exc}") from None
-        parsed, verdict = _source_findings(_real(target.path), raw, rules, run)
+        real = _real(target.path)
+        if b"bnlint" in raw or b"noqa" in raw:
+            with_comments[real] = raw.decode("utf-8", "replace")
+        parsed, verdict = _source_findings(real, raw, rules, run)
         if not parsed or not wants_models:
             continue
         if target.names or config.import_files or (config.import_files is None and verdict.importable):
             jobs.append(target)
         else:
-            run.skipped.append((_real(target.path), verdict.reason))
+            run.skipped.append((real, verdict.reason))
 
     usage_errors: list[str] = []
     no_inputs: list[str] = []
@@ -140,10 +158,48 @@ def check_paths(
             f"batch-size rules ({', '.join(batch_rules)}) skipped for {which}: no example inputs "
             "(pass --input-shape, or define example_inputs in the file)"
         )
-    run.findings = finalize(
+    outcome = finalize_outcome(
         (_normalized(f) for f in run.findings), codes, ignored=config.ignore,
+        extra_ignores=lambda f: config.ignored_for(f.path, f.module),
+        reader=_reader(with_comments),
     )
+    run.findings, run.suppressed = outcome.findings, len(outcome.suppressed)
+    _judge_comments(run, outcome, rules, {_real(t.path) for t in jobs}, config)
     return run
+
+
+def _reader(texts: dict[str, str]) -> SuppressionReader:
+    from bnlint.engine.suppress import FileSuppressions
+
+    reader = SuppressionReader()
+    reader.files.update({path: FileSuppressions(text) for path, text in texts.items()})
+    return reader
+
+
+def _judge_comments(run: Run, outcome, rules, imported: set[str], config: Config) -> None:
+    """Unknown codes in suppression comments are warnings; with
+    ``warn_unused_ignores``, so is a comment that suppressed nothing among the
+    codes that ran on its file."""
+    from bnlint.engine.registry import all_rules
+
+    known = [r.code for r in all_rules()]
+    for path, c in outcome.comments():
+        where = f"{display_path(path)}:{c.line}"
+        unknown = [x for x in c.codes if not is_known_code(x, known)]
+        if unknown:
+            run.warnings.append(f"{where}: unknown rule code {', '.join(unknown)} in `{c.text}`")
+        if not config.warn_unused_ignores:
+            continue
+        ran = [r.code for r in rules if r.analyzes_source() or (r.analyzes_models() and path in imported)]
+        unused = [
+            x for x in c.codes
+            if x not in unknown and any(code.startswith(x) for code in ran)
+            and not any(u.startswith(x) for u in c.used)
+        ]
+        if unused:
+            run.unused_ignores.append(
+                f"{where}: unused suppression `{c.text}`" + (f" ({', '.join(unused)})" if len(unused) < len(c.codes) else "")
+            )
 
 
 def check_source(

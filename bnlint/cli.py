@@ -76,8 +76,8 @@ def _main(
 
 @app.command()
 def check(
-    paths: List[str] = typer.Argument(
-        ..., help="Python files or directories (recursed); `file.py::Name` checks one model.",
+    paths: Optional[List[str]] = typer.Argument(
+        None, help="Python files or directories (recursed; .gitignore'd files skipped); `file.py::Name` checks one model. Default: the current directory.",
         show_default=False,
     ),
     select: Optional[List[str]] = typer.Option(
@@ -86,7 +86,7 @@ def check(
     ignore: Optional[List[str]] = typer.Option(None, "--ignore", "-i", help="Skip these rule codes or prefixes."),
     output_format: Format = typer.Option(Format.text, "--format", "-f", help="Output format."),
     output_file: Optional[str] = typer.Option(None, "--output-file", "-o", help="Write the report here instead of stdout."),
-    fail_on: FailOn = typer.Option(FailOn.warning, "--fail-on", help="Lowest severity that makes the exit code 1."),
+    fail_on: Optional[FailOn] = typer.Option(None, "--fail-on", help="Lowest severity that makes the exit code 1 [default: warning]."),
     exit_zero: bool = typer.Option(False, "--exit-zero", help="Exit 0 even when problems are found (errors of bnlint itself still exit 2)."),
     do_import: Optional[bool] = typer.Option(
         None, "--import/--no-import",
@@ -106,19 +106,35 @@ def check(
     batch_size: Optional[int] = typer.Option(
         None, "--batch-size", min=1, help="Training batch size, overriding the first dimension of the example inputs.",
     ),
-    timeout: float = typer.Option(DEFAULT_TIMEOUT, "--timeout", min=1.0, help="Seconds allowed per file to import, build and analyze its models."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", min=1.0, help=f"Seconds allowed per file to import, build and analyze its models [default: {DEFAULT_TIMEOUT:g}]."),
+    exclude: Optional[List[str]] = typer.Option(None, "--exclude", help="Path globs to skip when walking directories (comma-separated or repeated), added to the config's."),
+    config_file: Optional[str] = typer.Option(None, "--config", metavar="PATH", help="Read settings from this pyproject.toml ([tool.bnlint]) or bnlint TOML file instead of the nearest pyproject.toml."),
+    isolated: bool = typer.Option(False, "--isolated", help="Ignore every configuration file."),
+    warn_unused_ignores: Optional[bool] = typer.Option(None, "--warn-unused-ignores", help="Report suppression comments that suppress nothing; they fail the run."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Text format: no hints, notes or summary."),
 ) -> None:
     """Check model files and scripts; report findings with file:line locations."""
     from bnlint import api
-    from bnlint.config import Config, inputs_from_strings, split_codes
+    from bnlint.config import inputs_from_strings, resolve, split_codes
     from bnlint.findings import UsageError
 
+    paths = paths or ["."]
     try:
-        config = Config(
-            select=split_codes(select), ignore=split_codes(ignore), fail_on=Severity(fail_on.value),
-            static=static, import_files=do_import, inputs=inputs_from_strings(input_shape, dtype),
-            batch_size=batch_size, timeout=timeout,
+        config = resolve(
+            [p.partition("::")[0] for p in paths],
+            {
+                "select": split_codes(select) if select else None,
+                "ignore": split_codes(ignore) if ignore else None,
+                "fail_on": Severity(fail_on.value) if fail_on else None,
+                "static": static or None,
+                "import_files": do_import,
+                "inputs": inputs_from_strings(input_shape, dtype),
+                "batch_size": batch_size,
+                "timeout": timeout,
+                "exclude": split_codes(exclude) if exclude else None,
+                "warn_unused_ignores": warn_unused_ignores,
+            },
+            config_file=config_file, isolated=isolated,
         )
         out = _open_output(output_file)
     except UsageError as exc:
@@ -133,6 +149,8 @@ def check(
     if not run.files:
         _err_console().print("bnlint: warning: no Python files found", markup=False)
     _report(run, output_format, out, quiet)
+    for msg in [*run.warnings, *run.unused_ignores]:
+        _err_console().print(f"[yellow]bnlint: warning:[/yellow] {escape(msg)}", soft_wrap=True)
     for msg in run.internal_errors:
         _err_console().print(f"[bold red]bnlint: internal error:[/bold red] {escape(msg)}", soft_wrap=True)
     raise typer.Exit(_exit_code(run, config, exit_zero))
@@ -141,7 +159,8 @@ def check(
 def _exit_code(run, config, exit_zero: bool) -> int:
     if run.internal_errors:
         return EXIT_ERROR
-    return EXIT_FINDINGS if run.failing(config.fail_on) and not exit_zero else EXIT_OK
+    failing = run.failing(config.fail_on) or run.unused_ignores
+    return EXIT_FINDINGS if failing and not exit_zero else EXIT_OK
 
 
 def _open_output(output_file: Optional[str]):

@@ -208,6 +208,11 @@ class Run:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why): read as source only
     static: bool = False  # every file read as source only, nothing imported
     internal_errors: list[str] = field(default_factory=list)  # bnlint bugs: exit 2
+    suppressed: int = 0  # findings removed by suppression comments
+    # About the user's configuration, not their models: an unknown code in a
+    # suppression, an unused suppression (--warn-unused-ignores fails on those).
+    warnings: list[str] = field(default_factory=list)
+    unused_ignores: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> int:

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from bnlint.findings import UsageError
 
@@ -22,10 +24,20 @@ class Target:
     names: list[str] | None = None  # file.py::Name targets
 
 
-def expand_paths(args: Iterable[str]) -> list[Target]:
+def expand_paths(
+    args: Iterable[str],
+    *,
+    excluded: Callable[[str], bool] = lambda path: False,
+    respect_gitignore: bool = False,
+) -> list[Target]:
     """Files and directories (recursively, ``*.py``) and ``file.py::Name``.
-    Raises :class:`UsageError` for a path that does not exist or cannot be read."""
+
+    Files found by walking a directory are dropped when ``excluded(path)``
+    says so or, with ``respect_gitignore``, when git ignores them (as ruff
+    does); a file named explicitly is always checked. Raises
+    :class:`UsageError` for a path that does not exist or cannot be read."""
     targets: dict[str, Target] = {}
+    walked: list[str] = []
     for arg in args:
         path, sep, name = arg.partition("::")
         if sep and not name:
@@ -35,8 +47,10 @@ def expand_paths(args: Iterable[str]) -> list[Target]:
         if os.path.isdir(path):
             if sep:
                 raise UsageError(f"{arg!r}: ::Name needs a file, not a directory")
-            for file in _walk(path):
-                targets.setdefault(file, Target(file))
+            for file in _walk(path, excluded):
+                if file not in targets:
+                    targets[file] = Target(file)
+                    walked.append(file)
             continue
         if not os.access(path, os.R_OK):
             raise UsageError(f"{path}: permission denied")
@@ -45,14 +59,54 @@ def expand_paths(args: Iterable[str]) -> list[Target]:
             if target.names is None:
                 target.names = []
             target.names.append(name)
+    if respect_gitignore and walked:
+        for path in git_ignored(walked):
+            del targets[path]
     return list(targets.values())
 
 
-def _walk(root: str) -> Iterator[str]:
+def _walk(root: str, excluded: Callable[[str], bool]) -> Iterator[str]:
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(
-            d for d in dirnames if d not in EXCLUDED_DIRS and not d.startswith(".") and not d.endswith(".egg-info")
+            d for d in dirnames
+            if d not in EXCLUDED_DIRS and not d.startswith(".") and not d.endswith(".egg-info")
+            and not excluded(os.path.join(dirpath, d))
         )
         for f in sorted(filenames):
-            if f.endswith(".py"):
-                yield os.path.join(dirpath, f)
+            path = os.path.join(dirpath, f)
+            if f.endswith(".py") and not excluded(path):
+                yield path
+
+
+def git_ignored(paths: list[str]) -> set[str]:
+    """The paths git ignores (``.gitignore``, ``.git/info/exclude``, the
+    global excludes); none outside a git work tree or without git."""
+    git = shutil.which("git")
+    if git is None:
+        return set()
+    ignored: set[str] = set()
+    by_dir: dict[str, list[str]] = {}
+    for p in paths:
+        by_dir.setdefault(os.path.dirname(os.path.abspath(p)) or ".", []).append(p)
+    # One call per work tree is enough; group by the first directory's tree.
+    roots: dict[str, list[str]] = {}
+    for d, ps in by_dir.items():
+        try:
+            top = subprocess.run(
+                [git, "-C", d, "rev-parse", "--show-toplevel"], capture_output=True, text=True, timeout=30,
+            )
+        except (OSError, subprocess.SubprocessError):
+            continue
+        if top.returncode == 0:
+            roots.setdefault(top.stdout.strip(), []).extend(ps)
+    for root, ps in roots.items():
+        try:
+            out = subprocess.run(
+                [git, "-C", root, "check-ignore", "--no-index", "-z", "--stdin"],
+                input="\0".join(os.path.abspath(p) for p in ps), capture_output=True, text=True, timeout=60,
+            )
+        except (OSError, subprocess.SubprocessError):
+            continue
+        hits = {h for h in out.stdout.split("\0") if h}
+        ignored.update(p for p in ps if os.path.abspath(p) in hits)
+    return ignored

@@ -84,6 +84,8 @@ def print_text(run: Run, console: Console, *, quiet: bool = False) -> None:
         scope = f"{_plural(run.models, 'model')} in {_plural(run.files, 'file')}"
     if run.failed:
         scope += f"; {run.failed} {'analysis' if run.failed == 1 else 'analyses'} failed, see the errors below"
+    if run.suppressed:
+        scope += f"; {run.suppressed} suppressed"
     if not run.findings:
         found = "[green]No problems found[/green]" if not run.failed else "No problems found"
         console.print(f"{found} ({scope}).", soft_wrap=True)
