@@ -40,10 +40,10 @@ def test_select_never_hides_that_a_file_could_not_be_analyzed(cli, tmp_path, bod
     f.write_text("import torch.nn as nn\n" + body + "class M(nn.Module):\n    pass\n")
     proc = cli("check", str(f), "--select", "BN101", "--format", "json")
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert [x["code"] for x in json.loads(proc.stdout)] == ["BN001"]
+    assert [x["code"] for x in json.loads(proc.stdout)["findings"]] == ["BN001"]
     # ...unless the user explicitly asks for it to go
     proc = cli("check", str(f), "--select", "BN101", "--ignore", "BN001", "--format", "json")
-    assert proc.returncode == 0 and json.loads(proc.stdout) == []
+    assert proc.returncode == 0 and json.loads(proc.stdout)["findings"] == []
 
 
 # -- one crashing rule loses nothing else ---------------------------------------
@@ -119,11 +119,11 @@ def test_findings_keep_the_real_path_and_reporters_make_it_relative(tmp_path, mo
     assert {x.path for x in run.findings} == {str((sub / "predict.py").resolve())}
     out = StringIO()
     render(run, "json", out)
-    assert {x["path"] for x in json.loads(out.getvalue())} == {"predict.py"}
+    assert {x["path"] for x in json.loads(out.getvalue())["findings"]} == {"predict.py"}
     monkeypatch.chdir(tmp_path)  # a long-lived process moves: the same run shows the new relative path
     out = StringIO()
     render(run, "json", out)
-    assert {x["path"] for x in json.loads(out.getvalue())} == {os.path.join("proj", "predict.py")}
+    assert {x["path"] for x in json.loads(out.getvalue())["findings"]} == {os.path.join("proj", "predict.py")}
 
 
 def test_suppressions_are_read_anew_each_run(tmp_path):

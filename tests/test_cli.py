@@ -8,7 +8,7 @@ from helpers import FIXTURES
 def test_vgg_reports_every_biased_conv_with_location(cli):
     proc = cli("check", "fixtures/vgg_bn.py", "--format", "json")
     assert proc.returncode == 1
-    findings = json.loads(proc.stdout)
+    findings = json.loads(proc.stdout)["findings"]
     bn101 = [f for f in findings if f["code"] == "BN101"]
     assert [f["module"] for f in bn101] == [
         "features.0", "features.4", "features.8", "features.11",
@@ -30,10 +30,10 @@ def test_clean_resnet_exits_zero(cli):
 
 def test_explicit_target_checks_one_model(cli):
     proc = cli("check", "fixtures/finetune.py::FrozenCorrect", "--format", "json")
-    assert proc.returncode == 0 and json.loads(proc.stdout) == []
+    assert proc.returncode == 0 and json.loads(proc.stdout)["findings"] == []
     proc = cli("check", "fixtures/finetune.py::FrozenNaive", "--format", "json")
     assert proc.returncode == 1
-    assert {f["model"] for f in json.loads(proc.stdout)} == {"FrozenNaive"}
+    assert {f["model"] for f in json.loads(proc.stdout)["findings"]} == {"FrozenNaive"}
 
 
 def test_unknown_target_is_a_usage_error(cli):
@@ -63,9 +63,9 @@ def test_missing_path_and_bad_selector_exit_2(cli):
 
 def test_select_ignore_exit_zero_and_fail_on(cli):
     proc = cli("check", "fixtures/mlp.py", "--select", "BN103", "--format", "json")
-    assert {f["code"] for f in json.loads(proc.stdout)} == {"BN103"} and proc.returncode == 1
+    assert {f["code"] for f in json.loads(proc.stdout)["findings"]} == {"BN103"} and proc.returncode == 1
     proc = cli("check", "fixtures/mlp.py", "--ignore", "BN1,BN2", "--format", "json")
-    assert json.loads(proc.stdout) == [] and proc.returncode == 0
+    assert json.loads(proc.stdout)["findings"] == [] and proc.returncode == 0
     proc = cli("check", "fixtures/mlp.py", "--exit-zero")
     assert proc.returncode == 0 and "BN203" in proc.stdout
     proc = cli("check", "fixtures/dynamic.py", "--select", "BN002")
@@ -80,7 +80,7 @@ def test_inline_suppression(cli, tmp_path):
     )
     (tmp_path / "mlp.py").write_text(src)
     proc = cli("check", str(tmp_path / "mlp.py"), "--format", "json")
-    codes = [f["code"] for f in json.loads(proc.stdout)]
+    codes = [f["code"] for f in json.loads(proc.stdout)["findings"]]
     assert "BN103" not in codes and "BN101" in codes
 
 
@@ -108,7 +108,7 @@ def test_main_block_never_runs(cli, tmp_path):
         f"if __name__ == '__main__':\n    open({str(marker)!r}, 'w').write('x')\n"
     )
     proc = cli("check", str(f), "--format", "json")
-    assert [x["code"] for x in json.loads(proc.stdout)] == ["BN101"]
+    assert [x["code"] for x in json.loads(proc.stdout)["findings"]] == ["BN101"]
     assert not marker.exists()
 
 
@@ -120,9 +120,9 @@ def test_timeout_becomes_bn001_and_the_run_goes_on(cli, tmp_path):
         "import torch.nn as nn\nmodel = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))\n"
     )
     proc = cli("check", str(tmp_path), "--timeout", "3", "--format", "json")
-    found = {(f["code"], f["path"].rsplit("/", 1)[-1]) for f in json.loads(proc.stdout)}
+    found = {(f["code"], f["path"].rsplit("/", 1)[-1]) for f in json.loads(proc.stdout)["findings"]}
     assert ("BN001", "a_slow.py") in found and ("BN101", "b_ok.py") in found
-    msg = next(f["message"] for f in json.loads(proc.stdout) if f["code"] == "BN001")
+    msg = next(f["message"] for f in json.loads(proc.stdout)["findings"] if f["code"] == "BN001")
     assert "timed out after 3 s while importing" in msg
 
 
@@ -132,7 +132,7 @@ def test_crashing_user_code_is_contained(cli, tmp_path):
         "    def __init__(self):\n        super().__init__()\n        os._exit(3)\n"
     )
     proc = cli("check", str(tmp_path / "crash.py"), "--format", "json")
-    f = json.loads(proc.stdout)
+    f = json.loads(proc.stdout)["findings"]
     assert proc.returncode == 1 and f[0]["code"] == "BN001"
     assert "exit code 3" in f[0]["message"] and "building Net" in f[0]["message"]
 

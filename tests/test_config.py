@@ -37,7 +37,7 @@ def project(tmp_path, config: str, files=None):
 
 def codes(proc):
     assert proc.returncode in (0, 1), proc.stderr
-    return sorted(f["code"] for f in json.loads(proc.stdout))
+    return sorted(f["code"] for f in json.loads(proc.stdout)["findings"])
 
 
 def test_no_config_reports_everything(tmp_path):
@@ -64,7 +64,7 @@ def test_per_file_and_per_module_ignores(tmp_path):
         per-module-ignores = { "conv" = ["BN101"], "b*" = ["BN103"] }
         """, {"net.py": BUGGY, "legacy/old.py": BUGGY})
     proc = run_cli("check", "--format", "json", cwd=tmp_path)
-    found = sorted((f["path"], f["code"]) for f in json.loads(proc.stdout))
+    found = sorted((f["path"], f["code"]) for f in json.loads(proc.stdout)["findings"])
     assert found == [("legacy/old.py", "BN201"), ("net.py", "BN201")]
 
 
@@ -77,9 +77,9 @@ def test_exclude_and_fail_on_and_timeout(tmp_path):
         """, {"net.py": BUGGY, "generated/net.py": BUGGY})
     proc = run_cli("check", "--format", "json", cwd=tmp_path)
     assert proc.returncode == 0, "warnings do not fail with fail-on = error"
-    assert {f["path"] for f in json.loads(proc.stdout)} == {"net.py"}
+    assert {f["path"] for f in json.loads(proc.stdout)["findings"]} == {"net.py"}
     proc = run_cli("check", "--format", "json", "--exclude", "net.py", cwd=tmp_path)
-    assert json.loads(proc.stdout) == []
+    assert json.loads(proc.stdout)["findings"] == []
 
 
 def test_gitignored_files_are_skipped(tmp_path):
@@ -89,7 +89,7 @@ def test_gitignored_files_are_skipped(tmp_path):
     subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
     (tmp_path / ".gitignore").write_text("build_out/\n")
     proc = run_cli("check", "--format", "json", ".", cwd=tmp_path)
-    assert {f["path"] for f in json.loads(proc.stdout)} == {"net.py"}
+    assert {f["path"] for f in json.loads(proc.stdout)["findings"]} == {"net.py"}
 
 
 def test_default_input_shape_from_config(tmp_path):

@@ -19,7 +19,7 @@ def reported():
     proc = run_cli("check", "fixtures", "--format", "json")
     assert proc.returncode == 1, proc.stderr
     by_file = defaultdict(list)
-    for f in json.loads(proc.stdout):
+    for f in json.loads(proc.stdout)["findings"]:
         by_file[str((ROOT / f["path"]).resolve())].append(f)
     return by_file
 

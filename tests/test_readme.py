@@ -31,7 +31,7 @@ def test_first_command_reports_what_the_readme_says():
     claim = re.search(r"it has (\w+) biased convs", README).group(1)
     proc = run_cli(*shlex.split(check)[1:], "--format", "json")
     assert proc.returncode == 1, proc.stderr
-    bn101 = [f for f in json.loads(proc.stdout) if f["code"] == "BN101"]
+    bn101 = [f for f in json.loads(proc.stdout)["findings"] if f["code"] == "BN101"]
     assert len(bn101) == {"eight": 8}[claim]
 
 

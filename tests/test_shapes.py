@@ -19,18 +19,18 @@ def codes(findings):
 def test_cli_input_shape_overrides_the_file(cli):
     proc = cli("check", "fixtures/shapes.py::EmbeddingHead", "--input-shape", "16,3,64,64", "--format", "json")
     assert proc.returncode == 0, proc.stdout
-    assert json.loads(proc.stdout) == []
+    assert json.loads(proc.stdout)["findings"] == []
     proc = cli("check", "fixtures/shapes.py::EmbeddingHead", "--input-shape", "4,3,64,64", "--format", "json")
-    assert [f["code"] for f in json.loads(proc.stdout)] == ["BN302"]
-    msg = json.loads(proc.stdout)[0]["message"]
+    assert [f["code"] for f in json.loads(proc.stdout)["findings"]] == ["BN302"]
+    msg = json.loads(proc.stdout)["findings"][0]["message"]
     assert "batch size 4" in msg and "[4, 3, 64, 64]" in msg
 
 
 def test_batch_size_overrides_the_first_dimension(cli):
     proc = cli("check", "fixtures/shapes.py::EmbeddingHead", "--batch-size", "32", "--format", "json")
-    assert json.loads(proc.stdout) == []
+    assert json.loads(proc.stdout)["findings"] == []
     proc = cli("check", "fixtures/shapes.py::EmbeddingHead", "--batch-size", "1", "--format", "json")
-    found = json.loads(proc.stdout)
+    found = json.loads(proc.stdout)["findings"]
     assert [f["code"] for f in found] == ["BN302", "BN301"]
     bn301 = found[1]
     assert bn301["message"].startswith("BatchNorm1d 'fc_bn' sees 1 value per channel at batch size 1 (input [1, 16])")
@@ -41,7 +41,7 @@ def test_two_inputs_with_dtypes(cli):
         "check", "fixtures/shapes.py::TwoTower", "--input-shape", "1,3,32,32", "--input-shape", "1,5",
         "--dtype", "float32,int64", "--format", "json",
     )
-    assert [f["code"] for f in json.loads(proc.stdout)] == ["BN302", "BN301"], proc.stderr
+    assert [f["code"] for f in json.loads(proc.stdout)["findings"]] == ["BN302", "BN301"], proc.stderr
 
 
 def test_without_inputs_the_report_says_so_once(cli, tmp_path):
@@ -114,6 +114,6 @@ def test_huge_model_stays_small_in_memory():
     head, body = out.stdout.split("\n", 1)
     rc, maxrss_kb = map(int, head.split())
     assert rc == 1
-    found = json.loads(body)
+    found = json.loads(body)["findings"]
     assert {f["code"] for f in found} == {"BN101", "BN301"}
     assert maxrss_kb < 1.5 * 1024 * 1024, f"peak RSS {maxrss_kb / 1024:.0f} MB"

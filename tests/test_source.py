@@ -281,17 +281,17 @@ def test_source_findings_honour_inline_suppression(cli, tmp_path):
     script = tmp_path / "val.py"
     script.write_text(text)
     proc = cli("check", "--static", str(script), "--format", "json")
-    assert proc.returncode == 1 and [f["code"] for f in json.loads(proc.stdout)] == ["BN402"]
+    assert proc.returncode == 1 and [f["code"] for f in json.loads(proc.stdout)["findings"]] == ["BN402"]
     script.write_text(text.replace("(model(x).argmax(1) == y).sum().item()", "(model(x).argmax(1) == y).sum().item()  # bnlint: ignore[BN402]"))
     proc = cli("check", "--static", str(script), "--format", "json")
-    assert proc.returncode == 0 and json.loads(proc.stdout) == []
+    assert proc.returncode == 0 and json.loads(proc.stdout)["findings"] == []
 
 
 def test_model_and_source_finding_at_one_line_are_reported_once(cli):
     proc = cli("check", "fixtures/mlp.py", "--format", "json", "--select", "BN203")
-    found = json.loads(proc.stdout)
+    found = json.loads(proc.stdout)["findings"]
     assert len(found) == 1 and found[0]["source"] == "model"
-    static = json.loads(cli("check", "--static", "fixtures/mlp.py", "--format", "json", "--select", "BN203").stdout)
+    static = json.loads(cli("check", "--static", "fixtures/mlp.py", "--format", "json", "--select", "BN203").stdout)["findings"]
     assert [(f["line"], f["source"]) for f in static] == [(found[0]["line"], "source")]
 
 
@@ -308,7 +308,7 @@ def no_torch(tmp_path):
 def test_static_never_imports_torch(cli, no_torch):
     proc = cli("check", "--static", "fixtures", "--format", "json", env=no_torch)
     assert proc.returncode == 1, proc.stderr
-    codes = {f["code"] for f in json.loads(proc.stdout)}
+    codes = {f["code"] for f in json.loads(proc.stdout)["findings"]}
     assert {"BN402", "BN403", "BN404", "BN401", "BN203"} <= codes
     assert "Traceback" not in proc.stderr and "must not be imported" not in proc.stderr
     # the same environment does break anything that imports torch: the test is real
@@ -332,7 +332,7 @@ def test_static_conflicts_are_usage_errors(cli):
 def test_static_syntax_error_is_one_finding(cli):
     proc = cli("check", "--static", "fixtures/broken/syntax_error.py", "--format", "json")
     assert proc.returncode == 1
-    assert [f["code"] for f in json.loads(proc.stdout)] == ["BN001"]
+    assert [f["code"] for f in json.loads(proc.stdout)["findings"]] == ["BN001"]
 
 
 # -- precision canary -----------------------------------------------------------
@@ -350,7 +350,7 @@ def test_torch_own_training_utilities_are_clean(cli):
     t = _torch_dir()
     proc = cli("check", "--static", t / "nn", t / "optim", t / "utils", "--format", "json", "--select", "BN4,BN203")
     assert proc.returncode == 0, proc.stderr + proc.stdout[:2000]
-    assert json.loads(proc.stdout) == []
+    assert json.loads(proc.stdout)["findings"] == []
 
 
 def test_a_model_class_of_a_file_beside_the_script_is_read_not_imported(cli, tmp_path, no_torch):
@@ -386,10 +386,10 @@ def test_a_model_class_of_a_file_beside_the_script_is_read_not_imported(cli, tmp
             test()
     """))
     proc = cli("check", "--static", str(script), "--format", "json", env=no_torch)
-    assert proc.returncode == 0 and json.loads(proc.stdout) == [], proc.stdout
+    assert proc.returncode == 0 and json.loads(proc.stdout)["findings"] == [], proc.stdout
     script.write_text(script.read_text().replace("import Net", "import BNNet as Net"))
     proc = cli("check", "--static", str(script), "--format", "json", env=no_torch)
-    assert [f["code"] for f in json.loads(proc.stdout)] == ["BN402"]
+    assert [f["code"] for f in json.loads(proc.stdout)["findings"]] == ["BN402"]
 
 
 def test_pre_commit_hook_runs_the_static_check(cli):
@@ -794,7 +794,7 @@ def test_huge_and_deep_files_do_not_break_the_run(cli, tmp_path):
     (tmp_path / "deeper.py").write_text("x = " + "(" * 300 + "1" + ")" * 300 + "\n")
     proc = cli("check", "--static", tmp_path, "--format", "json")
     assert proc.returncode == 1, proc.stderr
-    found = {(Path(f["path"]).name, f["code"]) for f in json.loads(proc.stdout)}
+    found = {(Path(f["path"]).name, f["code"]) for f in json.loads(proc.stdout)["findings"]}
     assert ("chain.py", "BN402") in found  # a thousand-helper chain, followed to the end
     assert ("deeper.py", "BN001") in found  # too deep for Python's own parser: said, not crashed
     assert not any(name == "sum.py" for name, _ in found)

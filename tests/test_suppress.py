@@ -68,7 +68,7 @@ def test_unknown_code_is_a_warning_and_unused_ones_fail_when_asked(tmp_path):
     assert "unused suppression" not in proc.stderr
     assert "1 suppressed" in proc.stdout
     proc = run_cli("check", str(f), "--select", "BN101,BN203", "--warn-unused-ignores", "--format", "json")
-    assert [x["line"] for x in json.loads(proc.stdout)] == [9]
+    assert [x["line"] for x in json.loads(proc.stdout)["findings"]] == [9]
     assert "net.py:13: unused suppression `# noqa: BN203`" in proc.stderr
     assert "ignore[BN101]" not in proc.stderr.split("unused")[-1]
 
