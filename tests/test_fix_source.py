@@ -5,17 +5,21 @@ rule, and positions that do not match (skipped, never the wrong line)."""
 from __future__ import annotations
 
 import ast
+import io
 import os
 import shutil
 import textwrap
+import tokenize
 from pathlib import Path
 
 import pytest
 
-from bnlint.findings import Finding, FixSafety, Severity
-from bnlint.fix.source import flip_momentum, groupnorm_groups, plan_fixes
+pytest.importorskip("libcst", reason="source fixes need libcst (not yet a declared dependency)")
 
-from helpers import FIXTURES
+from bnlint.findings import Finding, FixSafety, Severity  # noqa: E402
+from bnlint.fix.source import flip_momentum, groupnorm_groups, plan_fixes  # noqa: E402
+
+from helpers import FIXTURES  # noqa: E402
 
 SAFETY = {"BN101": FixSafety.SAFE, "BN203": FixSafety.SAFE}
 
@@ -492,56 +496,69 @@ def test_diff_paths_are_relative_to_the_working_directory(tmp_path, monkeypatch)
 
 # -- idempotence, as a property ---------------------------------------------------
 
-from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
-
-_KEYWORDS = ["stride=1", "padding=1", "dilation=1", "groups=1", "padding_mode='zeros'", "bias=True"]
-
-
-@st.composite
-def conv_calls(draw):
-    """An `nn.Conv2d(...)` call: keywords in random order (bias=True maybe
-    among them), one line or one argument per line, comments, trailing comma."""
-    args = ["3", "16", "3"][: draw(st.integers(2, 3))]
-    if len(args) == 2:
-        args.append("kernel_size=3")
-    keywords = draw(st.permutations(_KEYWORDS))
-    args += keywords[: draw(st.integers(0, len(keywords)))]
-    comments = [draw(st.sampled_from(["", f"  # c{i}"])) for i in range(len(args))]
-    trailing = draw(st.booleans())
-    spaced = draw(st.booleans())
-    if spaced:
-        args = [a.replace("=", " = ", 1) if "=" in a and draw(st.booleans()) else a for a in args]
-    if draw(st.booleans()):  # one argument per line
-        indent = " " * draw(st.sampled_from([4, 8]))
-        body = "".join(
-            f"{indent}{a}{',' if i < len(args) - 1 or trailing else ''}{c}\n" for i, (a, c) in enumerate(zip(args, comments))
-        )
-        opening = draw(st.sampled_from(["", "  # the stem"]))
-        call = f"nn.Conv2d({opening}\n{body})"
-    else:
-        call = "nn.Conv2d(" + ", ".join(args) + ("," if trailing else "") + ")" + comments[-1]
-    return call
+try:
+    from hypothesis import HealthCheck, given, settings, strategies as st
+except ImportError:  # the property is skipped, visibly, not the whole file
+    st = None
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(call=conv_calls())
-def test_bias_false_is_exact_and_idempotent(tmp_path, call):
-    src = f"import torch.nn as nn\n\n# before\nconv = {call}\n# after\n"
-    path = tmp_path / "prop.py"
-    path.write_text(src)
-    f = finding("BN101", path, 4, 8)
-    plan = plan_fixes([f])
-    plan.write()
-    out = path.read_text()
-    node = ast.parse(out).body[1].value
-    before = ast.parse(src).body[1].value
-    kw = {k.arg: ast.literal_eval(k.value) for k in node.keywords}
-    assert kw.pop("bias") is False
-    assert kw == {k.arg: ast.literal_eval(k.value) for k in before.keywords if k.arg != "bias"}
-    assert [ast.dump(a) for a in node.args] == [ast.dump(a) for a in before.args]
-    for comment in [c for c in src.split("#")[1:]]:  # every comment kept, in order
-        assert "#" + comment.split("\n")[0] in out
-    assert plan_fixes([f]).diff() == ""  # idempotent
+def _comments(text: str) -> list[str]:
+    return [t.string for t in tokenize.generate_tokens(io.StringIO(text).readline) if t.type == tokenize.COMMENT]
+
+
+if st is None:
+
+    @pytest.mark.skip(reason="the property tests need hypothesis")
+    def test_bias_false_is_exact_and_idempotent():
+        pass
+
+else:
+
+    _KEYWORDS = ["stride=1", "padding=1", "dilation=1", "groups=1", "padding_mode='zeros'", "bias=True"]
+
+    @st.composite
+    def conv_calls(draw):
+        """An `nn.Conv2d(...)` call: keywords in random order (bias=True maybe
+        among them), one line or one argument per line, comments, trailing comma."""
+        args = ["3", "16", "3"][: draw(st.integers(2, 3))]
+        if len(args) == 2:
+            args.append("kernel_size=3")
+        keywords = draw(st.permutations(_KEYWORDS))
+        args += keywords[: draw(st.integers(0, len(keywords)))]
+        comments = [draw(st.sampled_from(["", f"  # c{i}"])) for i in range(len(args))]
+        trailing = draw(st.booleans())
+        spaced = draw(st.booleans())
+        if spaced:
+            args = [a.replace("=", " = ", 1) if "=" in a and draw(st.booleans()) else a for a in args]
+        if draw(st.booleans()):  # one argument per line
+            indent = " " * draw(st.sampled_from([4, 8]))
+            body = "".join(
+                f"{indent}{a}{',' if i < len(args) - 1 or trailing else ''}{c}\n" for i, (a, c) in enumerate(zip(args, comments))
+            )
+            opening = draw(st.sampled_from(["", "  # the stem"]))
+            call = f"nn.Conv2d({opening}\n{body})"
+        else:
+            call = "nn.Conv2d(" + ", ".join(args) + ("," if trailing else "") + ")" + comments[-1]
+        return call
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(call=conv_calls())
+    def test_bias_false_is_exact_and_idempotent(tmp_path, call):
+        src = f"import torch.nn as nn\n\n# before\nconv = {call}\n# after\n"
+        path = tmp_path / "prop.py"
+        path.write_text(src)
+        f = finding("BN101", path, 4, 8)
+        plan = plan_fixes([f])
+        plan.write()
+        out = path.read_text()
+        node = ast.parse(out).body[1].value
+        before = ast.parse(src).body[1].value
+        kw = {k.arg: ast.literal_eval(k.value) for k in node.keywords}
+        assert kw.pop("bias") is False
+        assert kw == {k.arg: ast.literal_eval(k.value) for k in before.keywords if k.arg != "bias"}
+        assert [ast.dump(a) for a in node.args] == [ast.dump(a) for a in before.args]
+        assert _comments(out) == _comments(src)  # every comment kept, in order
+        assert plan_fixes([f]).diff() == ""  # idempotent
 
 
 # -- end to end, on a real fixture ----------------------------------------------------

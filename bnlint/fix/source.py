@@ -317,6 +317,10 @@ def _plan_file(path: str, groups: list[tuple[tuple, list[Finding]]], plan: Sourc
         except _Skip as why:
             plan.skipped.extend((f, str(why)) for f in group)
             continue
+        except Exception as exc:  # a fixer bug costs this fix, not the run
+            why = f"internal error in the {code} fixer: {type(exc).__name__}: {exc}"
+            plan.skipped.extend((f, why) for f in group)
+            continue
         placed.append((group, what, call))
 
     # A call that becomes a GroupNorm has no momentum to flip.
