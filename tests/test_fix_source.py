@@ -66,6 +66,11 @@ def fixed(path: Path, findings, unsafe=False):
     return path.read_text(), plan
 
 
+def reasons(plan) -> dict:
+    """Why each skipped finding was skipped, by its module."""
+    return {f.module: why for f, why in plan.skipped}
+
+
 def fix_one(tmp_path, text, code, needle, unsafe=False, nth=0, **kw):
     path = write(tmp_path, text)
     src = path.read_text()
@@ -167,7 +172,7 @@ def test_bn101_star_kwargs_and_foreign_classes_are_skipped(tmp_path):
         [finding("BN101", path, *where(src, n), module=n) for n in ("nn.Conv2d(3", "MyConv(3", "OwnInit(8")]
         + [finding("BN101", path, line, col + 4, module="Conv2d(3, 8")]
     )
-    skipped = {f.module: why for f, why in plan.skipped}
+    skipped = reasons(plan)
     assert "**kwargs" in skipped["nn.Conv2d(3"]
     assert "no Conv/ConvTranspose/Linear call starts" in skipped["Conv2d(3, 8"]  # mylib's, not torch's
     assert "no Conv/ConvTranspose/Linear call starts" in skipped["OwnInit(8"]  # its own signature
@@ -208,7 +213,7 @@ def test_bn203_adds_training_in_methods_only(tmp_path):
         "F.dropout(x, 0.5)  # keep", "F.dropout(x, 0.5, training=self.training)  # keep"
     ).replace("            p=0.1,\n", "            p=0.1,\n            training=self.training,\n")
     assert sorted(f.module for f, _ in plan.applied) == ["0", "1"]
-    skipped = {f.module: why for f, why in plan.skipped}
+    skipped = reasons(plan)
     assert "not inside a method with self" in skipped["2"]  # a staticmethod has no self
     assert "not inside a method with self" in skipped["3"]
 
@@ -230,7 +235,7 @@ def test_bn203_model_finding_without_column_takes_the_lines_one_call(tmp_path):
         finding("BN203", path, 8, 1, module="src", source="source"),  # a source finding's column is exact
     ])
     assert [f.module for f, _ in plan.applied] == ["one"]
-    skipped = {f.module: why for f, why in plan.skipped}
+    skipped = reasons(plan)
     assert "2 F.dropout calls" in skipped["two"]
     assert "no F.dropout call starts at 8:1" in skipped["src"]
 
@@ -315,7 +320,7 @@ def test_bn103_flips_literal_momentum_only(tmp_path):
         finding("BN103", path, *where(src, "nn.BatchNorm2d", 2), module="d", momentum=1.0),
     ], unsafe=True)
     assert out == src.replace("1e-5, 0.99)", "1e-5, 0.01)")
-    skipped = {f.module: why for f, why in plan.skipped}
+    skipped = reasons(plan)
     assert "momentum=mom, not a number literal" in skipped["b"]
     assert "passes no momentum" in skipped["c"]
     assert "freeze the running statistics" in skipped["d"]
@@ -379,7 +384,7 @@ def test_bn302_batchnorm_becomes_groupnorm(tmp_path):
                 self.d = nn.BatchNorm2d(width)
                 self.e = nn.BatchNorm1d(1)
         """)
-    skipped = {f.module: why for f, why in plan.skipped}
+    skipped = reasons(plan)
     assert "channel count width is not a literal" in skipped["d"]
     assert "1 channel(s)" in skipped["e"]
 
@@ -444,7 +449,7 @@ def test_a_finding_that_points_elsewhere_is_skipped(tmp_path):
         finding("BN101", path, 2, 90, module="past the line"),
     ])
     assert plan.diff() == "" and not plan.applied
-    skipped = {f.module: why for f, why in plan.skipped}
+    skipped = reasons(plan)
     assert "no Conv/ConvTranspose/Linear call starts at 2:9" in skipped["off-by-one"]
     assert "(there: nn.BatchNorm2d(...))" in skipped["a BN"]
     assert "changed since the analysis" in skipped["an import"]
@@ -459,6 +464,13 @@ def test_columns_count_utf8_bytes_as_cpython_does(tmp_path):
     assert call.col_offset + 1 != src.splitlines()[1].index("nn.Conv2d") + 1  # bytes, not characters
     out, _ = fixed(path, [finding("BN101", path, call.lineno, call.col_offset + 1)])
     assert out.endswith('conv = nn.Conv2d(3, 8, 3, bias=False)\n')
+
+
+def test_line_endings_and_form_feeds_are_kept(tmp_path):
+    path = tmp_path / "crlf.py"
+    path.write_bytes(b"import torch.nn as nn\r\n\x0c\r\nconv = nn.Conv2d(3, 8, 3)\r\n")
+    out, _ = fixed(path, [finding("BN101", path, 3, 8)])
+    assert path.read_bytes() == b"import torch.nn as nn\r\n\x0c\r\nconv = nn.Conv2d(3, 8, 3, bias=False)\r\n"
 
 
 def test_files_that_do_not_parse_or_changed_are_skipped(tmp_path):
@@ -633,3 +645,4 @@ def test_real_findings_without_extras_degrade_to_reasons(tmp_path):
     for f, why in plan.skipped:
         assert f.code in ("BN101", "BN103") and why
     assert "+        x = F.dropout(x, 0.5, training=self.training)  # expect: BN203" in plan.diff()
+

@@ -53,6 +53,7 @@ import dataclasses
 import difflib
 import math
 import os
+import re
 import tempfile
 from collections import defaultdict
 from decimal import Decimal, InvalidOperation
@@ -324,20 +325,21 @@ def _plan_file(path: str, groups: list[tuple[tuple, list[Finding]]], plan: Sourc
         placed.append((group, what, call))
 
     # A call that becomes a GroupNorm has no momentum to flip.
-    for group, what, call in list(placed):
-        if group[0].code == "BN103" and edits.swapped(call):
-            placed.remove((group, what, call))
-            edits.drop(call, "momentum")
-            plan.skipped.extend(
-                (f, "superseded: the same call becomes a GroupNorm (BN301/BN302), which has no momentum")
-                for f in group
-            )
+    superseded = [p for p in placed if p[0][0].code == "BN103" and edits.swapped(p[2])]
+    for group, _, call in superseded:
+        edits.drop(call, "momentum")
+        plan.skipped.extend(
+            (f, "superseded: the same call becomes a GroupNorm (BN301/BN302), which has no momentum")
+            for f in group
+        )
+    placed = [p for p in placed if not any(p is q for q in superseded)]
     if not placed:
         return
     try:
         after_module = index.wrapper.module.visit(_Apply(edits))
     except Exception as exc:  # a bug here must not cost the user a traceback
-        skip_all(f"internal error while editing {display_path(path)}: {type(exc).__name__}: {exc}")
+        why = f"internal error while editing {display_path(path)}: {type(exc).__name__}: {exc}"
+        plan.skipped.extend((f, why) for group, _, _ in placed for f in group)
         return
     after = after_module.bytes
     fixed: list[Finding] = []
@@ -360,7 +362,10 @@ class _Index(cst.CSTVisitor):
     def __init__(self, module: cst.Module, raw: bytes) -> None:
         super().__init__()
         self.wrapper = MetadataWrapper(module)  # (copies the tree: use wrapper.module)
-        self.lines = _text(raw).splitlines()
+        # Lines as the tokenizer counts them (str.splitlines also breaks at \f, \v, ...).
+        self.lines = re.split(r"\r\n|\r|\n", _text(raw))
+        if self.lines and self.lines[-1] == "":
+            self.lines.pop()
         self.at: dict[tuple[int, int], list[cst.Call]] = defaultdict(list)
         self.on_line: dict[int, list[cst.Call]] = defaultdict(list)
         self.classes: dict[str, cst.ClassDef] = {}
