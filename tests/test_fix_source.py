@@ -576,37 +576,6 @@ else:
 # -- end to end, on a real fixture ----------------------------------------------------
 
 
-def _with_site_modules(findings, path):
-    """TEMPORARY, until the analysis adds extra["site_modules"]: count, as the
-    lead's analysis will, how many modules each call of ``path`` constructs,
-    by building its models under bnlint's own SiteRecorder on meta."""
-    if all("site_modules" in f.extra for f in findings if f.source == "model"):
-        return findings
-    import importlib.util
-    from collections import Counter
-
-    import torch
-
-    from bnlint.model.sites import SiteRecorder
-
-    spec = importlib.util.spec_from_file_location("fixture_copy", path)
-    mod = importlib.util.module_from_spec(spec)
-    recorder = SiteRecorder()
-    with recorder.recording(), torch.device("meta"):
-        spec.loader.exec_module(mod)
-        models = mod.bnlint_models()
-    counts = Counter()
-    for model in models.values():
-        for m in model.modules():
-            loc = recorder.site(m)
-            if loc is not None:
-                counts[(os.path.realpath(loc.path), loc.line, loc.col)] += 1
-    return [
-        f.with_(extra={**f.extra, "site_modules": counts[(f.path, f.line, f.col)]}) if f.source == "model" else f
-        for f in findings
-    ]
-
-
 def test_vgg_end_to_end(tmp_path, monkeypatch):
     from bnlint.api import check_paths
 
@@ -617,12 +586,12 @@ def test_vgg_end_to_end(tmp_path, monkeypatch):
     bn101 = [f for f in found if f.code == "BN101"]
     assert len(bn101) == 8 and len({(f.line, f.col) for f in bn101}) == 1
 
-    # Without the count of modules built at the line, nothing is edited.
-    if not any("site_modules" in f.extra for f in bn101):
-        plan = plan_fixes(found)
-        assert plan.diff() == "" and len(plan.skipped) == 8 and "site_modules" in plan.skipped[0][1]
+    assert {f.extra["site_modules"] for f in bn101} == {8}, "the analysis counts the convs built at that line"
+    # Without that count, nothing is edited.
+    plan = plan_fixes([f.with_(extra={}) for f in found])
+    assert plan.diff() == "" and len(plan.skipped) == 8 and "site_modules" in plan.skipped[0][1]
 
-    plan = plan_fixes(_with_site_modules(found, copy))
+    plan = plan_fixes(found)
     diff = plan.diff()
     assert diff.startswith("--- a/vgg_bn.py\n+++ b/vgg_bn.py\n")
     assert "+            conv2d = nn.Conv2d(in_channels, v, kernel_size=3, padding=1, bias=False)  # expect" in diff
@@ -630,7 +599,7 @@ def test_vgg_end_to_end(tmp_path, monkeypatch):
 
     after = check_paths([str(copy)]).findings
     assert not [f for f in after if f.code == "BN101"]
-    assert plan_fixes(_with_site_modules(after, copy), unsafe=True).diff() == ""
+    assert plan_fixes(after, unsafe=True).diff() == ""
 
 
 def test_real_findings_without_extras_degrade_to_reasons(tmp_path):
@@ -638,7 +607,7 @@ def test_real_findings_without_extras_degrade_to_reasons(tmp_path):
 
     copy = tmp_path / "mlp.py"
     shutil.copy(FIXTURES / "mlp.py", copy)
-    found = check_paths([str(copy)]).findings
+    found = [f.with_(extra={}) for f in check_paths([str(copy)]).findings]  # an older analysis
     plan = plan_fixes(found, unsafe=True)
     done = {f.code for f, _ in plan.applied}
     assert "BN203" in done  # a forward line: no module count needed

@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import math
 import os
 import re
 import tempfile
@@ -68,8 +67,9 @@ from libcst.metadata import (
     ScopeProvider,
 )
 
-from bnlint.fix import _cst
 from bnlint.findings import Finding, FixSafety, display_path
+from bnlint.fix import _cst
+from bnlint.model import layers
 
 # -- what each code's call must be --------------------------------------------
 
@@ -118,14 +118,9 @@ def _normal(qualified: str) -> str:
 
 def groupnorm_groups(channels: int) -> int | None:
     """The group count for ``GroupNorm(g, C)`` replacing a BatchNorm of C
-    channels: ``gcd(32, C)``, halved while it would leave one channel per
-    group; None for C < 2 (no group count keeps two channels together)."""
-    if channels < 2:
-        return None
-    g = math.gcd(32, channels)
-    while channels // g < 2:
-        g //= 2
-    return g
+    channels when the input's spatial size is unknown: every group keeps at
+    least two channels (see :func:`bnlint.model.layers.groupnorm_groups`)."""
+    return layers.groupnorm_groups(channels, spatial=1)
 
 
 def flip_momentum(text: str) -> str | None:
