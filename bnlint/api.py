@@ -15,6 +15,7 @@ there (:mod:`bnlint.model`); then select, de-duplicate, suppress and sort
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
 from bnlint.config import Config, split_codes
@@ -87,8 +88,11 @@ def check_paths(
     config: Config | None = None,
     *,
     on_file: Callable[[str], None] | None = None,
+    with_edits: bool = False,
 ) -> Run:
     """Check files and directories (``file.py::Name`` checks one model).
+    With ``with_edits``, each finding whose source fix can be placed exactly
+    carries that fix's edits (nothing is written).
 
     Raises :class:`UsageError` for bad input (a missing path, an unknown
     selector, a ``::Name`` that does not exist). Internal errors (a crashed
@@ -165,7 +169,47 @@ def check_paths(
     )
     run.findings, run.suppressed = outcome.findings, len(outcome.suppressed)
     _judge_comments(run, outcome, rules, {_real(t.path) for t in jobs}, config)
+    if with_edits:
+        from bnlint.fix.source import plan_fixes
+
+        run.findings = attach_edits(run.findings, plan_fixes(run.findings, unsafe=True))
     return run
+
+
+def attach_edits(findings: list[Finding], plan) -> list[Finding]:
+    """Each finding the plan fixes carries the edits of its file that touch
+    its statement's lines (whole-line replacements, from the planned text)."""
+    import difflib
+
+    from bnlint.findings import Edit
+
+    from bnlint.engine.suppress import FileSuppressions
+
+    fixed = {id(f) for f, _ in plan.applied}
+    edits_by_file: dict[str, list[Edit]] = {}
+    spans: dict[str, FileSuppressions] = {}
+    for path, fp in plan.files.items():
+        spans[path] = FileSuppressions(fp.before.decode("utf-8", "replace"))
+        before = fp.before.decode("utf-8", "replace").splitlines(keepends=True)
+        after = fp.after.decode("utf-8", "replace").splitlines(keepends=True)
+        ops = difflib.SequenceMatcher(a=before, b=after, autojunk=False).get_opcodes()
+        edits: list[Edit] = []
+        for tag, i1, i2, j1, j2 in ops:
+            if tag == "equal":
+                continue
+            if tag == "replace" and i2 - i1 == j2 - j1:  # line for line: one edit per line
+                edits.extend(Edit(path, i + 1, 1, i + 2, 1, after[j1 + (i - i1)]) for i in range(i1, i2))
+            else:
+                edits.append(Edit(path, i1 + 1, 1, i2 + 1, 1, "".join(after[j1:j2])))
+        edits_by_file[path] = edits
+    out = []
+    for f in findings:
+        edits = edits_by_file.get(f.path or "", []) if id(f) in fixed else []
+        if edits:
+            first, last = spans[f.path].span(f.line, f.col)  # the reported call's lines
+            edits = [e for e in edits if e.line <= last and max(e.end_line - 1, e.line) >= first]
+        out.append(f.with_(edits=tuple(edits)) if edits else f)
+    return out
 
 
 def _reader(texts: dict[str, str]) -> SuppressionReader:
@@ -278,4 +322,41 @@ def check_model(
     )
 
 
-__all__ = ["Config", "InternalError", "Run", "UsageError", "check_model", "check_paths", "check_source"]
+@dataclass
+class FixOutcome:
+    """What ``bnlint check --diff/--fix`` did: the plan (applied, skipped with
+    reasons, withheld unsafe fixes), the files written, and -- after writing
+    -- the run that re-checked them (the findings left)."""
+
+    before: Run
+    plan: Any  # bnlint.fix.source.SourceFixPlan
+    written: list[str] = field(default_factory=list)
+    after: Run | None = None
+
+
+def fix_paths(
+    paths: Sequence[str],
+    config: Config | None = None,
+    *,
+    unsafe: bool = False,
+    write: bool = False,
+    on_file: Callable[[str], None] | None = None,
+) -> FixOutcome:
+    """Check, plan the source fixes of the findings (safe ones; unsafe ones
+    too with ``unsafe``), and with ``write`` apply them in place and check
+    again. Nothing is written without ``write``."""
+    from bnlint.fix.source import plan_fixes
+
+    before = check_paths(paths, config, on_file=on_file)
+    plan = plan_fixes(before.findings, unsafe=unsafe)
+    outcome = FixOutcome(before, plan)
+    if write and plan.files:
+        outcome.written = plan.write()
+        outcome.after = check_paths(paths, config, on_file=on_file)
+    return outcome
+
+
+__all__ = [
+    "Config", "FixOutcome", "InternalError", "Run", "UsageError",
+    "check_model", "check_paths", "check_source", "fix_paths",
+]

@@ -112,8 +112,12 @@ def check(
     isolated: bool = typer.Option(False, "--isolated", help="Ignore every configuration file."),
     warn_unused_ignores: Optional[bool] = typer.Option(None, "--warn-unused-ignores", help="Report suppression comments that suppress nothing; they fail the run."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Text format: no hints, notes or summary."),
+    diff: bool = typer.Option(False, "--diff", help="Print the source fixes as a unified diff and change nothing (exit 1 when there is something to fix)."),
+    fix: bool = typer.Option(False, "--fix", help="Apply the source fixes in place, then report the findings that are left."),
+    unsafe_fixes: bool = typer.Option(False, "--unsafe-fixes", help="With --diff/--fix: also the fixes that change how the model trains (BatchNorm -> GroupNorm, Dropout -> Dropout2d, momentum 1 - m)."),
 ) -> None:
-    """Check model files and scripts; report findings with file:line locations."""
+    """Check model files and scripts; report findings with file:line locations.
+    With --diff or --fix, also fix what can be fixed in the source."""
     from bnlint import api
     from bnlint.config import inputs_from_strings, resolve, split_codes
     from bnlint.findings import UsageError
@@ -136,16 +140,34 @@ def check(
             },
             config_file=config_file, isolated=isolated,
         )
+        if diff and fix:
+            raise UsageError("--diff shows the fixes and --fix applies them: choose one")
+        if unsafe_fixes and not (diff or fix):
+            raise UsageError("--unsafe-fixes needs --diff or --fix")
         out = _open_output(output_file)
     except UsageError as exc:
         raise fail(str(exc))
     try:
         with _progress(enabled=output_format is Format.text and not quiet) as on_file:
-            run = api.check_paths(paths, config, on_file=on_file)
+            if diff or fix:
+                fixed = api.fix_paths(paths, config, unsafe=unsafe_fixes, write=fix, on_file=on_file)
+                run = fixed.after or fixed.before
+            else:
+                fixed, run = None, api.check_paths(
+                    paths, config, on_file=on_file, with_edits=output_format is not Format.text,
+                )
     except UsageError as exc:
         if out is not sys.stdout:
             out.close()
         raise fail(str(exc))
+    if diff:
+        out.write(fixed.plan.diff())
+        if out is not sys.stdout:
+            out.close()
+        _fix_summary(fixed, wrote=False)
+        raise typer.Exit(EXIT_ERROR if run.internal_errors else (EXIT_FINDINGS if fixed.plan.files else EXIT_OK))
+    if fix:
+        _fix_summary(fixed, wrote=True)
     if not run.files:
         _err_console().print("bnlint: warning: no Python files found", markup=False)
     _report(run, output_format, out, quiet)
@@ -154,6 +176,28 @@ def check(
     for msg in run.internal_errors:
         _err_console().print(f"[bold red]bnlint: internal error:[/bold red] {escape(msg)}", soft_wrap=True)
     raise typer.Exit(_exit_code(run, config, exit_zero))
+
+
+def _fix_summary(fixed, wrote: bool) -> None:
+    """On stderr: what was (or would be) fixed, what could not be, and why."""
+    err = _err_console()
+    plan = fixed.plan
+    n_files = len({display_path(f.path) for f, _ in plan.applied if f.path})
+    verb = "Fixed" if wrote else "Would fix"
+    if wrote and not fixed.written:
+        verb = "Fixed"
+    count = len(plan.applied)
+    if count:
+        err.print(f"{verb} {count} finding{'s' if count != 1 else ''} in {n_files} file{'s' if n_files != 1 else ''}.", markup=False)
+    else:
+        err.print("Nothing to fix.", markup=False)
+    for f, why in plan.skipped[:20]:
+        where = f"{display_path(f.path)}:{f.line}" if f.path else "?"
+        err.print(f"  not fixed: {where}: {f.code}: {why}", markup=False, soft_wrap=True)
+    if len(plan.skipped) > 20:
+        err.print(f"  ... and {len(plan.skipped) - 20} more not fixed", markup=False)
+    if plan.withheld:
+        err.print(f"{len(plan.withheld)} more with --unsafe-fixes (they change how the model trains).", markup=False)
 
 
 def _exit_code(run, config, exit_zero: bool) -> int:

@@ -95,7 +95,7 @@ class FileSuppressions:
         self.comments.append(c)
         self.by_line.setdefault(c.line, []).append(c)
 
-    def _span(self, line: int, col: int | None) -> tuple[int, int]:
+    def span(self, line: int, col: int | None) -> tuple[int, int]:
         """The lines of the reported statement: the call that starts at
         (line, col) -- a construction call or a source rule's call -- else the
         innermost simple statement holding ``line``; else the line alone."""
@@ -131,7 +131,7 @@ class FileSuppressions:
                 return c
         if not line or not self.by_line:
             return None
-        first, last = self._span(line, col)
+        first, last = self.span(line, col)
         for ln in range(first, last + 1):
             for c in self.by_line.get(ln, ()):
                 if any(code.startswith(p) for p in c.codes):
