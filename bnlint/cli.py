@@ -19,7 +19,7 @@ from rich.markup import escape
 from bnlint import __version__
 from bnlint.config import DEFAULT_TIMEOUT
 from bnlint.findings import Severity, display_path
-from bnlint.report import FORMATS
+from bnlint.report import FORMATS, Options
 
 app = typer.Typer(
     name="bnlint",
@@ -112,6 +112,7 @@ def check(
     isolated: bool = typer.Option(False, "--isolated", help="Ignore every configuration file."),
     warn_unused_ignores: Optional[bool] = typer.Option(None, "--warn-unused-ignores", help="Report suppression comments that suppress nothing; they fail the run."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Text format: no hints, notes or summary."),
+    full: bool = typer.Option(False, "--full", help="Text format: the full report (grouped by file and model, with hints) also when the output is not a terminal or under pre-commit."),
     diff: bool = typer.Option(False, "--diff", help="Print the source fixes as a unified diff and change nothing (exit 1 when there is something to fix)."),
     fix: bool = typer.Option(False, "--fix", help="Apply the source fixes in place, then report the findings that are left."),
     unsafe_fixes: bool = typer.Option(False, "--unsafe-fixes", help="With --diff/--fix: also the fixes that change how the model trains (BatchNorm -> GroupNorm, Dropout -> Dropout2d, momentum 1 - m)."),
@@ -170,7 +171,7 @@ def check(
         _fix_summary(fixed, wrote=True)
     if not run.files:
         _err_console().print("bnlint: warning: no Python files found", markup=False)
-    _report(run, output_format, out, quiet)
+    _report(run, output_format, out, Options(quiet=quiet, concise=False if full else None))
     for msg in [*run.warnings, *run.unused_ignores]:
         _err_console().print(f"[yellow]bnlint: warning:[/yellow] {escape(msg)}", soft_wrap=True)
     for msg in run.internal_errors:
@@ -235,11 +236,11 @@ def _progress(enabled: bool):
         status.stop()
 
 
-def _report(run, fmt: "Format", out, quiet: bool) -> None:
-    from bnlint.report import Options, render
+def _report(run, fmt: "Format", out, options: "Options") -> None:
+    from bnlint.report import render
 
     try:
-        render(run, fmt.value, out, Options(quiet=quiet))
+        render(run, fmt.value, out, options)
     finally:
         if out is not sys.stdout:
             out.close()

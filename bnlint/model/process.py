@@ -24,6 +24,19 @@ DEFAULT_TIMEOUT = 60.0
 WORKER_START_TIMEOUT = 180.0
 
 
+def require_torch() -> None:
+    """The model analysis runs on the torch of this environment (the one the
+    user's models import); without one, say in one line how to get it."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        raise UsageError(
+            f"the model analysis needs torch, which is not installed for {sys.executable}: "
+            "pip install 'bnlint[torch]' (or your own torch build), or pass --static to read "
+            "files as source only"
+        )
+
+
 class Job(Protocol):
     """A file to analyze (:class:`bnlint.discover.paths.Target` is one)."""
 
@@ -129,6 +142,8 @@ def analyze_models(
     on_file: Callable[[str], None] = lambda path: None,
 ) -> Iterator[FileResult]:
     """Analyze each target in a child process; one outcome per file."""
+    if jobs:
+        require_torch()
     worker: Worker | None = None
     try:
         for target in jobs:

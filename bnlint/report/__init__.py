@@ -17,6 +17,7 @@ from bnlint.findings import Run
 @dataclass(frozen=True)
 class Options:
     quiet: bool = False  # no hints, notes or summary (text)
+    concise: bool | None = None  # text: one line per finding; None: when not a terminal or under pre-commit
     color: bool | None = None  # None: decide from the stream and NO_COLOR
     width: int | None = None  # None: the terminal's
 

@@ -1,9 +1,14 @@
-"""Human output (rich): findings grouped by file and model, each as
-``path:line:col: CODE [severity] message`` (clickable in terminals and
-editors) with a one-line hint, then a summary. Honours NO_COLOR and non-TTY."""
+"""Human output (rich). On a terminal, the full report: findings grouped by
+file and model, each as ``path:line:col: CODE [severity] message``
+(clickable in terminals and editors) with a line of hints, then notes and a
+summary. Concise -- one line per finding, then notes and the summary -- when
+the output is not a terminal or runs under pre-commit (``PRE_COMMIT=1``),
+unless ``--full`` asks otherwise. Colour only on a terminal, never with
+``NO_COLOR``; no line is ever wrapped in a pipe or a file."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections import Counter
 from itertools import groupby
@@ -22,11 +27,38 @@ def _plural(n: int, word: str) -> str:
 
 
 def report(run: Run, out: TextIO, options) -> None:
-    if out is sys.stdout or out is sys.__stdout__:
-        console = Console(file=out, highlight=False)  # a terminal's width and colours; NO_COLOR honoured
+    terminal = (out is sys.stdout or out is sys.__stdout__) and out.isatty()
+    if terminal:
+        console = Console(file=out, highlight=False)  # the terminal's width and colours; NO_COLOR honoured
     else:
         console = Console(file=out, no_color=True, highlight=False, width=options.width or 10_000)
-    print_text(run, console, quiet=options.quiet)
+    concise = options.concise
+    if concise is None:
+        concise = not terminal or os.environ.get("PRE_COMMIT") == "1"
+    if concise:
+        print_concise(run, console, quiet=options.quiet)
+    else:
+        print_text(run, console, quiet=options.quiet)
+
+
+def _location(f: Finding) -> str:
+    shown = display_path(f.path) if f.path else ""
+    return f"{shown}:{f.line}:{f.col or 1}" if f.path and f.line else shown
+
+
+def print_concise(run: Run, console: Console, *, quiet: bool = False) -> None:
+    """One line per finding, sorted by location (as flake8 prints them)."""
+    for f in run.findings:
+        sev = f.severity
+        console.print(
+            f"[dim]{escape(_location(f))}:[/dim] [{_STYLE[sev]}]{f.code}[/] "
+            f"[{_STYLE[sev]}]\\[{sev.value}][/] {escape(f.message)}",
+            soft_wrap=True,
+        )
+    if not quiet:
+        if run.findings:
+            console.print()
+        _tail(run, console)
 
 
 def print_text(run: Run, console: Console, *, quiet: bool = False) -> None:
@@ -43,11 +75,9 @@ def print_text(run: Run, console: Console, *, quiet: bool = False) -> None:
             title += f"  [dim]model[/dim] [bold]{escape(model)}[/bold]"
         console.print(title)
         for f in items:
-            shown = display_path(f.path) if f.path else ""
-            loc = f"{shown}:{f.line}:{f.col or 1}" if f.path and f.line else shown
             sev = f.severity
             console.print(
-                f"  [dim]{escape(loc)}:[/dim] [{_STYLE[sev]}]{f.code}[/] "
+                f"  [dim]{escape(_location(f))}:[/dim] [{_STYLE[sev]}]{f.code}[/] "
                 f"[{_STYLE[sev]}]\\[{sev.value}][/] {escape(f.message)}",
                 soft_wrap=True,
             )
@@ -63,8 +93,12 @@ def print_text(run: Run, console: Console, *, quiet: bool = False) -> None:
                     console.print(f"      [dim]{escape(' · '.join(extra))}[/dim]", soft_wrap=True)
         console.print()
 
-    if quiet:
-        return
+    if not quiet:
+        _tail(run, console)
+
+
+def _tail(run: Run, console: Console) -> None:
+    """Notes, skipped files and the summary line."""
     for note in run.notes:
         console.print(f"[dim]note: {escape(note)}[/dim]", soft_wrap=True)
     if run.skipped:
