@@ -298,8 +298,9 @@ def check_model(
     ``example_inputs`` -- a tensor, a shape, or a tuple of them (the first
     dimension is the training batch size) -- enables the shape rules (BN3xx).
     The model is put back in the mode it was in and is otherwise untouched.
-    A model built before bnlint was imported has no recorded construction
-    lines: its findings carry the module path but no file:line. Raises
+    Findings point at the line that constructed each layer, read from the
+    source of the user's classes (:class:`bnlint.model.sites.SourceSites`);
+    where no user line holds it, they carry the module path alone. Raises
     :class:`InternalError` when a rule crashes."""
     from bnlint.model.context import build_context, needs_of
     from bnlint.model.shapes import spec_from_value
@@ -312,7 +313,11 @@ def check_model(
             inputs = spec_from_value(example_inputs, "example_inputs").with_batch(batch_size)
         except TypeError as exc:
             raise UsageError(str(exc)) from None
-    ctx = build_context(model, name or type(model).__name__, inputs=inputs, needs=needs_of(rules))
+    from bnlint.model.sites import SourceSites
+
+    ctx = build_context(
+        model, name or type(model).__name__, inputs=inputs, needs=needs_of(rules), sites=SourceSites(model),
+    )
     findings, errors = run_model_rules(ctx, rules)
     if errors:
         raise InternalError("; ".join(str(e) for e in errors))

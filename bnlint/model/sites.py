@@ -103,3 +103,105 @@ class SiteRecorder:
         if exact is not None and is_library_file(exact.path):
             return self.user.get(module, None)
         return exact
+
+
+class SourceSites:
+    """Construction lines for a model built *before* bnlint was watching (a
+    live model handed to :func:`bnlint.check`): read from the source of the
+    classes that hold each module. A module assigned as ``self.conv =
+    nn.Conv2d(...)`` in a user class is located at that call; a child of a
+    container built inline (``nn.Sequential(nn.Conv2d(...), ...)``) at its
+    argument of that call; anything else at its nearest located ancestor's
+    call, or not at all. Library classes (torchvision's, torch's) are never
+    read: their lines are not the user's."""
+
+    def __init__(self, model) -> None:
+        self._parent: dict[int, tuple[object, str]] = {}
+        for _, m in model.named_modules():
+            for name, child in m.named_children():
+                self._parent.setdefault(id(child), (m, name))
+        self._memo: dict[int, "Location | None"] = {}
+        self._trees: dict[str, object] = {}
+
+    def site(self, module) -> Location | None:
+        key = id(module)
+        if key not in self._memo:
+            self._memo[key] = None  # a cycle resolves to "unknown"
+            self._memo[key] = self._locate(module)
+        return self._memo[key]
+
+    def _locate(self, module) -> Location | None:
+        import ast
+
+        found = self._parent.get(id(module))
+        if found is None:
+            return None
+        parent, attr = found
+        for cls in type(parent).__mro__:
+            loc = self._assignment(cls, attr)
+            if loc is not None:
+                return loc
+        outer = self.site(parent)  # a container: its own construction call
+        if outer is None or not attr.isdigit():
+            return outer
+        call = self._call_at(outer)
+        if call is None:
+            return outer
+        items = call.args
+        if len(items) == 1 and isinstance(items[0], (ast.List, ast.Tuple)):
+            items = items[0].elts  # nn.ModuleList([...])
+        if any(isinstance(a, ast.Starred) for a in items) or int(attr) >= len(items):
+            return outer
+        arg = items[int(attr)]
+        return Location(outer.path, arg.lineno, arg.col_offset + 1) if isinstance(arg, ast.Call) else outer
+
+    def _tree(self, path: str):
+        import ast
+
+        if path not in self._trees:
+            try:
+                with open(path, "rb") as fh:
+                    self._trees[path] = ast.parse(fh.read(), filename=path)
+            except (OSError, SyntaxError, ValueError):
+                self._trees[path] = None
+        return self._trees[path]
+
+    def _assignment(self, cls, attr: str) -> Location | None:
+        """``self.<attr> = <call>`` in a method of ``cls`` (a user class)."""
+        import ast
+        import inspect
+
+        try:
+            path = inspect.getsourcefile(cls)
+            _, first = inspect.getsourcelines(cls)
+        except (OSError, TypeError):
+            return None
+        if not path or is_library_file(path):
+            return None
+        tree = self._tree(path)
+        if tree is None:
+            return None
+        node = next(
+            (n for n in ast.walk(tree) if isinstance(n, ast.ClassDef) and n.name == cls.__name__
+             and (n.lineno == first or any(d.lineno == first for d in n.decorator_list))),
+            None,
+        )
+        for sub in ast.walk(node) if node is not None else ():
+            if isinstance(sub, (ast.Assign, ast.AnnAssign)) and isinstance(sub.value, ast.Call):
+                targets = sub.targets if isinstance(sub, ast.Assign) else [sub.target]
+                if any(
+                    isinstance(t, ast.Attribute) and t.attr == attr
+                    and isinstance(t.value, ast.Name) and t.value.id == "self"
+                    for t in targets
+                ):
+                    return Location(path, sub.value.lineno, sub.value.col_offset + 1)
+        return None
+
+    def _call_at(self, loc: Location):
+        import ast
+
+        tree = self._tree(loc.path)
+        for n in ast.walk(tree) if tree is not None else ():
+            if isinstance(n, ast.Call) and n.lineno == loc.line and n.col_offset + 1 == loc.col:
+                return n
+        return None
