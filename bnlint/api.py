@@ -87,12 +87,15 @@ def check_paths(
     paths: Sequence[str],
     config: Config | None = None,
     *,
-    on_file: Callable[[str], None] | None = None,
+    on_file: Callable[[str, int, int], None] | None = None,
     with_edits: bool = False,
 ) -> Run:
     """Check files and directories (``file.py::Name`` checks one model).
     With ``with_edits``, each finding whose source fix can be placed exactly
     carries that fix's edits (nothing is written).
+
+    ``on_file(path, n, total)`` is called as the n-th of ``total`` files
+    starts its model analysis (for progress displays).
 
     Raises :class:`UsageError` for bad input (a missing path, an unknown
     selector, a ``::Name`` that does not exist). Internal errors (a crashed
@@ -142,9 +145,10 @@ def check_paths(
     usage_errors: list[str] = []
     no_inputs: list[str] = []
     codes = _selected_codes(rules)
+    counter = iter(range(1, len(jobs) + 1))
     for result in analyze_models(
         jobs, codes, inputs=config.inputs, batch_size=config.batch_size, timeout=config.timeout,
-        on_file=on_file or (lambda path: None),
+        on_file=(lambda path: on_file(path, next(counter), len(jobs))) if on_file else (lambda path: None),
     ):
         run.findings.extend(result.findings)
         run.models += len(result.models)
@@ -345,7 +349,7 @@ def fix_paths(
     *,
     unsafe: bool = False,
     write: bool = False,
-    on_file: Callable[[str], None] | None = None,
+    on_file: Callable[[str, int, int], None] | None = None,
 ) -> FixOutcome:
     """Check, plan the source fixes of the findings (safe ones; unsafe ones
     too with ``unsafe``), and with ``write`` apply them in place and check

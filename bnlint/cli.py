@@ -231,7 +231,7 @@ def _progress(enabled: bool):
     status = console.status("")
     status.start()
     try:
-        yield lambda path: status.update(f"analyzing {display_path(path)}")
+        yield lambda path, n, total: status.update(f"analyzing models {n}/{total}: {display_path(path)}")
     finally:
         status.stop()
 
@@ -289,6 +289,7 @@ def rules_cmd(
                 "needs": list(r.needs), "summary": r.summary,
                 "fix": r.fix, "fix_safety": r.fix_safety.value if r.fix_safety else None,
                 "opt_in": r.opt_in,
+                "model_analysis": r.analyzes_models(), "static": r.analyzes_source(),
             }
             for r in all_rules()
         ]
@@ -298,16 +299,26 @@ def rules_cmd(
     if out.width < 110:  # too narrow for a table: a rule per two lines
         for r in all_rules():
             fix = f", fix: {r.fix_safety.value}" if r.fix_safety else ""
-            out.print(f"[bold]{r.code}[/bold] {r.name} ({r.severity.value}{fix})", markup=True)
+            out.print(f"[bold]{r.code}[/bold] {r.name} ({r.severity.value}{fix}; {_runs_in(r)})", markup=True)
             out.print(f"    {r.summary}", markup=False, soft_wrap=True)
+        out.print("\nmodel: needs the model analysis (torch); static: also runs under --static", markup=False)
         return
     table = Table(box=None, pad_edge=False, show_edge=False)
-    for col in ("code", "name", "severity", "fix"):
+    for col in ("code", "name", "severity", "fix", "runs in"):
         table.add_column(col, no_wrap=True)
     table.add_column("what it finds", overflow="fold")
     for r in all_rules():
-        table.add_row(r.code, r.name, r.severity.value, r.fix_safety.value if r.fix_safety else "", r.summary)
+        table.add_row(
+            r.code, r.name, r.severity.value, r.fix_safety.value if r.fix_safety else "", _runs_in(r), r.summary,
+        )
     out.print(table)
+    out.print("\nruns in -- model: needs the model analysis (torch); static: also runs under --static", markup=False)
+
+
+def _runs_in(rule) -> str:
+    """Which analyses a rule runs in: the model analysis, --static, or both."""
+    kinds = [k for k, yes in (("model", rule.analyzes_models()), ("static", rule.analyzes_source())) if yes]
+    return " + ".join(kinds) or "always"  # BN001: the analysis' own failures
 
 
 def main() -> None:
