@@ -100,16 +100,18 @@ def check_paths(
     Raises :class:`UsageError` for bad input (a missing path, an unknown
     selector, a ``::Name`` that does not exist). Internal errors (a crashed
     rule) are in ``Run.internal_errors``; every other outcome is a finding."""
-    from bnlint.model.process import analyze_models
+    from bnlint.model.process import analyze_models, default_jobs
 
     config = config or Config()
     rules = config.rules()
+    path_notes: list[str] = []
     targets = expand_paths(
         paths or ["."], excluded=config.is_excluded, respect_gitignore=config.respect_gitignore,
+        notes=path_notes,
     )
     if config.static and any(t.names for t in targets):
         raise UsageError("file.py::Name checks a model, which needs an import: drop --static")
-    run = Run(files=len(targets), static=config.static)
+    run = Run(files=len(targets), static=config.static, notes=path_notes)
     if config.static and (config.select or config.extend_select):
         model_only = [r.code for r in rules if r.analyzes_models() and not r.analyzes_source()]
         if model_only and len(model_only) == len(rules):
@@ -148,6 +150,7 @@ def check_paths(
     counter = iter(range(1, len(jobs) + 1))
     for result in analyze_models(
         jobs, codes, inputs=config.inputs, batch_size=config.batch_size, timeout=config.timeout,
+        parallel=config.jobs or default_jobs(),
         on_file=(lambda path: on_file(path, next(counter), len(jobs))) if on_file else (lambda path: None),
     ):
         run.findings.extend(result.findings)

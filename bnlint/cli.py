@@ -107,6 +107,7 @@ def check(
         None, "--batch-size", min=1, help="Training batch size, overriding the first dimension of the example inputs.",
     ),
     timeout: Optional[float] = typer.Option(None, "--timeout", min=1.0, help=f"Seconds allowed per file to import, build and analyze its models [default: {DEFAULT_TIMEOUT:g}]."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Files analyzed at once, each in a process of its own [default: the CPU count]."),
     exclude: Optional[List[str]] = typer.Option(None, "--exclude", help="Path globs to skip when walking directories (comma-separated or repeated), added to the config's."),
     config_file: Optional[str] = typer.Option(None, "--config", metavar="PATH", help="Read settings from this pyproject.toml ([tool.bnlint]) or bnlint TOML file instead of the nearest pyproject.toml."),
     isolated: bool = typer.Option(False, "--isolated", help="Ignore every configuration file."),
@@ -138,6 +139,7 @@ def check(
                 "timeout": timeout,
                 "exclude": split_codes(exclude) if exclude else None,
                 "warn_unused_ignores": warn_unused_ignores,
+                "jobs": jobs,
             },
             config_file=config_file, isolated=isolated,
         )

@@ -47,6 +47,7 @@ class Config:
     per_module_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (module-path glob, codes)
     respect_gitignore: bool = True
     warn_unused_ignores: bool = False  # a suppression that suppresses nothing fails the run
+    jobs: int | None = None  # files analyzed at once; None: the CPU count
     root: str | None = None  # the directory globs are relative to (the config file's); None: cwd
     source: str | None = None  # the config file read, if any
 
@@ -55,6 +56,8 @@ class Config:
             raise UsageError("--static imports nothing: it cannot be combined with --import")
         if self.batch_size is not None and self.batch_size < 1:
             raise UsageError(f"batch size {self.batch_size}: expected a positive integer")
+        if self.jobs is not None and self.jobs < 1:
+            raise UsageError(f"--jobs {self.jobs}: expected a positive integer")
         if self.timeout <= 0:
             raise UsageError(f"timeout {self.timeout:g}: expected a positive number of seconds")
 

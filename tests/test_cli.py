@@ -96,7 +96,8 @@ def test_scripts_are_not_imported(cli, tmp_path):
     assert proc.returncode == 0
     assert not marker.exists(), "checking a script must never run it"
     proc = cli("check", str(script), "--import")
-    assert marker.exists()
+    assert not marker.exists(), "imported, but its write was refused"
+    assert "refused to open" in proc.stdout and "for writing" in proc.stdout
 
 
 def test_main_block_never_runs(cli, tmp_path):

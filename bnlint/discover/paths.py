@@ -29,15 +29,21 @@ def expand_paths(
     *,
     excluded: Callable[[str], bool] = lambda path: False,
     respect_gitignore: bool = False,
+    notes: list[str] | None = None,
 ) -> list[Target]:
     """Files and directories (recursively, ``*.py``) and ``file.py::Name``.
 
     Files found by walking a directory are dropped when ``excluded(path)``
     says so or, with ``respect_gitignore``, when git ignores them (as ruff
-    does); a file named explicitly is always checked. Raises
-    :class:`UsageError` for a path that does not exist or cannot be read."""
-    targets: dict[str, Target] = {}
+    does); a file named explicitly is always checked. A file reached twice
+    (``a.py ./a.py``, a directory and a file in it, a symlink to it) is
+    checked once; a dangling or looping symlink met in a directory is skipped
+    with a note (appended to ``notes``). Raises :class:`UsageError` for a
+    path named explicitly that does not exist or cannot be read."""
+    notes = notes if notes is not None else []
+    targets: dict[str, Target] = {}  # by real path
     walked: list[str] = []
+    explicit: set[str] = set()
     for arg in args:
         path, sep, name = arg.partition("::")
         if sep and not name:
@@ -48,20 +54,27 @@ def expand_paths(
             if sep:
                 raise UsageError(f"{arg!r}: ::Name needs a file, not a directory")
             for file in _walk(path, excluded):
-                if file not in targets:
-                    targets[file] = Target(file)
-                    walked.append(file)
+                if os.path.islink(file) and not os.path.exists(file):
+                    notes.append(f"{file}: skipped, a dangling or looping symlink")
+                    continue
+                key = os.path.realpath(file)
+                if key not in targets:
+                    targets[key] = Target(file)
+                    walked.append(key)
             continue
         if not os.access(path, os.R_OK):
             raise UsageError(f"{path}: permission denied")
-        target = targets.setdefault(path, Target(path))
+        explicit.add(os.path.realpath(path))
+        target = targets.setdefault(os.path.realpath(path), Target(path))
         if sep:
             if target.names is None:
                 target.names = []
             target.names.append(name)
     if respect_gitignore and walked:
-        for path in git_ignored(walked):
-            del targets[path]
+        ignored = git_ignored([targets[k].path for k in walked])
+        for key in walked:
+            if targets[key].path in ignored and key not in explicit:
+                del targets[key]
     return list(targets.values())
 
 

@@ -132,6 +132,19 @@ def _bn001(path: str, message: str, line: int = 1, col: int = 1) -> Finding:
     return rule.make(message, path=path, line=line, col=col)
 
 
+# Beyond the job's own time limit (enforced in the fork server), how long the
+# parent waits before it declares the server itself hung.
+_SERVER_GRACE = 30.0
+
+
+def default_jobs() -> int:
+    """Parallel analyses by default: the CPUs this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
 def analyze_models(
     jobs: Sequence[Job],
     rule_codes: list[str],
@@ -139,47 +152,109 @@ def analyze_models(
     inputs: "InputSpec | None" = None,
     batch_size: int | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    parallel: int = 1,
     on_file: Callable[[str], None] = lambda path: None,
 ) -> Iterator[FileResult]:
-    """Analyze each target in a child process; one outcome per file."""
-    if jobs:
-        require_torch()
-    worker: Worker | None = None
+    """Analyze each target as if it were checked alone: each file in a fresh
+    child (forked from a server that has imported torch, never user code), up
+    to ``parallel`` at a time. One outcome per file, in the order of ``jobs``."""
+    if not jobs:
+        return
+    require_torch()
+    payloads = [
+        {
+            "path": os.path.abspath(t.path),
+            "targets": t.names,
+            "rules": rule_codes,
+            "inputs": inputs.to_json() if inputs else None,
+            "batch_size": batch_size,
+            "timeout": timeout,
+        }
+        for t in jobs
+    ]
+    n = max(1, min(parallel, len(jobs)))
+    if n == 1:
+        server = _Server()
+        try:
+            for target, job in zip(jobs, payloads):
+                on_file(target.path)
+                yield server.analyze(job, timeout)
+        finally:
+            server.close()
+        return
+    yield from _in_parallel(jobs, payloads, n, timeout, on_file)
+
+
+def _in_parallel(jobs, payloads, n: int, timeout: float, on_file) -> Iterator[FileResult]:
+    """``n`` servers, each taking the next job; results handed back in job
+    order so that output stays deterministic."""
+    import concurrent.futures
+
+    servers: "queue.Queue[_Server]" = queue.Queue()
+    lock = threading.Lock()
+
+    def work(index: int) -> FileResult:
+        server = servers.get()
+        try:
+            with lock:
+                on_file(jobs[index].path)
+            return server.analyze(payloads[index], timeout)
+        finally:
+            servers.put(server)
+
+    started: list[_Server] = []
     try:
-        for target in jobs:
-            on_file(target.path)
-            job = {
-                "path": os.path.abspath(target.path),
-                "targets": target.names,
-                "rules": rule_codes,
-                "inputs": inputs.to_json() if inputs else None,
-                "batch_size": batch_size,
-            }
-            try:
-                if worker is None:
-                    worker = Worker()
-                msg = worker.run(job, timeout)
-                yield FileResult.from_json(msg)
-            except TimeoutError as exc:
-                stage = str(exc)
-                if worker is not None:
-                    worker.close()
-                    worker = None
-                if stage == "starting":
-                    raise UsageError(
-                        "the analysis process did not start in time "
-                        f"({WORKER_START_TIMEOUT:.0f} s): is torch importable?"
-                    ) from None
-                res = FileResult(target.path)
-                res.findings.append(_bn001(target.path, f"timed out after {timeout:g} s while {stage}"))
-                yield res
-            except WorkerDied as exc:
-                if worker is not None:
-                    worker.close()
-                    worker = None
-                res = FileResult(target.path)
-                res.findings.append(_bn001(target.path, str(exc)))
-                yield res
+        with concurrent.futures.ThreadPoolExecutor(n) as pool:
+            for server in pool.map(lambda _: _Server(), range(n)):  # start them in parallel
+                started.append(server)
+                servers.put(server)
+            futures = [pool.submit(work, i) for i in range(len(jobs))]
+            for future in futures:
+                yield future.result()
     finally:
-        if worker is not None:
-            worker.close()
+        for server in started:
+            server.close()
+
+
+class _Server:
+    """One fork server, restarted when it dies or hangs."""
+
+    def __init__(self) -> None:
+        self.worker: Worker | None = None
+        self.fresh_per_job = not hasattr(os, "fork")  # no fork: a fresh process per file
+
+    def analyze(self, job: dict, timeout: float) -> FileResult:
+        path = job["path"]
+        try:
+            if self.worker is None:
+                self.worker = Worker()
+            msg = self.worker.run(job, timeout + _SERVER_GRACE)
+        except TimeoutError as exc:
+            self.close()
+            if str(exc) == "starting":
+                raise UsageError(
+                    "the analysis process did not start in time "
+                    f"({WORKER_START_TIMEOUT:.0f} s): is torch importable?"
+                ) from None
+            msg = {"timed_out": str(exc)}
+        except WorkerDied as exc:
+            self.close()
+            msg = {"died": str(exc)}
+        if self.fresh_per_job:
+            self.close()
+        if "timed_out" in msg:
+            res = FileResult(path)
+            res.findings.append(_bn001(path, f"timed out after {timeout:g} s while {msg['timed_out']}"))
+            return res
+        if "died" in msg:
+            res = FileResult(path)
+            res.findings.append(_bn001(path, msg["died"]))
+            return res
+        if "path" not in msg:  # the server's own failure, reported as an internal error
+            return FileResult(path, internal_errors=msg.get("internal_errors", ["no result"]))
+        return FileResult.from_json(msg)
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.close()
+            self.worker = None

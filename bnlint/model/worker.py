@@ -38,6 +38,7 @@ import itertools
 import json
 import os
 import sys
+import time
 import traceback
 import warnings
 from dataclasses import dataclass, field
@@ -49,6 +50,7 @@ from bnlint.engine.runner import run_model_rules
 from bnlint.findings import FileResult, Location, display_path
 from bnlint.inputs import InputSpec
 from bnlint.model.context import build_context, needs_of
+from bnlint.model.guest import guest
 from bnlint.model.shapes import spec_from_value
 from bnlint.model.sites import SiteRecorder, is_library_file
 
@@ -154,6 +156,65 @@ def import_file(path: str):
     return module
 
 
+_DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def _is_definition(stmt: ast.stmt) -> bool:
+    """Imports, classes, functions, and names bound to constants."""
+    if isinstance(stmt, _DEFINITIONS):
+        return True
+    if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None:
+        try:
+            ast.literal_eval(stmt.value)
+            return True
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            return False
+    if isinstance(stmt, ast.Try):  # try: import x / except ImportError: ...
+        return all(isinstance(s, (ast.Import, ast.ImportFrom, ast.Pass)) for s in stmt.body)
+    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):  # docstrings
+        return True
+    return False
+
+
+def import_definitions(path: str):
+    """Import only the file's definitions -- imports, classes, functions,
+    constants -- and none of its other statements (a log file opened, a
+    training loop started). Line numbers stay the file's."""
+    name, entry = _module_name(path)
+    if entry not in sys.path:
+        sys.path.insert(0, entry)
+    if "." in name:
+        importlib.import_module(name.rpartition(".")[0])  # the package, for relative imports
+    with open(path, "rb") as fh:
+        tree = ast.parse(fh.read(), filename=path)
+    tree.body = [s for s in tree.body if _is_definition(s)]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None:
+        raise ImportError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        exec(compile(tree, path, "exec"), module.__dict__)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module
+
+
+def is_meta_limitation(exc: BaseException) -> bool:
+    """The build failed because of the meta device (``.item()``, a data
+    copy, an op without a meta kernel), not because of the user's code: the
+    one case where building again on the CPU is worth it."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        text = str(exc).lower()
+        if "meta" in text and ("tensor" in text or "device" in text or "kernel" in text):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 @contextlib.contextmanager
 def _user_code(path: str):
     """What running a user's file at import needs: their argv is not ours,
@@ -188,8 +249,9 @@ def _required_params(obj: Callable) -> list[str]:
     ]
 
 
-def discover(module, path: str, targets: list[str] | None) -> tuple[list[Candidate], list[str]]:
-    """Candidates to build, and usage errors for targets that do not exist."""
+def discover(module, path: str, targets: list[str] | None) -> tuple[list[Candidate], list[str], list[str]]:
+    """Candidates to build, usage errors for targets that do not exist, and
+    the model classes left out because their constructor needs arguments."""
     import torch.nn as nn
 
     lines = _top_level_lines(path)
@@ -213,13 +275,14 @@ def discover(module, path: str, targets: list[str] | None) -> tuple[list[Candida
                     f"{display_path(path)}::{target} is a {type(obj).__name__}, "
                     "not a model, a model class or a function returning one"
                 )
-        return found, errors
+        return found, errors, []
 
     seen_instances: set[int] = set()
     for name, obj in vars(module).items():
         if isinstance(obj, nn.Module) and not name.startswith("_") and id(obj) not in seen_instances:
             seen_instances.add(id(obj))
             found.append(Candidate(name, "instance", instance=obj, anchor=anchor(name)))
+    needing_args: list[str] = []
     for name, obj in vars(module).items():
         if (
             inspect.isclass(obj)
@@ -227,13 +290,15 @@ def discover(module, path: str, targets: list[str] | None) -> tuple[list[Candida
             and obj.__module__ == module.__name__
             and not name.startswith("_")
             and not inspect.isabstract(obj)
-            and not _required_params(obj)
         ):
-            found.append(Candidate(name, "class", build=obj, anchor=anchor(name)))
+            if _required_params(obj):
+                needing_args.append(name)
+            else:
+                found.append(Candidate(name, "class", build=obj, anchor=anchor(name)))
     hook = getattr(module, HOOK, None)
     if callable(hook):
         found.append(Candidate(HOOK, "hook", build=hook, anchor=anchor(HOOK)))
-    return found, errors
+    return found, errors, needing_args
 
 
 def _drop_components(built: list[tuple[Candidate, Any]]) -> list[tuple[Candidate, Any]]:
@@ -280,111 +345,157 @@ def analyze_file(
     batch_size: int | None = None,
     progress: Callable[[str], None] = lambda stage: None,
 ) -> FileResult:
-    import torch.nn as nn
-
+    """Import one file as a guest (:mod:`bnlint.model.guest`), build its
+    models, analyze each. Every failure of the user's code is a BN001 finding."""
     rules = list(rules) if rules is not None else [r for r in all_rules() if not r.opt_in]
-    needs = needs_of(rules)
-    bn001 = get_rule("BN001")
-    shown = display_path(path)  # in messages; findings keep the real path
-    result = FileResult(path)
-    recorder = SiteRecorder()
+    return _FileAnalysis(path, targets, rules, inputs, batch_size, progress).run()
 
-    def not_analyzable(message: str, exc: BaseException | None, model: str | None = None,
+
+class _FileAnalysis:
+    def __init__(self, path, targets, rules, inputs, batch_size, progress) -> None:
+        self.path, self.targets, self.rules = path, targets, rules
+        self.inputs, self.batch_size, self.progress = inputs, batch_size, progress
+        self.shown = display_path(path)  # in messages; findings keep the real path
+        self.result = FileResult(path)
+        self.recorder = SiteRecorder()
+        self.bn001 = get_rule("BN001")
+
+    def not_analyzable(self, message: str, exc: BaseException | None, model: str | None = None,
                        at: Location | None = None) -> None:
-        loc = _error_location(exc, path) if exc is not None else (at or Location(path, 1))
-        result.findings.append(
-            bn001.make(message, path=loc.path, line=loc.line, col=loc.col, model=model)
+        loc = _error_location(exc, self.path) if exc is not None else (at or Location(self.path, 1))
+        self.result.findings.append(
+            self.bn001.make(message, path=loc.path, line=loc.line, col=loc.col, model=model)
         )
 
-    def run_user(fn: Callable[[], Any], what: str) -> tuple[Any, BaseException | None]:
-        """Run ``fn`` on the meta device, then on the CPU if that fails."""
-        meta_exc: BaseException | None = None
-        for meta in (True, False):
-            try:
-                with _user_code(path), recorder.recording(), _on_device(meta):
-                    value = fn()
-            except (Exception, SystemExit) as exc:  # noqa: BLE001 -- user code may raise anything
-                if meta:
-                    meta_exc = exc
-                    continue
+    def run_user(self, fn: Callable[[], Any], what: str) -> tuple[Any, BaseException | None]:
+        """Run ``fn`` on the meta device; only when that fails because of the
+        meta device (not the user's code), once more on the CPU."""
+        try:
+            with _user_code(self.path), self.recorder.recording(), _on_device(True):
+                return fn(), None
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 -- user code may raise anything
+            if not is_meta_limitation(exc):
                 return None, exc
-            if not meta:
-                result.notes.append(
-                    f"{what} on the CPU: it fails on the meta device "
-                    f"({describe_exception(meta_exc)})"
+            meta_exc = exc
+        try:
+            with _user_code(self.path), self.recorder.recording(), _on_device(False):
+                value = fn()
+        except (Exception, SystemExit) as exc:  # noqa: BLE001
+            return None, exc
+        self.result.notes.append(
+            f"{what} on the CPU: it fails on the meta device ({describe_exception(meta_exc)})"
+        )
+        return value, None
+
+    def run(self) -> FileResult:
+        with guest() as refused:
+            try:
+                self._run(refused)
+            finally:
+                if refused:
+                    more = f" and {len(refused) - 3} more" if len(refused) > 3 else ""
+                    self.result.notes.append(
+                        "; ".join(r.describe() for r in refused[:3]) + more
+                        + " (checked code may not change files, start processes or open connections)"
+                    )
+        return self.result
+
+    def _import(self, refused) -> Any:
+        self.progress("importing")
+        module, exc = self.run_user(lambda: import_file(self.path), f"{self.shown}: imported")
+        if exc is not None and refused:
+            # A statement of the file wanted something refused: its models may
+            # still be analyzable from its definitions alone.
+            module, exc = self.run_user(lambda: import_definitions(self.path), f"{self.shown}: imported")
+            if exc is None:
+                self.result.notes.append(
+                    f"{self.shown}: analyzed from its definitions only (imports, classes, functions, "
+                    "constants), not its other statements"
                 )
-            return value, None
-        raise AssertionError("unreachable")
-
-    progress("importing")
-    module, exc = run_user(lambda: import_file(path), f"{shown}: imported")
-    if exc is not None:
-        not_analyzable(f"cannot import {shown}: {describe_exception(exc)}", exc)
-        return result
-
-    candidates, result.usage_errors = discover(module, path, targets)
-    built: list[tuple[Candidate, Any]] = []
-    for cand in candidates:
-        if cand.kind == "instance":
-            built.append((cand, cand.instance))
-            continue
-        progress(f"building {cand.name}")
-        obj, exc = run_user(cand.build, f"{shown}::{cand.name}: built")
         if exc is not None:
-            not_analyzable(f"cannot build model {cand.name!r}: {describe_exception(exc)}", exc, cand.name)
-            continue
-        if cand.kind == "hook":
-            pairs, problems = _expand_hook(obj, cand)
-            built.extend(pairs)
-            for problem in problems:
-                not_analyzable(problem, None, at=cand.anchor)
-            continue
-        if not isinstance(obj, nn.Module):
-            not_analyzable(f"{cand.name}() returned a {type(obj).__name__}, not an nn.Module",
-                           None, cand.name, at=cand.anchor)
-            continue
-        built.append((cand, obj))
+            self.not_analyzable(f"cannot import {self.shown}: {describe_exception(exc)}", exc)
+            return None
+        return module
 
-    file_inputs = getattr(module, EXAMPLE_INPUTS, None)
+    def _build(self, candidates) -> list[tuple[Candidate, Any]]:
+        import torch.nn as nn
 
-    def spec_for(cand: Candidate) -> InputSpec | None:
-        if inputs is not None:
-            return inputs.with_batch(batch_size)
+        built: list[tuple[Candidate, Any]] = []
+        for cand in candidates:
+            if cand.kind == "instance":
+                built.append((cand, cand.instance))
+                continue
+            self.progress(f"building {cand.name}")
+            obj, exc = self.run_user(cand.build, f"{self.shown}::{cand.name}: built")
+            if exc is not None:
+                self.not_analyzable(f"cannot build model {cand.name!r}: {describe_exception(exc)}", exc, cand.name)
+                continue
+            if cand.kind == "hook":
+                pairs, problems = _expand_hook(obj, cand)
+                built.extend(pairs)
+                for problem in problems:
+                    self.not_analyzable(problem, None, at=cand.anchor)
+                continue
+            if not isinstance(obj, nn.Module):
+                self.not_analyzable(f"{cand.name}() returned a {type(obj).__name__}, not an nn.Module",
+                                    None, cand.name, at=cand.anchor)
+                continue
+            built.append((cand, obj))
+        return built
+
+    def _spec_for(self, cand: Candidate, file_inputs) -> InputSpec | None:
+        if self.inputs is not None:
+            return self.inputs.with_batch(self.batch_size)
         for value, origin in ((cand.inputs, f"{HOOK}()[{cand.name!r}]"), (file_inputs, EXAMPLE_INPUTS)):
             if value is None:
                 continue
-            spec, exc = run_user(lambda: spec_from_value(value, origin), f"{shown}: {origin} evaluated")
+            spec, exc = self.run_user(lambda: spec_from_value(value, origin), f"{self.shown}: {origin} evaluated")
             if exc is None:
-                return spec.with_batch(batch_size)
-            result.notes.append(f"{shown}: {origin} ignored: {describe_exception(exc)}")
+                return spec.with_batch(self.batch_size)
+            self.result.notes.append(f"{self.shown}: {origin} ignored: {describe_exception(exc)}")
         return None
 
-    analyzed = _drop_components(built)
-    for cand, model in analyzed:
-        progress(f"analyzing {cand.name}")
-        spec = spec_for(cand)
-        if spec is None:
-            result.no_inputs.append(f"{shown}::{cand.name}")
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                ctx = build_context(
-                    model, cand.name, sites=recorder, anchor=cand.anchor, inputs=spec, needs=needs,
+    def _run(self, refused) -> None:
+        module = self._import(refused)
+        if module is None:
+            return
+        result = self.result
+        candidates, result.usage_errors, needing_args = discover(module, self.path, self.targets)
+        built = self._build(candidates)
+        inside = {type(m) for _, model in built for m in model.modules()}
+        for name in needing_args:  # building blocks of a checked model are checked with it
+            if getattr(module, name) not in inside:
+                result.notes.append(
+                    f"{self.shown}::{name} not checked: its constructor needs arguments; build it in a "
+                    f"`def {HOOK}(): return {{{name!r}: {name}(...)}}` function in the file"
                 )
-        except Exception as exc:  # noqa: BLE001 -- e.g. a user train() override that raises
-            not_analyzable(f"cannot analyze model {cand.name!r}: {describe_exception(exc)}", exc, cand.name)
-            continue
-        if ctx.shapes is not None and ctx.shapes.error:
-            result.notes.append(
-                f"{shown}::{cand.name}: shape rules skipped, the forward fails on inputs "
-                f"{spec.describe()} ({ctx.shapes.error})"
-            )
-        findings, errors = run_model_rules(ctx, rules)
-        result.findings.extend(findings)
-        result.internal_errors.extend(str(e) for e in errors)
-        result.models.append(cand.name)
-    result.findings = _with_site_counts(result.findings, [model for _, model in analyzed], recorder)
-    return result
+        analyzed = _drop_components(built)
+        file_inputs = getattr(module, EXAMPLE_INPUTS, None)
+        needs = needs_of(self.rules)
+        for cand, model in analyzed:
+            self.progress(f"analyzing {cand.name}")
+            spec = self._spec_for(cand, file_inputs)
+            if spec is None:
+                result.no_inputs.append(f"{self.shown}::{cand.name}")
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    ctx = build_context(
+                        model, cand.name, sites=self.recorder, anchor=cand.anchor, inputs=spec, needs=needs,
+                    )
+            except Exception as exc:  # noqa: BLE001 -- e.g. a user train() override that raises
+                self.not_analyzable(f"cannot analyze model {cand.name!r}: {describe_exception(exc)}", exc, cand.name)
+                continue
+            if ctx.shapes is not None and ctx.shapes.error:
+                result.notes.append(
+                    f"{self.shown}::{cand.name}: shape rules skipped, the forward fails on inputs "
+                    f"{spec.describe()} ({ctx.shapes.error})"
+                )
+            findings, errors = run_model_rules(ctx, self.rules)
+            result.findings.extend(findings)
+            result.internal_errors.extend(str(e) for e in errors)
+            result.models.append(cand.name)
+        result.findings = _with_site_counts(result.findings, [model for _, model in analyzed], self.recorder)
 
 
 def _with_site_counts(findings, models, recorder: SiteRecorder):
@@ -415,7 +526,14 @@ def serve(handle: Callable[[dict, Callable[[str], None]], dict]) -> None:
     """The child's protocol: jobs on stdin, one JSON object a line; for each,
     ``stage`` events and one ``result``, on the original stdout, which user
     code cannot reach (its prints go to stderr). ``handle(job, progress)``
-    returns the result's payload; an exception in it is an internal error."""
+    returns the result's payload; an exception in it is an internal error.
+
+    This process is a fork server: it has imported torch and bnlint, never
+    user code, and runs each job in a forked child of its own (where
+    ``os.fork`` exists), so that no module, monkeypatch or global of one file
+    is seen by another and torch is imported once. The child's time limit
+    (the job's ``timeout``), crash or signal is reported as the job's result;
+    this process lives on."""
     warnings.simplefilter("ignore")
     proto = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     os.dup2(2, 1)
@@ -430,11 +548,86 @@ def serve(handle: Callable[[dict, Callable[[str], None]], dict]) -> None:
     send({"event": "ready"})
     for line in jobs:
         job = json.loads(line)
-        try:
-            payload = handle(job, lambda stage: send({"event": "stage", "stage": stage}))
-        except BaseException as exc:  # noqa: BLE001 -- report, never die silently
-            payload = {"internal_errors": ["".join(traceback.format_exception(exc)).rstrip()]}
+        if hasattr(os, "fork"):
+            payload = _in_child(handle, job, send)
+        else:  # the parent starts a fresh process per job instead (see process.py)
+            payload = _run_job(handle, job, lambda stage: send({"event": "stage", "stage": stage}))
         send({"event": "result", **payload})
+
+
+def _run_job(handle, job: dict, progress: Callable[[str], None]) -> dict:
+    try:
+        return handle(job, progress)
+    except BaseException as exc:  # noqa: BLE001 -- report, never die silently
+        return {"internal_errors": ["".join(traceback.format_exception(exc)).rstrip()]}
+
+
+def _in_child(handle, job: dict, send: Callable[[dict], None]) -> dict:
+    """Run one job in a forked child; relay its stage events; turn its time
+    limit, crash or signal into the result."""
+    import select
+    import signal
+
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: run the job, write events to the pipe, exit
+        os.close(read_fd)
+        try:
+            out = os.fdopen(write_fd, "w", buffering=1, encoding="utf-8")
+
+            def progress(stage: str) -> None:
+                out.write(json.dumps({"event": "stage", "stage": stage}) + "\n")
+
+            payload = _run_job(handle, job, progress)
+            out.write(json.dumps({"event": "result", **payload}) + "\n")
+            out.flush()
+        finally:
+            os._exit(0)  # no atexit handlers, no flushing of the user's buffers
+    os.close(write_fd)
+    stage, result, buffer = "importing", None, b""
+    timeout = job.get("timeout")
+    deadline = time.monotonic() + timeout if timeout else None
+    try:
+        while True:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                return {"timed_out": stage}
+            ready, _, _ = select.select([read_fd], [], [], remaining)
+            if not ready:
+                continue
+            chunk = os.read(read_fd, 1 << 16)
+            if not chunk:
+                break
+            buffer += chunk
+            *lines, buffer = buffer.split(b"\n")
+            for raw in lines:
+                msg = json.loads(raw)
+                if msg["event"] == "stage":
+                    stage = msg["stage"]
+                    send(msg)
+                else:
+                    result = {k: v for k, v in msg.items() if k != "event"}
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(read_fd)
+    if result is not None:
+        return result
+    code = os.waitstatus_to_exitcode(status)
+    how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+    return {"died": f"the analysis process died ({how}) while {stage}{_stderr_tail()}"}
+
+
+def _stderr_tail() -> str:
+    """The last line the user's code (or the interpreter) wrote to stderr."""
+    try:
+        size = os.fstat(2).st_size
+        tail = os.pread(2, min(size, 4096), max(0, size - 4096)).decode("utf-8", "replace")
+    except OSError:
+        return ""
+    lines = [l for l in tail.splitlines() if l.strip()]
+    return f": {lines[-1].strip()[:200]}" if lines else ""
 
 
 def _analyze_job(job: dict, progress: Callable[[str], None]) -> dict:
