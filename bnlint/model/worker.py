@@ -647,7 +647,29 @@ def _analyze_job(job: dict, progress: Callable[[str], None]) -> dict:
         ]).to_json()
 
 
+def warm_up() -> None:
+    """What every child would otherwise import on its first use, done once
+    in the fork server (never with user code): the rules, the layer
+    taxonomy, torch.fx, and the meta-kernel machinery a shape run loads."""
+    import torch
+    import torch.nn as nn
+
+    from bnlint.model import layers
+    from bnlint.model.shapes import propagate
+    from bnlint.model.trace import trace_model
+
+    all_rules()
+    layers.BATCHNORM  # noqa: B018 -- builds the taxonomy
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with torch.device("meta"):
+            probe = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4, 2))
+        trace_model(probe)
+        propagate(probe, InputSpec(((2, 3, 3, 3),), ("float32",), "warm-up"))
+
+
 def main() -> None:
+    warm_up()
     serve(_analyze_job)
 
 
