@@ -27,6 +27,7 @@ Reporter = Callable[[Run, TextIO, Options], None]
 REPORTERS: dict[str, str] = {
     "text": "bnlint.report.text:report",
     "json": "bnlint.report.json:report",
+    "sarif": "bnlint.report.sarif:report",
 }
 FORMATS = tuple(REPORTERS)
 
