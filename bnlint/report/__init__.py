@@ -28,6 +28,7 @@ REPORTERS: dict[str, str] = {
     "text": "bnlint.report.text:report",
     "json": "bnlint.report.json:report",
     "sarif": "bnlint.report.sarif:report",
+    "github": "bnlint.report.github:report",
 }
 FORMATS = tuple(REPORTERS)
 
