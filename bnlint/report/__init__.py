@@ -29,6 +29,7 @@ REPORTERS: dict[str, str] = {
     "json": "bnlint.report.json:report",
     "sarif": "bnlint.report.sarif:report",
     "github": "bnlint.report.github:report",
+    "junit": "bnlint.report.junit:report",
 }
 FORMATS = tuple(REPORTERS)
 
