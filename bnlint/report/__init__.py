@@ -28,6 +28,9 @@ Reporter = Callable[[Run, TextIO, Options], None]
 REPORTERS: dict[str, str] = {
     "text": "bnlint.report.text:report",
     "json": "bnlint.report.json:report",
+    "sarif": "bnlint.report.sarif:report",
+    "github": "bnlint.report.github:report",
+    "junit": "bnlint.report.junit:report",
 }
 FORMATS = tuple(REPORTERS)
 
