@@ -1,5 +1,9 @@
+from typing import Callable
+
 from bnlint.findings import Severity
 from bnlint.engine.rule import Example, Rule
+from bnlint.source import FROM_CALLER, CycleMemo, Func, ModelCall, SourceAnalysis
+from bnlint.source.syntax import name_words
 
 
 class InferenceWithoutEval(Rule):
@@ -57,15 +61,14 @@ class InferenceWithoutEval(Rule):
     hint = "call model.eval() before inference (and model.train() before training resumes)"
 
     def check_source(self, ctx):
-        from bnlint.source import FROM_CALLER, ModelCall, is_inference_name
-
         an = ctx.flow
         if an is None:
             return
+        inference_reason = _inference_reasons(an)
         seen = set()
         for call in an.of(ModelCall):
             func = call.func
-            reason = an.inference_reason(func, call.grad_off)
+            reason = inference_reason(func, call.grad_off)
             if (
                 reason is None
                 or (call.node.lineno, call.key) in seen
@@ -82,7 +85,7 @@ class InferenceWithoutEval(Rule):
                 call.mode == FROM_CALLER
                 and call.key.split(".", 1)[0] in func.params
                 and is_inference_name(func.name)
-                and not an.callers.get(id(func))
+                and not an.has_callers(func)
             ):
                 why = f"{func.qualname}() never calls {call.key}.eval() and leaves the mode to its callers"
             else:
@@ -305,3 +308,47 @@ class InferenceWithoutEval(Rule):
         ),
     )
 
+
+
+_INFERENCE_WORDS = {
+    "predict", "prediction", "predictions", "evaluate", "evaluation", "eval", "validate",
+    "validation", "val", "valid", "test", "testing", "infer", "inference",
+}
+_TRAINING_WORDS = {"train", "training", "fit", "finetune", "step"}
+
+
+def is_inference_name(name: str) -> bool:
+    """``validate``, ``evaluate_model``, ``run_test``, ``predict``; not
+    pytest's ``test_something`` nor anything that also says train/fit."""
+    words = name_words(name)
+    if name.lower().lstrip("_").startswith("test_"):
+        return False
+    return bool(words & _INFERENCE_WORDS) and not words & _TRAINING_WORDS
+
+
+def _inference_reasons(an: SourceAnalysis) -> Callable[[Func, "str | None"], "str | None"]:
+    """Why a call in a function is an inference: gradients are off where it
+    is, the function is named for inference (and trains nothing), or every
+    caller in the file calls it for inference."""
+    memo = CycleMemo()
+
+    def reason(func: Func, grad_off: str | None) -> str | None:
+        if grad_off:
+            return f"under {grad_off}"
+        if func.grad_off:
+            return f"under @{func.grad_off}"
+
+        def compute():
+            if not func.is_module and is_inference_name(func.name) and not an.trains(func):
+                return f"in {func.qualname}()"
+            first = None
+            for c in an.callers_of(func):
+                why = reason(c.caller, c.grad_off)
+                if why is None:
+                    return None
+                first = first or why
+            return f"in {func.qualname}(), called {first}" if first else None
+
+        return memo(("why", id(func)), None, compute)
+
+    return reason

@@ -1,5 +1,6 @@
 from bnlint.findings import Severity
 from bnlint.engine.rule import Example, Rule
+from bnlint.source import Export
 
 
 class ExportInTrainMode(Rule):
@@ -51,8 +52,6 @@ class ExportInTrainMode(Rule):
     hint = "call model.eval() before tracing or exporting"
 
     def check_source(self, ctx):
-        from bnlint.source import Export
-
         an = ctx.flow
         if an is None:
             return

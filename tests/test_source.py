@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bnlint.source import is_inference_name
+from bnlint.rules.bn402_inference_without_eval import is_inference_name
 
 from helpers import ROOT, line_of, source_findings
 
