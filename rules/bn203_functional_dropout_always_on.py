@@ -139,7 +139,9 @@ class FunctionalDropoutAlwaysOn(Rule):
                     return self.fc(F.dropout(x, 0.5))
 
             model = Net()
-            """
+            """,
+            at="F.dropout(x, 0.5)",
+            message="runs with training=True even in eval(): pass training=self.training",
         ),
         Example(
             """
@@ -152,7 +154,8 @@ class FunctionalDropoutAlwaysOn(Rule):
                     return torch.dropout(x, 0.5, True)
             """,
             kind="source",
-            expect=2,
+            at=("nnf.dropout2d(x", "torch.dropout(x, 0.5, True)"),
+            message="(...) in forward of Head runs with training=True even in eval()",
         ),
     )
     valid = (

@@ -169,7 +169,9 @@ class FrozenBatchNormInTrainMode(Rule):
                     optimizer.step()
             """,
             kind="source",
-            expect=1,
+            at="set_parameter_requires_grad(model_ft, True)",
+            message="'model_ft' (torchvision.models.resnet18, which has BatchNorm layers) is frozen by "
+            "set_parameter_requires_grad(), but the script trains",
         ),
         Example(
             """
@@ -190,7 +192,9 @@ class FrozenBatchNormInTrainMode(Rule):
                     return self.head(self.backbone(x).mean((2, 3)))
 
             model = FineTune()
-            """
+            """,
+            at="@backbone",
+            message="2 BatchNorm layers in 'backbone' have frozen parameters (requires_grad=False) but train",
         ),
     )
     valid = (

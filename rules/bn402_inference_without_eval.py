@@ -112,7 +112,9 @@ class InferenceWithoutEval(Rule):
                 return correct
             """,
             kind="source",
-            expect=1,
+            at="correct += (model(x)",
+            message="'model' runs under torch.no_grad() in training mode: validate() never calls model.eval() "
+            "and leaves the mode to its callers",
         ),
         Example(
             """
@@ -130,7 +132,9 @@ class InferenceWithoutEval(Rule):
                 run_validation([torch.randn(4, 8)])
             """,
             kind="source",
-            expect=1,
+            at="return [net(x)",
+            message="'net' runs under torch.no_grad() in training mode: run_validation() is called at line 12 "
+            "with it in training mode",
         ),
         Example(
             """
@@ -146,7 +150,8 @@ class InferenceWithoutEval(Rule):
             print(predict(torch.randn(2, 3, 224, 224)))
             """,
             kind="source",
-            expect=1,
+            at="return model(batch)",
+            message="'model' runs under @torch.inference_mode() in training mode: predict() is called at line 10",
         ),
     )
     valid = (

@@ -94,7 +94,9 @@ class TrainNotRestoredAfterEval(Rule):
                         acc = sum((model(x).argmax(1) == y).sum() for x, y in val_loader)
             """,
             kind="source",
-            expect=1,
+            at="model.eval()",
+            message="'model' is put in eval() here inside the training loop, and nothing calls model.train() "
+            "before the next iteration's training step (line 9)",
         ),
         Example(
             # the eval() comes from a helper, the training step from another
@@ -117,7 +119,9 @@ class TrainNotRestoredAfterEval(Rule):
                     validate(model, val_loader)
             """,
             kind="source",
-            expect=1,
+            at="validate(model, val_loader)",
+            message="validate() puts 'model' in eval() inside the training loop, and nothing calls model.train() "
+            "before the next iteration's training step (line 15)",
         ),
     )
     valid = (

@@ -94,7 +94,8 @@ class ExportInTrainMode(Rule):
             traced = torch.jit.trace(net, torch.randn(1, 3, 32, 32))
             """,
             kind="source",
-            expect=1,
+            at="torch.jit.trace(net",
+            message="torch.jit.trace() records 'net' in training mode (no .eval() reaches it)",
         ),
         Example(
             """
@@ -108,7 +109,8 @@ class ExportInTrainMode(Rule):
                 return torch.export.export(model, (torch.randn(1, 3, 224, 224),))
             """,
             kind="source",
-            expect=2,
+            at=("torch.onnx.export(model", "torch.export.export(model"),
+            message="records 'model' in training mode (no .eval() reaches it)",
         ),
     )
     valid = (
