@@ -196,6 +196,32 @@ class FrozenBatchNormInTrainMode(Rule):
             at="@backbone",
             message="2 BatchNorm layers in 'backbone' have frozen parameters (requires_grad=False) but train",
         ),
+        Example(
+            # a class of the file that holds a BatchNorm architecture, frozen in part
+            """
+            import torch.nn as nn
+            from torchvision.models import resnet18
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.f = resnet18()
+                    self.fc = nn.Linear(1000, 10)
+
+            model = Net()
+            for param in model.f.parameters():
+                param.requires_grad = False
+            for epoch in range(10):
+                model.train()
+                for x, y in loader:
+                    model(x).sum().backward()
+                    optimizer.step()
+            """,
+            kind="source",
+            at="param.requires_grad = False",
+            message="'model.f' (class Net, which has BatchNorm layers) is frozen with "
+            "requires_grad=False",
+        ),
     )
     valid = (
         Example(

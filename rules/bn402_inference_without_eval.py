@@ -153,6 +153,117 @@ class InferenceWithoutEval(Rule):
             at="return model(batch)",
             message="'model' runs under @torch.inference_mode() in training mode: predict() is called at line 10",
         ),
+        Example(
+            # functions defined under `if __name__ == "__main__":` count too
+            """
+            import torch
+            import torch.nn as nn
+
+            if __name__ == "__main__":
+                def evaluate(model, loader):
+                    with torch.no_grad():
+                        return [model(x) for x in loader]
+
+                net = nn.Sequential(nn.Linear(8, 8), nn.BatchNorm1d(8))
+                evaluate(net, [])
+            """,
+            kind="source",
+            at="return [model(x)",
+            message="'model' runs under torch.no_grad() in training mode: evaluate() is called at line 10 "
+            "with it in training mode",
+        ),
+        Example(
+            # torch.set_grad_enabled(False) as a statement: gradients are off from there on
+            """
+            import torch
+            from torchvision.models import resnet18
+
+            model = resnet18()
+            torch.set_grad_enabled(False)
+            y = model(x)
+            """,
+            kind="source",
+            at="y = model(x)",
+            message="'model' runs under torch.set_grad_enabled(False) in training mode: no .eval() "
+            "reaches it",
+        ),
+        Example(
+            # a module built and run in one expression
+            """
+            import torch
+            import torch.nn as nn
+
+            with torch.no_grad():
+                y = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))(torch.randn(2, 4))
+            """,
+            kind="source",
+            at="nn.Sequential(",
+            message="'nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))' runs under torch.no_grad() in "
+            "training mode",
+        ),
+        Example(
+            # a parameter is a model when a caller passes one, whatever its name
+            """
+            import torch
+            from torchvision.models import resnet18
+
+            def train(args, generator, g_ema):
+                for i in range(10):
+                    generator(torch.randn(2, 3)).sum().backward()
+                    with torch.no_grad():
+                        sample = g_ema(torch.randn(2, 3))
+
+            train(None, resnet18(), resnet18())
+            """,
+            kind="source",
+            at="sample = g_ema(",
+            message="'g_ema' runs under torch.no_grad() in training mode: train() is called at line 10 "
+            "with it in training mode",
+        ),
+        Example(
+            # a model passed down three helpers by unnamed parameters; another run under no_grad
+            """
+            import torch
+            import torch.nn as nn
+
+            def level3(c, x):
+                return c(x)
+
+            def level2(b, x):
+                return level3(b, x)
+
+            def level1(a, x):
+                return level2(a, x)
+
+            model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))
+            level1(model, torch.randn(2, 4))
+
+            net = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
+            with torch.no_grad():
+                net(torch.randn(2, 4))
+            """,
+            kind="source",
+            at="net(torch.randn",
+            message="'net' runs under torch.no_grad() in training mode: no .eval() reaches it",
+        ),
+        Example(
+            # an inference class that never puts its model in eval()
+            """
+            import torch
+            from torchvision import models
+
+            class Detector:
+                def __init__(self):
+                    self.model = models.resnet50(weights=None)
+
+                def process(self, images):
+                    with torch.no_grad():
+                        return self.model(images)
+            """,
+            kind="source",
+            at="return self.model(images)",
+            message="'self.model' runs under torch.no_grad() in training mode: no .eval() reaches it",
+        ),
     )
     valid = (
         Example(
@@ -308,6 +419,29 @@ class InferenceWithoutEval(Rule):
             model = AutoModelForSequenceClassification.from_pretrained("bert-base-uncased")
             with torch.no_grad():
                 logits = model(**batch).logits
+            """,
+            kind="source",
+        ),
+        Example(
+            # predict() runs the global model, which is in eval; the model
+            # finetune() trains before calling it is its own local
+            """
+            import torch
+            from torchvision import models
+
+            model = models.resnet18(weights="DEFAULT")
+            model.eval()
+
+            def predict(x):
+                with torch.no_grad():
+                    return model(x)
+
+            def finetune(loader):
+                model = models.resnet18()
+                for x, y in loader:
+                    model(x).sum().backward()
+                    opt.step()
+                return predict(x)
             """,
             kind="source",
         ),

@@ -123,6 +123,52 @@ class TrainNotRestoredAfterEval(Rule):
             message="validate() puts 'model' in eval() inside the training loop, and nothing calls model.train() "
             "before the next iteration's training step (line 15)",
         ),
+        Example(
+            # the helper's eval() is inside its own loop over the batches
+            """
+            import torch
+            from torchvision.models import resnet18
+
+            def train(loader, model, optimizer):
+                for x, y in loader:
+                    model(x).sum().backward()
+                    optimizer.step()
+
+            def test(loader, model):
+                with torch.no_grad():
+                    for x, _ in loader:
+                        model.eval()
+                        model(x)
+
+            def main():
+                model = resnet18()
+                model.train()
+                for epoch in range(10):
+                    train(loader, model, optimizer)
+                    test(val_loader, model)
+            """,
+            kind="source",
+            at="test(val_loader, model)",
+            message="test() puts 'model' in eval() inside the training loop, and nothing calls "
+            "model.train() before the next iteration's training step (line 19)",
+        ),
+        Example(
+            # a context manager handed the model that leaves its mode alone (accelerate's accumulate)
+            """
+            def fit(model, loader, optimizer, accelerator):
+                model.train()
+                for epoch in range(10):
+                    for x, y in loader:
+                        with accelerator.accumulate(model):
+                            accelerator.backward(model(x).sum())
+                            optimizer.step()
+                    model.eval()
+            """,
+            kind="source",
+            at="model.eval()",
+            message="'model' is put in eval() here inside the training loop, and nothing calls "
+            "model.train() before the next iteration's training step (line 6)",
+        ),
     )
     valid = (
         Example(

@@ -112,6 +112,19 @@ class ExportInTrainMode(Rule):
             at=("torch.onnx.export(model", "torch.export.export(model"),
             message="records 'model' in training mode (no .eval() reaches it)",
         ),
+        Example(
+            # the model passed by keyword, built in the call
+            """
+            import torch
+            from torchvision.models import resnet18
+
+            torch.onnx.export(model=resnet18(), args=(torch.randn(1, 3, 224, 224),), f="m.onnx")
+            """,
+            kind="source",
+            at="torch.onnx.export(",
+            message="torch.onnx.export() records 'resnet18()' in training mode (no .eval() reaches "
+            "it)",
+        ),
     )
     valid = (
         Example(
