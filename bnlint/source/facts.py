@@ -13,13 +13,19 @@ from bnlint.source.structure import Func
 
 
 @dataclass(eq=False)
-class ModelCall:
-    """``model(x)`` (or ``model.forward(x)``)."""
+class _AtModel:
+    """Something done to one model (``key``) at one node, in the modes it may be in there."""
 
-    node: ast.Call
+    node: ast.AST
     func: Func
     key: str
     mode: Mode
+
+
+@dataclass(eq=False)
+class ModelCall(_AtModel):
+    """``model(x)`` (or ``model.forward(x)``)."""
+
     grad_off: str | None  # "torch.no_grad()" etc. when gradients are off there
     live: bool | None = True  # may hold BatchNorm/Dropout; None: as the callers' model
     # the model was put in train() explicitly, with no training step since:
@@ -28,13 +34,9 @@ class ModelCall:
 
 
 @dataclass(eq=False)
-class ModeSet:
-    """``model.eval()``, ``model.train(flag)``, or a helper of the file that sets the mode."""
+class ModeSet(_AtModel):
+    """``model.eval()``, ``model.train(flag)``, or a helper of the file that sets the mode (to ``mode``)."""
 
-    node: ast.AST
-    func: Func
-    key: str
-    mode: Mode
     via: str | None = None  # the helper that set it, for a call of one
     grad_off: str | None = None  # set while gradients are off
     # puts the model in eval whenever it sets anything: `.eval()`, or a
@@ -43,13 +45,9 @@ class ModeSet:
 
 
 @dataclass(eq=False)
-class Export:
+class Export(_AtModel):
     """``torch.jit.trace(model, ...)``, ``torch.export.export(model, ...)`` ..."""
 
-    node: ast.Call
-    func: Func
-    key: str
-    mode: Mode
     api: str
     live: bool | None = True
 
