@@ -404,6 +404,31 @@ def test_pre_commit_hook_runs_the_static_check(cli):
 # clean are marked fixtures under fixtures/scripts/lookalikes/.
 
 
+def test_flow_state_forks_and_joins():
+    """A fork is independent of its origin; where two paths meet, modes and
+    gradient states join, and a name the paths alias to different models
+    stops being an alias: it may be either, in the join of their modes."""
+    from bnlint.source.flow import EITHER, EVALUATING, FROM_CALLER, TRAINING, Flow
+
+    a = Flow(lambda key: FROM_CALLER, models={"model", "other"})
+    a.modes.update(model=TRAINING, other=EVALUATING)
+    a.aliases["net"] = "model"
+    b = a.fork()
+    b.modes["model"] = EVALUATING
+    b.aliases["net"] = "other"
+    b.set_grad("torch.set_grad_enabled(False)")
+    assert (a.modes["model"], a.aliases["net"], a.grad_off()) == (TRAINING, "model", None)
+    assert b.grad_off() == "torch.set_grad_enabled(False)"
+    assert b.mode("model.backbone") == EVALUATING and b.mode("unset") == FROM_CALLER
+    joined = Flow.join(a, b)
+    assert joined.mode("model") == EITHER and joined.grad_off() is None
+    assert "net" not in joined.aliases and joined.ambiguous["net"] == {"model", "other"}
+    assert joined.mode("net") == EITHER
+    assert Flow.join(a, a.fork()).aliases == {"net": "model"}
+    alone = Flow.join(a, None)
+    assert alone is not a and alone.modes == a.modes and Flow.join(None, None) is None
+
+
 def test_huge_and_deep_files_do_not_break_the_run(cli, tmp_path):
     chain = ["import torch", "import torch.nn as nn", "model = nn.Sequential(nn.BatchNorm1d(4))"]
     chain += [f"def f{i}(model):\n    return f{i + 1}(model)" for i in range(1500)]

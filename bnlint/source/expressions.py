@@ -11,7 +11,7 @@ import ast
 from typing import TYPE_CHECKING, Callable
 
 from bnlint.source import vocabulary as V
-from bnlint.source.facts import CallOf, Export, Freeze, ModeSet, ModelCall, Step
+from bnlint.source.facts import CallOf, Export, ModeSet, ModelCall, Step
 from bnlint.source.flow import EITHER, EVAL, EVALUATING, TRAIN, TRAINING, Flow, Mode, Val, substitute
 from bnlint.source.structure import Func
 from bnlint.source.syntax import argument, const, dotted
