@@ -1,8 +1,25 @@
 import ast
+from typing import Iterator
 
 from bnlint.findings import FixSafety, Severity
 from bnlint.engine.rule import Example, Rule
 from bnlint.model import layers as L
+from bnlint.source.syntax import FUNCTIONS, statements
+
+# Functional dropouts read from source: qualified name -> (training keyword,
+# its position, its default).
+_TRAINING_ARGUMENT = {
+    "torch.nn.functional.dropout": ("training", 2, True),
+    "torch.nn.functional.dropout1d": ("training", 2, True),
+    "torch.nn.functional.dropout2d": ("training", 2, True),
+    "torch.nn.functional.dropout3d": ("training", 2, True),
+    "torch.nn.functional.alpha_dropout": ("training", 2, False),
+    "torch.nn.functional.feature_alpha_dropout": ("training", 2, False),
+    "torch.dropout": ("train", 2, None),
+    "torch.alpha_dropout": ("train", 2, None),
+    "torch.feature_dropout": ("train", 2, None),
+    "torch.feature_alpha_dropout": ("train", 2, None),
+}
 
 
 class FunctionalDropoutAlwaysOn(Rule):
@@ -73,19 +90,17 @@ class FunctionalDropoutAlwaysOn(Rule):
         # functional dropout whose `training` is missing (F.dropout* default
         # to True) or the constant True. Files that are also imported report
         # it once: the engine keeps the model finding at the same line.
-        from bnlint.source import FUNCTIONAL_DROPOUT
-
         if "dropout" not in ctx.text:
             return
-        for cls_node, forward in ctx.forward_methods():
+        for cls_node, forward in _forward_methods(ctx.tree):
             guarded = _training_guarded(forward)
             for call in ast.walk(forward):
                 if not isinstance(call, ast.Call) or id(call) in guarded:
                     continue
                 qual = ctx.imports.qualify(call.func)
-                if qual not in FUNCTIONAL_DROPOUT:
+                if qual not in _TRAINING_ARGUMENT:
                     continue
-                name, pos, default = FUNCTIONAL_DROPOUT[qual]
+                name, pos, default = _TRAINING_ARGUMENT[qual]
                 arg = next((k.value for k in call.keywords if k.arg == name), None)
                 if arg is None and len(call.args) > pos:
                     arg = call.args[pos]
@@ -124,7 +139,9 @@ class FunctionalDropoutAlwaysOn(Rule):
                     return self.fc(F.dropout(x, 0.5))
 
             model = Net()
-            """
+            """,
+            at="F.dropout(x, 0.5)",
+            message="runs with training=True even in eval(): pass training=self.training",
         ),
         Example(
             """
@@ -137,7 +154,8 @@ class FunctionalDropoutAlwaysOn(Rule):
                     return torch.dropout(x, 0.5, True)
             """,
             kind="source",
-            expect=2,
+            at=("nnf.dropout2d(x", "torch.dropout(x, 0.5, True)"),
+            message="(...) in forward of Head runs with training=True even in eval()",
         ),
     )
     valid = (
@@ -188,6 +206,14 @@ class FunctionalDropoutAlwaysOn(Rule):
             """
         ),
     )
+
+
+def _forward_methods(tree: ast.Module) -> Iterator[tuple[ast.ClassDef, ast.FunctionDef]]:
+    for node in statements(tree):
+        if isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, FUNCTIONS) and item.name == "forward":
+                    yield node, item
 
 
 def _mentions_training(expr: ast.AST) -> bool:

@@ -1,6 +1,13 @@
+import ast
+import re
+from typing import Iterator
+
 from bnlint.findings import FixSafety, Severity
 from bnlint.engine.rule import Example, Rule
 from bnlint.model import layers as L
+from bnlint.source import EVAL, TRAIN, FileStructure, Freeze, Func, ModeSet, SourceAnalysis, Step
+from bnlint.source.syntax import const, dotted, identifiers
+from bnlint.source.vocabulary import is_builder
 
 
 class FrozenBatchNormInTrainMode(Rule):
@@ -116,16 +123,14 @@ class FrozenBatchNormInTrainMode(Rule):
         # freeze_bn-style helper, no FrozenBatchNorm).
         # A model put in eval() where it is frozen, and never back in train()
         # there, is a frozen teacher or a linear probe: fine.
-        from bnlint.source import EVAL, TRAIN, Freeze, ModeSet, Step, keeps_batchnorm_in_eval
-
         an = ctx.flow
-        if an is None or not any(True for _ in an.of(Step)) or keeps_batchnorm_in_eval(an):
+        if an is None or not any(True for _ in an.of(Step)) or keeps_batchnorm_in_eval(an.structure):
             return
         seen = set()
         for fz in an.of(Freeze):
-            for func, key, node, via, built in an.applied(fz):
+            for func, key, node, via, built in _applied(an, fz):
                 root = key.split(".", 1)[0]
-                arch = an.batchnorm_architecture(built)
+                arch = batchnorm_architecture(an.structure, built)
                 if arch is None or (id(node), key) in seen:
                     continue
                 modes = [e.mode for e in an.events_of(func) if isinstance(e, ModeSet) and e.key == root]
@@ -164,7 +169,9 @@ class FrozenBatchNormInTrainMode(Rule):
                     optimizer.step()
             """,
             kind="source",
-            expect=1,
+            at="set_parameter_requires_grad(model_ft, True)",
+            message="'model_ft' (torchvision.models.resnet18, which has BatchNorm layers) is frozen by "
+            "set_parameter_requires_grad(), but the script trains",
         ),
         Example(
             """
@@ -185,7 +192,35 @@ class FrozenBatchNormInTrainMode(Rule):
                     return self.head(self.backbone(x).mean((2, 3)))
 
             model = FineTune()
+            """,
+            at="@backbone",
+            message="2 BatchNorm layers in 'backbone' have frozen parameters (requires_grad=False) but train",
+        ),
+        Example(
+            # a class of the file that holds a BatchNorm architecture, frozen in part
             """
+            import torch.nn as nn
+            from torchvision.models import resnet18
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.f = resnet18()
+                    self.fc = nn.Linear(1000, 10)
+
+            model = Net()
+            for param in model.f.parameters():
+                param.requires_grad = False
+            for epoch in range(10):
+                model.train()
+                for x, y in loader:
+                    model(x).sum().backward()
+                    optimizer.step()
+            """,
+            kind="source",
+            at="param.requires_grad = False",
+            message="'model.f' (class Net, which has BatchNorm layers) is frozen with "
+            "requires_grad=False",
         ),
     )
     valid = (
@@ -265,3 +300,126 @@ class FrozenBatchNormInTrainMode(Rule):
             """
         ),
     )
+
+
+# -- the script form: which frozen models hold BatchNorm, and what keeps it in eval --
+# BatchNorm architectures among the builders ...
+_BN_ARCH = re.compile(
+    r"resnet|resnext|wide_resnet|densenet|mobilenet|efficientnet|regnet|vgg\d+_bn|inception"
+    r"|googlenet|shufflenet|mnasnet|deeplab|fcn_|lraspp|raft|r3d|r2plus1d|mc3|s3d|x3d"
+    r"|csp|darknet|hrnet|dla|dpn|rexnet|ghostnet",
+    re.I,
+)
+# ... and those of them that have none: BiT (GroupNorm), NF-nets (no norm).
+# Detection models freeze their backbone's BNs themselves (FrozenBatchNorm2d).
+_NOT_BN_ARCH = re.compile(r"nf_|nfnet|_bit|bit_|_gn\b|gn_|resnetv2_\d+x\d|detection|rcnn|retinanet|fcos|ssd", re.I)
+_KEEPS_BN_EVAL = re.compile(
+    r"(?:bn|batch_?norm|norm)\w*(?:eval|freez|frozen|fix)|(?:freez|frozen|fix)\w*(?:bn|batch_?norm)"
+    r"|FrozenBatchNorm|track_running_stats|freeze_norm|freeze_bn",
+    re.I,
+)
+
+
+def _applied(an: SourceAnalysis, fz: Freeze) -> Iterator[tuple[Func, str, ast.AST, str | None, str | None]]:
+    """Where a freeze takes effect, with what the frozen model was built
+    as there: the freeze itself, and for a helper that freezes its
+    parameter, each call of the helper (with the caller's key)."""
+    yield fz.func, fz.key, fz.node, None, fz.arch
+    if fz.key.split(".", 1)[0] not in fz.func.params:
+        return
+    for c in an.callers_of(fz.func):
+        bound = c.bound(fz.key)
+        if bound is not None and bound[1]:
+            yield c.caller, bound[1], c.node, fz.func.qualname, c.archs.get(bound[0])
+
+
+def batchnorm_architecture(structure: FileStructure, arch: str | None) -> str | None:
+    """``arch`` (a class of the file, a torch.nn layer, a builder) when it
+    has BatchNorm layers, readably; None when it has none or unknown."""
+    if arch is None:
+        return None
+    if arch in structure.classes:
+        return f"class {arch}" if class_has_batchnorm(structure, arch) else None
+    foreign = structure.foreign_class(arch)
+    if foreign is not None:
+        other, name = foreign
+        return f"class {arch}" if class_has_batchnorm(other, name) else None
+    if arch.startswith("torch.nn."):
+        return arch if "BatchNorm" in arch else None
+    return arch if _names_batchnorm_architecture(arch) else None
+
+
+def _names_batchnorm_architecture(builder: str) -> bool:
+    return bool(_BN_ARCH.search(builder)) and not _NOT_BN_ARCH.search(builder)
+
+
+def class_has_batchnorm(structure: FileStructure, name: str) -> bool:
+    """Whether a class of the file builds BatchNorm layers: itself (a
+    BatchNorm layer, ``self.f = resnet18()``), a base of the file, or a class
+    of the file it uses."""
+    seen: set[str] = set()
+    pending = [name]
+    while pending:
+        info = structure.classes[pending.pop()]
+        if info.name in seen:
+            continue
+        seen.add(info.name)
+        if any("BatchNorm" in n for n in info.names):
+            return True
+        for node in ast.walk(info.node):
+            if isinstance(node, ast.Call):
+                q = structure.imports.qualify(node.func)
+                if q and is_builder(q) and _names_batchnorm_architecture(q):
+                    return True
+        pending.extend(p.name for p in info.parents)
+        pending.extend(n for n in structure.classes if n in info.names and n != info.name)
+    return False
+
+
+def keeps_batchnorm_in_eval(structure: FileStructure) -> bool:
+    """Signs that a file keeps (some) BatchNorm layers in eval while training:
+    a ``freeze_bn``/``set_bn_eval``-style name, FrozenBatchNorm, a ``train()``
+    override, ``eval()`` of a submodule (``model.backbone.eval()``), of the
+    modules in a loop over ``.modules()``/``.children()``, or applied with
+    ``.apply()``."""
+    # identifiers, not comments: `# model.apply(freeze_bn)` keeps nothing in eval
+    if any(_KEEPS_BN_EVAL.search(name) for name in identifiers(structure.tree)):
+        return True
+    if any("train" in c.method_names for c in structure.classes.values() if c.managed):
+        return True
+    evaluating = {
+        name for name, f in structure.functions.items()
+        if any(_is_eval_call(n) for n in ast.walk(f.node))
+    }
+    for node in ast.walk(structure.tree):
+        if _is_eval_call(node):
+            key = dotted(node.func.value) or ""  # type: ignore[attr-defined]
+            parts = [p for p in key.split(".") if p != "module"]
+            if parts[:1] == ["self"]:
+                parts = parts[1:]
+            if len(parts) > 1:
+                return True
+        elif isinstance(node, (ast.For, ast.AsyncFor)):
+            it = node.iter
+            if (
+                isinstance(it, ast.Call)
+                and isinstance(it.func, ast.Attribute)
+                and it.func.attr in ("modules", "children", "named_modules", "named_children")
+                and any(_is_eval_call(n) for n in ast.walk(node))
+            ):
+                return True
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "apply":
+            arg = node.args[0] if node.args else None
+            if isinstance(arg, ast.Name) and arg.id in evaluating:
+                return True
+            if isinstance(arg, ast.Lambda) and any(_is_eval_call(n) for n in ast.walk(arg)):
+                return True
+    return False
+
+
+def _is_eval_call(node: ast.AST) -> bool:
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+        return False
+    if node.func.attr == "eval" and not node.args:
+        return True
+    return node.func.attr == "train" and bool(node.args) and const(node.args[0]) is False

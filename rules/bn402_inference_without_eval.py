@@ -1,5 +1,9 @@
+from typing import Callable
+
 from bnlint.findings import Severity
 from bnlint.engine.rule import Example, Rule
+from bnlint.source import FROM_CALLER, CycleMemo, Func, ModelCall, SourceAnalysis
+from bnlint.source.syntax import name_words
 
 
 class InferenceWithoutEval(Rule):
@@ -57,15 +61,14 @@ class InferenceWithoutEval(Rule):
     hint = "call model.eval() before inference (and model.train() before training resumes)"
 
     def check_source(self, ctx):
-        from bnlint.source import FROM_CALLER, ModelCall, is_inference_name
-
         an = ctx.flow
         if an is None:
             return
+        inference_reason = _inference_reasons(an)
         seen = set()
         for call in an.of(ModelCall):
             func = call.func
-            reason = an.inference_reason(func, call.grad_off)
+            reason = inference_reason(func, call.grad_off)
             if (
                 reason is None
                 or (call.node.lineno, call.key) in seen
@@ -82,7 +85,7 @@ class InferenceWithoutEval(Rule):
                 call.mode == FROM_CALLER
                 and call.key.split(".", 1)[0] in func.params
                 and is_inference_name(func.name)
-                and not an.callers.get(id(func))
+                and not an.has_callers(func)
             ):
                 why = f"{func.qualname}() never calls {call.key}.eval() and leaves the mode to its callers"
             else:
@@ -109,7 +112,9 @@ class InferenceWithoutEval(Rule):
                 return correct
             """,
             kind="source",
-            expect=1,
+            at="correct += (model(x)",
+            message="'model' runs under torch.no_grad() in training mode: validate() never calls model.eval() "
+            "and leaves the mode to its callers",
         ),
         Example(
             """
@@ -127,7 +132,9 @@ class InferenceWithoutEval(Rule):
                 run_validation([torch.randn(4, 8)])
             """,
             kind="source",
-            expect=1,
+            at="return [net(x)",
+            message="'net' runs under torch.no_grad() in training mode: run_validation() is called at line 12 "
+            "with it in training mode",
         ),
         Example(
             """
@@ -143,7 +150,119 @@ class InferenceWithoutEval(Rule):
             print(predict(torch.randn(2, 3, 224, 224)))
             """,
             kind="source",
-            expect=1,
+            at="return model(batch)",
+            message="'model' runs under @torch.inference_mode() in training mode: predict() is called at line 10",
+        ),
+        Example(
+            # functions defined under `if __name__ == "__main__":` count too
+            """
+            import torch
+            import torch.nn as nn
+
+            if __name__ == "__main__":
+                def evaluate(model, loader):
+                    with torch.no_grad():
+                        return [model(x) for x in loader]
+
+                net = nn.Sequential(nn.Linear(8, 8), nn.BatchNorm1d(8))
+                evaluate(net, [])
+            """,
+            kind="source",
+            at="return [model(x)",
+            message="'model' runs under torch.no_grad() in training mode: evaluate() is called at line 10 "
+            "with it in training mode",
+        ),
+        Example(
+            # torch.set_grad_enabled(False) as a statement: gradients are off from there on
+            """
+            import torch
+            from torchvision.models import resnet18
+
+            model = resnet18()
+            torch.set_grad_enabled(False)
+            y = model(x)
+            """,
+            kind="source",
+            at="y = model(x)",
+            message="'model' runs under torch.set_grad_enabled(False) in training mode: no .eval() "
+            "reaches it",
+        ),
+        Example(
+            # a module built and run in one expression
+            """
+            import torch
+            import torch.nn as nn
+
+            with torch.no_grad():
+                y = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))(torch.randn(2, 4))
+            """,
+            kind="source",
+            at="nn.Sequential(",
+            message="'nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))' runs under torch.no_grad() in "
+            "training mode",
+        ),
+        Example(
+            # a parameter is a model when a caller passes one, whatever its name
+            """
+            import torch
+            from torchvision.models import resnet18
+
+            def train(args, generator, g_ema):
+                for i in range(10):
+                    generator(torch.randn(2, 3)).sum().backward()
+                    with torch.no_grad():
+                        sample = g_ema(torch.randn(2, 3))
+
+            train(None, resnet18(), resnet18())
+            """,
+            kind="source",
+            at="sample = g_ema(",
+            message="'g_ema' runs under torch.no_grad() in training mode: train() is called at line 10 "
+            "with it in training mode",
+        ),
+        Example(
+            # a model passed down three helpers by unnamed parameters; another run under no_grad
+            """
+            import torch
+            import torch.nn as nn
+
+            def level3(c, x):
+                return c(x)
+
+            def level2(b, x):
+                return level3(b, x)
+
+            def level1(a, x):
+                return level2(a, x)
+
+            model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))
+            level1(model, torch.randn(2, 4))
+
+            net = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
+            with torch.no_grad():
+                net(torch.randn(2, 4))
+            """,
+            kind="source",
+            at="net(torch.randn",
+            message="'net' runs under torch.no_grad() in training mode: no .eval() reaches it",
+        ),
+        Example(
+            # an inference class that never puts its model in eval()
+            """
+            import torch
+            from torchvision import models
+
+            class Detector:
+                def __init__(self):
+                    self.model = models.resnet50(weights=None)
+
+                def process(self, images):
+                    with torch.no_grad():
+                        return self.model(images)
+            """,
+            kind="source",
+            at="return self.model(images)",
+            message="'self.model' runs under torch.no_grad() in training mode: no .eval() reaches it",
         ),
     )
     valid = (
@@ -303,5 +422,72 @@ class InferenceWithoutEval(Rule):
             """,
             kind="source",
         ),
+        Example(
+            # predict() runs the global model, which is in eval; the model
+            # finetune() trains before calling it is its own local
+            """
+            import torch
+            from torchvision import models
+
+            model = models.resnet18(weights="DEFAULT")
+            model.eval()
+
+            def predict(x):
+                with torch.no_grad():
+                    return model(x)
+
+            def finetune(loader):
+                model = models.resnet18()
+                for x, y in loader:
+                    model(x).sum().backward()
+                    opt.step()
+                return predict(x)
+            """,
+            kind="source",
+        ),
     )
 
+
+
+_INFERENCE_WORDS = {
+    "predict", "prediction", "predictions", "evaluate", "evaluation", "eval", "validate",
+    "validation", "val", "valid", "test", "testing", "infer", "inference",
+}
+_TRAINING_WORDS = {"train", "training", "fit", "finetune", "step"}
+
+
+def is_inference_name(name: str) -> bool:
+    """``validate``, ``evaluate_model``, ``run_test``, ``predict``; not
+    pytest's ``test_something`` nor anything that also says train/fit."""
+    words = name_words(name)
+    if name.lower().lstrip("_").startswith("test_"):
+        return False
+    return bool(words & _INFERENCE_WORDS) and not words & _TRAINING_WORDS
+
+
+def _inference_reasons(an: SourceAnalysis) -> Callable[[Func, "str | None"], "str | None"]:
+    """Why a call in a function is an inference: gradients are off where it
+    is, the function is named for inference (and trains nothing), or every
+    caller in the file calls it for inference."""
+    memo = CycleMemo()
+
+    def reason(func: Func, grad_off: str | None) -> str | None:
+        if grad_off:
+            return f"under {grad_off}"
+        if func.grad_off:
+            return f"under @{func.grad_off}"
+
+        def compute():
+            if not func.is_module and is_inference_name(func.name) and not an.trains(func):
+                return f"in {func.qualname}()"
+            first = None
+            for c in an.callers_of(func):
+                why = reason(c.caller, c.grad_off)
+                if why is None:
+                    return None
+                first = first or why
+            return f"in {func.qualname}(), called {first}" if first else None
+
+        return memo(("why", id(func)), None, compute)
+
+    return reason

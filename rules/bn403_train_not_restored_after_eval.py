@@ -1,5 +1,8 @@
+from typing import Iterator
+
 from bnlint.findings import Severity
 from bnlint.engine.rule import Example, Rule
+from bnlint.source import EVALUATING, ModeSet, Reentry, Step
 
 
 class TrainNotRestoredAfterEval(Rule):
@@ -54,25 +57,24 @@ class TrainNotRestoredAfterEval(Rule):
     hint = "call model.train() at the start of each epoch (or of the training function)"
 
     def check_source(self, ctx):
-        from bnlint.source import Unrestored
-
         an = ctx.flow
         if an is None:
             return
         seen = set()
-        for u in an.of(Unrestored):
-            if (id(u.node), u.key) in seen or not an.is_live(u.func, u.key, u.live):
-                continue
-            seen.add((id(u.node), u.key))
-            what = f"{u.via}() puts '{u.key}' in eval()" if u.via else f"'{u.key}' is put in eval() here"
-            yield ctx.report(
-                self,
-                f"{what} inside the training loop, and nothing calls {u.key}.train() before the next "
-                f"iteration's training step (line {u.step.lineno}): every later iteration trains in "
-                "eval mode (dropout off, BatchNorm frozen on its running statistics)",
-                u.node,
-                hint=f"call {u.key}.train() at the start of each epoch, before training",
-            )
+        for loop in an.of(Reentry):
+            for first, key, step in _unrestored(loop):
+                if (id(first.node), key) in seen or not an.is_live(loop.func, key, loop.live[key]):
+                    continue
+                seen.add((id(first.node), key))
+                what = f"{first.via}() puts '{key}' in eval()" if first.via else f"'{key}' is put in eval() here"
+                yield ctx.report(
+                    self,
+                    f"{what} inside the training loop, and nothing calls {key}.train() before the next "
+                    f"iteration's training step (line {step.node.lineno}): every later iteration trains in "
+                    "eval mode (dropout off, BatchNorm frozen on its running statistics)",
+                    first.node,
+                    hint=f"call {key}.train() at the start of each epoch, before training",
+                )
 
     invalid = (
         Example(
@@ -92,7 +94,9 @@ class TrainNotRestoredAfterEval(Rule):
                         acc = sum((model(x).argmax(1) == y).sum() for x, y in val_loader)
             """,
             kind="source",
-            expect=1,
+            at="model.eval()",
+            message="'model' is put in eval() here inside the training loop, and nothing calls model.train() "
+            "before the next iteration's training step (line 9)",
         ),
         Example(
             # the eval() comes from a helper, the training step from another
@@ -115,7 +119,55 @@ class TrainNotRestoredAfterEval(Rule):
                     validate(model, val_loader)
             """,
             kind="source",
-            expect=1,
+            at="validate(model, val_loader)",
+            message="validate() puts 'model' in eval() inside the training loop, and nothing calls model.train() "
+            "before the next iteration's training step (line 15)",
+        ),
+        Example(
+            # the helper's eval() is inside its own loop over the batches
+            """
+            import torch
+            from torchvision.models import resnet18
+
+            def train(loader, model, optimizer):
+                for x, y in loader:
+                    model(x).sum().backward()
+                    optimizer.step()
+
+            def test(loader, model):
+                with torch.no_grad():
+                    for x, _ in loader:
+                        model.eval()
+                        model(x)
+
+            def main():
+                model = resnet18()
+                model.train()
+                for epoch in range(10):
+                    train(loader, model, optimizer)
+                    test(val_loader, model)
+            """,
+            kind="source",
+            at="test(val_loader, model)",
+            message="test() puts 'model' in eval() inside the training loop, and nothing calls "
+            "model.train() before the next iteration's training step (line 19)",
+        ),
+        Example(
+            # a context manager handed the model that leaves its mode alone (accelerate's accumulate)
+            """
+            def fit(model, loader, optimizer, accelerator):
+                model.train()
+                for epoch in range(10):
+                    for x, y in loader:
+                        with accelerator.accumulate(model):
+                            accelerator.backward(model(x).sum())
+                            optimizer.step()
+                    model.eval()
+            """,
+            kind="source",
+            at="model.eval()",
+            message="'model' is put in eval() here inside the training loop, and nothing calls "
+            "model.train() before the next iteration's training step (line 6)",
         ),
     )
     valid = (
@@ -193,3 +245,23 @@ class TrainNotRestoredAfterEval(Rule):
             kind="source",
         ),
     )
+
+
+def _unrestored(loop: Reentry) -> Iterator[tuple[ModeSet, str, Step]]:
+    """The models a training loop puts in eval and still trains, only in
+    eval, at the next iteration's training step: (the first eval() of each
+    in the loop, its key, that step)."""
+    evals = [e for e in loop.first if isinstance(e, ModeSet) and e.evals]
+    # Only models this loop trains in train mode at least once: a teacher
+    # put in eval() at the top of every epoch is not a training model.
+    trained = {k for e in loop.first if isinstance(e, Step) for k, m in e.trains.items() if m - EVALUATING}
+    reported = set()
+    for step in loop.again:
+        for key, mode in step.trains.items():
+            if mode != EVALUATING or key in reported or key not in trained:
+                continue
+            first = next((e for e in evals if e.key == key), None)
+            if first is None:
+                continue
+            reported.add(key)
+            yield first, key, step

@@ -1,5 +1,6 @@
 from bnlint.findings import Severity
 from bnlint.engine.rule import Example, Rule
+from bnlint.source import Export
 
 
 class ExportInTrainMode(Rule):
@@ -51,8 +52,6 @@ class ExportInTrainMode(Rule):
     hint = "call model.eval() before tracing or exporting"
 
     def check_source(self, ctx):
-        from bnlint.source import Export
-
         an = ctx.flow
         if an is None:
             return
@@ -95,7 +94,8 @@ class ExportInTrainMode(Rule):
             traced = torch.jit.trace(net, torch.randn(1, 3, 32, 32))
             """,
             kind="source",
-            expect=1,
+            at="torch.jit.trace(net",
+            message="torch.jit.trace() records 'net' in training mode (no .eval() reaches it)",
         ),
         Example(
             """
@@ -109,7 +109,21 @@ class ExportInTrainMode(Rule):
                 return torch.export.export(model, (torch.randn(1, 3, 224, 224),))
             """,
             kind="source",
-            expect=2,
+            at=("torch.onnx.export(model", "torch.export.export(model"),
+            message="records 'model' in training mode (no .eval() reaches it)",
+        ),
+        Example(
+            # the model passed by keyword, built in the call
+            """
+            import torch
+            from torchvision.models import resnet18
+
+            torch.onnx.export(model=resnet18(), args=(torch.randn(1, 3, 224, 224),), f="m.onnx")
+            """,
+            kind="source",
+            at="torch.onnx.export(",
+            message="torch.onnx.export() records 'resnet18()' in training mode (no .eval() reaches "
+            "it)",
         ),
     )
     valid = (

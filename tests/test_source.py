@@ -9,13 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bnlint.source import is_inference_name
+from bnlint.rules.bn402_inference_without_eval import is_inference_name
 
 from helpers import ROOT, line_of, source_findings
-
-
-def findings(code: str, text: str, rule: str | None = None):
-    return source_findings(text, rule)
 
 
 # -- the issue's "done when" --------------------------------------------------
@@ -42,19 +38,19 @@ def main(model, train_loader, val_loader, optimizer):
 
 def test_validate_without_eval_is_bn402_at_the_model_call():
     text = VALIDATE.format(eval="pass")
-    found = findings("BN402", text, "BN402")
+    found = source_findings(text, "BN402")
     assert [f.line for f in found] == [line_of(text, "total += (model(x)")]
     assert "torch.no_grad()" in found[0].message and "'model'" in found[0].message
     assert found[0].path == "script.py" and found[0].source == "source"
 
 
 def test_validate_with_eval_first_is_clean():
-    assert findings("BN402", VALIDATE.format(eval="model.eval()"), "BN402") == []
+    assert source_findings(VALIDATE.format(eval="model.eval()"), "BN402") == []
 
 
 def test_eval_in_a_caller_reaches_the_callee():
     text = VALIDATE.format(eval="pass").replace("        validate(model, val_loader)", "        model.eval()\n        validate(model, val_loader)")
-    assert findings("BN402", text, "BN402") == []
+    assert source_findings(text, "BN402") == []
 
 
 EPOCHS = """
@@ -74,20 +70,20 @@ def fit(model, loader, val_loader, optimizer):
 
 
 def test_eval_inside_the_epoch_loop_train_only_before_it_is_bn403():
-    found = findings("BN403", EPOCHS, "BN403")
+    found = source_findings(EPOCHS, "BN403")
     assert [f.line for f in found] == [line_of(EPOCHS, "model.eval()")]
     assert f"line {line_of(EPOCHS, 'backward()')}" in found[0].message
 
 
 def test_train_at_the_top_of_each_epoch_is_clean():
     fixed = EPOCHS.replace("    model.train()\n    for epoch in range(10):\n", "    for epoch in range(10):\n        model.train()\n")
-    assert findings("BN403", fixed, "BN403") == []
+    assert source_findings(fixed, "BN403") == []
 
 
 def test_train_on_some_paths_only_is_not_reported():
     # precision first: a train() that may run is enough
     maybe = EPOCHS.replace("        model.eval()\n", "        model.eval()\n        if epoch % 2:\n            model.train()\n")
-    assert findings("BN403", maybe, "BN403") == []
+    assert source_findings(maybe, "BN403") == []
 
 
 def test_jit_trace_of_a_fresh_net_is_bn404():
@@ -106,12 +102,12 @@ def test_jit_trace_of_a_fresh_net_is_bn404():
     net = Net()
     traced = torch.jit.trace(net, torch.randn(1, 3))
     """
-    found = findings("BN404", text, "BN404")
+    found = source_findings(text, "BN404")
     assert [f.line for f in found] == [line_of(text, "torch.jit.trace")]
     assert "torch.jit.trace()" in found[0].message
     # the same model without BatchNorm or Dropout computes the same in both modes
     inert = text.replace("nn.Sequential(nn.Linear(3, 3), nn.BatchNorm1d(3))", "nn.Sequential(nn.Linear(3, 3), nn.ReLU())")
-    assert findings("BN404", inert, "BN404") == []
+    assert source_findings(inert, "BN404") == []
 
 
 def test_models_of_other_files_named_like_modules_start_in_train_mode():
@@ -125,7 +121,7 @@ def test_models_of_other_files_named_like_modules_start_in_train_mode():
         net(torch.randn(1, 3))
     """
     def codes(t):
-        return [f.code for f in sorted(findings("BN4", t), key=lambda f: f.line)]
+        return [f.code for f in sorted(source_findings(t), key=lambda f: f.line)]
 
     assert codes(text) == ["BN404", "BN402"]
     assert codes(text.replace("net = Net()", "net = torch.jit.script(Net())")) == ["BN404", "BN402"]
@@ -150,7 +146,7 @@ def test_one_certain_caller_is_enough():
                 optimizer.step()
             validate(model, val_loader)
     """
-    found = findings("BN402", text, "BN402")
+    found = source_findings(text, "BN402")
     assert [f.line for f in found] == [line_of(text, "return [model(x)")]
     assert f"called at line {line_of(text, '        validate(model, val_loader)')}" in found[0].message
 
@@ -167,7 +163,7 @@ def test_eval_on_some_epochs_with_train_only_before_the_loop_is_bn403():
                 model.eval()
                 evaluate(model)
     """
-    assert [f.line for f in findings("BN403", text, "BN403")] == [line_of(text, "model.eval()")]
+    assert [f.line for f in source_findings(text, "BN403")] == [line_of(text, "model.eval()")]
 
 
 def test_an_opaque_context_manager_given_the_model_may_set_its_mode():
@@ -179,7 +175,7 @@ def test_an_opaque_context_manager_given_the_model_may_set_its_mode():
         with inference_context(model), torch.no_grad():
             return [model(x) for x in loader]
     """
-    assert findings("BN402", text, "BN402") == []
+    assert source_findings(text, "BN402") == []
 
 
 def test_export_after_eval_and_of_a_caller_owned_model_are_clean():
@@ -193,7 +189,7 @@ def test_export_after_eval_and_of_a_caller_owned_model_are_clean():
     net = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4)).eval()
     torch.jit.trace(net, torch.randn(2, 4))
     """
-    assert findings("BN404", text, "BN404") == []
+    assert source_findings(text, "BN404") == []
 
 
 # -- look-alikes and the flow ------------------------------------------------
@@ -250,7 +246,7 @@ def test_export_after_eval_and_of_a_caller_owned_model_are_clean():
     ids=["ddp-alias", "return-in-branch", "try-finally", "mode-from-flag", "foreign-helper"],
 )
 def test_clean_look_alikes(snippet):
-    assert findings("BN402", snippet, "BN402") == []
+    assert source_findings(snippet, "BN402") == []
 
 
 def test_inference_context_flows_into_helpers_called_under_no_grad():
@@ -265,7 +261,7 @@ def test_inference_context_flows_into_helpers_called_under_no_grad():
     with torch.no_grad():
         forward_all(model, [])
     """
-    found = findings("BN402", text, "BN402")
+    found = source_findings(text, "BN402")
     assert [f.line for f in found] == [line_of(text, "return [model(b)")]
 
 
@@ -403,386 +399,34 @@ def test_pre_commit_hook_runs_the_static_check(cli):
     assert proc.returncode == 0, proc.stdout
 
 
-# -- the flow, case by case (each once a false alarm or a miss) ----------------
-CLEAN = {
-    "finally-after-return": """
-        import torch
-        import torch.nn as nn
-
-        def evaluate(model, loader):
-            model.eval()
-            try:
-                with torch.no_grad():
-                    return sum(model(x).sum() for x in loader)
-            finally:
-                model.train()
-
-        model = nn.Sequential(nn.Linear(8, 8), nn.BatchNorm1d(8), nn.Dropout(0.5))
-        opt = torch.optim.SGD(model.parameters(), lr=0.1)
-        for epoch in range(10):
-            for x in loader:
-                model(x).sum().backward()
-                opt.step()
-            evaluate(model, val_loader)
-    """,
-    "handler-after-return": """
-        import torch
-        from torchvision import models
-
-        def predict(x):
-            model = models.resnet18()
-            try:
-                model.eval()
-                with torch.no_grad():
-                    return model(x.cuda())
-            except RuntimeError:
-                with torch.no_grad():
-                    return model(x)
-    """,
-    "rebound-name": """
-        import torch
-        from torchvision import models
-
-        model = models.resnet18(weights="DEFAULT")
-        model.eval()
-        reference = model
-        model = models.resnet18()
-        with torch.no_grad():
-            baseline = reference(x)
-    """,
-    "branch-alias": """
-        import torch
-        from torchvision import models
-
-        model = models.resnet18()
-        ema = models.resnet18()
-        if use_ema:
-            m = model
-        else:
-            m = ema
-        m.eval()
-        with torch.no_grad():
-            print(model(x))
-    """,
-    "global-vs-callers-local": """
-        import torch
-        from torchvision import models
-
-        model = models.resnet18(weights="DEFAULT")
-        model.eval()
-
-        def predict(x):
-            with torch.no_grad():
-                return model(x)
-
-        def finetune(loader):
-            model = models.resnet18()
-            for x, y in loader:
-                model(x).sum().backward()
-                opt.step()
-            return predict(x)
-    """,
-    "teacher-in-eval-each-epoch": """
-        import torch
-        from torchvision import models
-
-        teacher = models.resnet50(weights="DEFAULT")
-        student = models.resnet18()
-        for epoch in range(10):
-            student.train()
-            teacher.eval()
-            for x, y in loader:
-                t = teacher(x).detach()
-                (student(x) - t).pow(2).mean().backward()
-                opt.step()
-    """,
-    "instance-norm-without-running-stats": """
-        import torch
-        import torch.nn as nn
-
-        class Stylizer(nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.conv = nn.Conv2d(3, 8, 3)
-                self.norm = nn.InstanceNorm2d(8, affine=True)
-
-            def forward(self, x):
-                return self.norm(self.conv(x))
-
-        net = Stylizer()
-        with torch.no_grad():
-            out = net(torch.randn(1, 3, 16, 16))
-    """,
-    "closure-helper-evals": """
-        import torch
-        import torch.nn as nn
-
-        def main(loader):
-            model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))
-
-            def use_eval_mode():
-                model.eval()
-
-            use_eval_mode()
-            with torch.no_grad():
-                return [model(x) for x in loader]
-    """,
-    "context-manager-of-the-file": """
-        import contextlib
-        import torch
-        import torch.nn as nn
-
-        @contextlib.contextmanager
-        def evaluating(net):
-            net.eval()
-            try:
-                yield net
-            finally:
-                net.train()
-
-        model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))
-        with evaluating(model), torch.no_grad():
-            print(model(torch.randn(2, 4)))
-    """,
-    "grad-off-only-on-a-returning-branch": """
-        import torch
-        import torch.nn as nn
-
-        def main(args, loader, optimizer):
-            model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))
-            if args.evaluate:
-                torch.set_grad_enabled(False)
-                model.eval()
-                return model(torch.randn(2, 4))
-            for x, y in loader:
-                nn.functional.mse_loss(model(x), y).backward()
-                optimizer.step()
-    """,
-    "eval-then-break": """
-        import torch
-
-        def fit(model, loader, optimizer, epochs, patience):
-            model.train()
-            for epoch in range(epochs):
-                for x, y in loader:
-                    torch.nn.functional.cross_entropy(model(x), y).backward()
-                    optimizer.step()
-                if epoch > patience:
-                    model.eval()
-                    break
-            return model
-    """,
-    "plain-class-named-model": """
-        import numpy as np
-        import torch
-
-        class OnnxModel:
-            def __call__(self, x):
-                return x
-
-        model = OnnxModel()
-        with torch.no_grad():
-            print(model(np.zeros(3)))
-    """,
-    "own-method-named-like-a-model": """
-        import torch
-        import torch.nn as nn
-
-        class Evaluator:
-            def prepare_model(self, model):
-                model.eval()
-                return model
-
-            def run(self, loader):
-                model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))
-                self.prepare_model(model)
-                with torch.no_grad():
-                    return [model(x) for x in loader]
-    """,
-    "comprehension-variable": """
-        import torch
-        import torch.nn as nn
-
-        model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))
-        ensemble = [torch.load(p, weights_only=False).eval() for p in ("a.pt", "b.pt")]
-        with torch.no_grad():
-            preds = [model(torch.randn(2, 4)) for model in ensemble]
-    """,
-    "mc-dropout-train-right-before-sampling": """
-        import torch
-        import torch.nn as nn
-
-        net = nn.Sequential(nn.Linear(8, 64), nn.ReLU(), nn.Dropout(0.2), nn.Linear(64, 1))
-
-        def mc_dropout_predict(model, x, n_samples=50):
-            model.train()
-            with torch.no_grad():
-                preds = torch.stack([model(x) for _ in range(n_samples)])
-            return preds.mean(0), preds.std(0)
-
-        mc_dropout_predict(net, torch.randn(4, 8))
-    """,
-    "feature-extractor-keeps-the-mode": """
-        import torch
-        from torchvision.models import resnet50
-        from torchvision.models.feature_extraction import create_feature_extractor
-
-        model = resnet50(weights="DEFAULT").eval()
-        extractor = create_feature_extractor(model, return_nodes={"layer4": "feat"})
-        with torch.no_grad():
-            feats = extractor(torch.randn(2, 3, 224, 224))["feat"]
-    """,
-    "inference-mode-false": """
-        import torch
-        import torch.nn as nn
-
-        model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))
-        with torch.inference_mode(False):
-            model(torch.randn(2, 4))
-    """,
-}
-FOUND = {
-    "defined-under-main-guard": ("BN402", "return [model(x)", """
-        import torch
-        import torch.nn as nn
-
-        if __name__ == "__main__":
-            def evaluate(model, loader):
-                with torch.no_grad():
-                    return [model(x) for x in loader]
-
-            net = nn.Sequential(nn.Linear(8, 8), nn.BatchNorm1d(8))
-            evaluate(net, [])
-    """),
-    "eval-in-the-helpers-own-loop": ("BN403", "test(val_loader, model)", """
-        import torch
-        from torchvision.models import resnet18
-
-        def train(loader, model, optimizer):
-            for x, y in loader:
-                model(x).sum().backward()
-                optimizer.step()
-
-        def test(loader, model):
-            with torch.no_grad():
-                for x, _ in loader:
-                    model.eval()
-                    model(x)
-
-        def main():
-            model = resnet18()
-            model.train()
-            for epoch in range(10):
-                train(loader, model, optimizer)
-                test(val_loader, model)
-    """),
-    "set-grad-enabled-statement": ("BN402", "y = model(x)", """
-        import torch
-        from torchvision.models import resnet18
-
-        model = resnet18()
-        torch.set_grad_enabled(False)
-        y = model(x)
-    """),
-    "inline-module-call": ("BN402", "nn.Sequential(", """
-        import torch
-        import torch.nn as nn
-
-        with torch.no_grad():
-            y = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))(torch.randn(2, 4))
-    """),
-    "keyword-export": ("BN404", "torch.onnx.export(", """
-        import torch
-        from torchvision.models import resnet18
-
-        torch.onnx.export(model=resnet18(), args=(torch.randn(1, 3, 224, 224),), f="m.onnx")
-    """),
-    "parameter-passed-a-model": ("BN402", "sample = g_ema(", """
-        import torch
-        from torchvision.models import resnet18
-
-        def train(args, generator, g_ema):
-            for i in range(10):
-                generator(torch.randn(2, 3)).sum().backward()
-                with torch.no_grad():
-                    sample = g_ema(torch.randn(2, 3))
-
-        train(None, resnet18(), resnet18())
-    """),
-    "three-levels-of-unnamed-parameters": ("BN402", "net(torch.randn", """
-        import torch
-        import torch.nn as nn
-
-        def level3(c, x):
-            return c(x)
-
-        def level2(b, x):
-            return level3(b, x)
-
-        def level1(a, x):
-            return level2(a, x)
-
-        model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))
-        level1(model, torch.randn(2, 4))
-
-        net = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
-        with torch.no_grad():
-            net(torch.randn(2, 4))
-    """),
-    "inference-class-never-evals-its-model": ("BN402", "return self.model(images)", """
-        import torch
-        from torchvision import models
-
-        class Detector:
-            def __init__(self):
-                self.model = models.resnet50(weights=None)
-
-            def process(self, images):
-                with torch.no_grad():
-                    return self.model(images)
-    """),
-    "frozen-builder-inside-a-class-of-the-file": ("BN401", "param.requires_grad = False", """
-        import torch.nn as nn
-        from torchvision.models import resnet18
-
-        class Net(nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.f = resnet18()
-                self.fc = nn.Linear(1000, 10)
-
-        model = Net()
-        for param in model.f.parameters():
-            param.requires_grad = False
-        for epoch in range(10):
-            model.train()
-            for x, y in loader:
-                model(x).sum().backward()
-                optimizer.step()
-    """),
-    "mode-neutral-context-manager": ("BN403", "model.eval()", """
-        def fit(model, loader, optimizer, accelerator):
-            model.train()
-            for epoch in range(10):
-                for x, y in loader:
-                    with accelerator.accumulate(model):
-                        accelerator.backward(model(x).sum())
-                        optimizer.step()
-                model.eval()
-    """),
-}
+# The flow, case by case (each once a false alarm or a miss): the misses are
+# the rules' INVALID examples (BN401-BN404), the look-alikes that must stay
+# clean are marked fixtures under fixtures/scripts/lookalikes/.
 
 
-@pytest.mark.parametrize("name", sorted(CLEAN))
-def test_flow_clean(name):
-    assert findings("BN4", CLEAN[name]) == []
+def test_flow_state_forks_and_joins():
+    """A fork is independent of its origin; where two paths meet, modes and
+    gradient states join, and a name the paths alias to different models
+    stops being an alias: it may be either, in the join of their modes."""
+    from bnlint.source.flow import EITHER, EVALUATING, FROM_CALLER, TRAINING, Flow
 
-
-@pytest.mark.parametrize("name", sorted(FOUND))
-def test_flow_found(name):
-    code, needle, text = FOUND[name]
-    found = [f for f in findings(code, text) if f.code == code]
-    assert [f.line for f in found] == [line_of(text, needle)], [f.message for f in found]
+    a = Flow(lambda key: FROM_CALLER, models={"model", "other"})
+    a.modes.update(model=TRAINING, other=EVALUATING)
+    a.aliases["net"] = "model"
+    b = a.fork()
+    b.modes["model"] = EVALUATING
+    b.aliases["net"] = "other"
+    b.set_grad("torch.set_grad_enabled(False)")
+    assert (a.modes["model"], a.aliases["net"], a.grad_off()) == (TRAINING, "model", None)
+    assert b.grad_off() == "torch.set_grad_enabled(False)"
+    assert b.mode("model.backbone") == EVALUATING and b.mode("unset") == FROM_CALLER
+    joined = Flow.join(a, b)
+    assert joined.mode("model") == EITHER and joined.grad_off() is None
+    assert "net" not in joined.aliases and joined.ambiguous["net"] == {"model", "other"}
+    assert joined.mode("net") == EITHER
+    assert Flow.join(a, a.fork()).aliases == {"net": "model"}
+    alone = Flow.join(a, None)
+    assert alone is not a and alone.modes == a.modes and Flow.join(None, None) is None
 
 
 def test_huge_and_deep_files_do_not_break_the_run(cli, tmp_path):
@@ -811,5 +455,5 @@ def test_explicit_training_true_is_reported_without_the_safe_fix():
         def forward(self, x):
             return F.dropout(x, 0.5, training=True) + F.dropout(x, 0.5)
     """
-    found = sorted(findings("BN203", text, "BN203"), key=lambda f: f.col)
+    found = sorted(source_findings(text, "BN203"), key=lambda f: f.col)
     assert [(f.fix is None, "Monte-Carlo" in f.message) for f in found] == [(True, True), (False, False)]

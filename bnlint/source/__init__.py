@@ -1,31 +1,33 @@
 """The source side: training and inference scripts read with the stdlib
-``ast`` -- nothing imported or executed, no torch. It answers the questions
-the source rules ask (which names hold models, which mode each is in at each
-point, where a model runs for inference, where training steps are) and hands
-the rules a :class:`SourceContext`."""
+``ast`` -- nothing imported or executed, no torch, so ``bnlint check
+--static`` is safe on any file and fast enough for a pre-commit hook.
 
-from bnlint.source.analysis import (
-    EVAL,
-    EXPORTS,
-    FROM_CALLER,
-    FUNCTIONAL_DROPOUT,
-    TRAIN,
-    Export,
-    Freeze,
-    ModelCall,
-    ModeSet,
-    SourceAnalysis,
-    SourceContext,
-    Step,
-    Unrestored,
-    is_inference_name,
-    keeps_batchnorm_in_eval,
-    needs_flow,
-    parse,
-)
+The layers, each on the ones before it:
+
+* :mod:`~bnlint.source.syntax` -- ast helpers and the file's imports;
+* :mod:`~bnlint.source.vocabulary` -- what torch's names (and training
+  code's naming conventions) mean;
+* :mod:`~bnlint.source.flow` -- modes, and the flow state one path carries
+  (fork / join);
+* :mod:`~bnlint.source.structure` -- classes, functions, what constructors build;
+* :mod:`~bnlint.source.facts` -- what a walk records and rules read;
+* :mod:`~bnlint.source.expressions` and :mod:`~bnlint.source.walker` -- the
+  walk of one function: expressions and calls, statements;
+* :mod:`~bnlint.source.interproc` -- the file: summaries, call chains, the
+  queries rules ask (:class:`SourceAnalysis`);
+* :mod:`~bnlint.source.context` -- the :class:`SourceContext` a rule is handed.
+
+Heuristics that one rule uses live in that rule's file."""
+
+from bnlint.source.context import SourceContext, needs_flow
+from bnlint.source.facts import CallOf, Export, Freeze, ModelCall, ModeSet, Reentry, Step
+from bnlint.source.flow import EVAL, EVALUATING, FROM_CALLER, TRAIN, Mode
+from bnlint.source.interproc import SourceAnalysis
+from bnlint.source.structure import CycleMemo, FileStructure, Func
+from bnlint.source.syntax import parse
 
 __all__ = [
-    "EVAL", "EXPORTS", "FROM_CALLER", "FUNCTIONAL_DROPOUT", "TRAIN", "Export", "Freeze",
-    "ModelCall", "ModeSet", "SourceAnalysis", "SourceContext", "Step", "Unrestored",
-    "is_inference_name", "keeps_batchnorm_in_eval", "needs_flow", "parse",
+    "EVAL", "EVALUATING", "FROM_CALLER", "TRAIN", "CallOf", "CycleMemo", "Export", "FileStructure", "Freeze",
+    "Func", "Mode", "ModelCall", "ModeSet", "Reentry", "SourceAnalysis", "SourceContext", "Step",
+    "needs_flow", "parse",
 ]

@@ -1,0 +1,338 @@
+"""The expression side of the walk (mypy's expression checker): what an
+expression evaluates to as far as models go (:class:`~bnlint.source.flow.Val`),
+and what calls do -- ``model(x)``, ``.eval()``/``.train()``, calls that
+return the same module (``.to()``, ``DDP(...)``, ``torch.compile``),
+constructors and builders, exports, training steps, freezes, and calls of
+the file's own functions, whose summaries apply at the call site."""
+
+from __future__ import annotations
+
+import ast
+from typing import TYPE_CHECKING, Callable
+
+from bnlint.source import vocabulary as V
+from bnlint.source.facts import CallOf, Export, ModeSet, ModelCall, Step
+from bnlint.source.flow import EITHER, EVAL, EVALUATING, TRAIN, TRAINING, Flow, Mode, Val, substitute
+from bnlint.source.structure import Func
+from bnlint.source.syntax import argument, const, dotted
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bnlint.source.walker import Walker
+
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
+
+
+class Expressions:
+    """Evaluates the expressions of one walk, in the flow state given;
+    records what it finds through the walker."""
+
+    def __init__(self, walk: "Walker"):
+        self.walk = walk
+        self.structure = walk.structure
+        self.imports = walk.structure.imports
+
+    def expr(self, e: ast.AST | None, flow: Flow) -> Val | None:
+        if e is None:
+            return None
+        return self._BY_TYPE.get(type(e), Expressions._children)(self, e, flow)
+
+    # -- expressions that are not calls ----------------------------------------------
+    def _children(self, e: ast.AST, flow: Flow) -> None:
+        for child in ast.iter_child_nodes(e):
+            if isinstance(child, (ast.expr, ast.comprehension, ast.keyword)):
+                self.expr(child, flow)
+        return None
+
+    def _name(self, e: ast.Name | ast.Attribute, flow: Flow) -> Val | None:
+        key = self.walk.key_of(e, flow)
+        if key is not None and self.walk.is_model(key, flow):
+            return Val(key=key)
+        if isinstance(e, ast.Attribute):
+            self.expr(e.value, flow)
+        return None
+
+    def _if_exp(self, e: ast.IfExp, flow: Flow) -> Val | None:
+        self.expr(e.test, flow)
+        a, b = flow.fork(), flow.fork()
+        va, vb = self.expr(e.body, a), self.expr(e.orelse, b)
+        flow.become(Flow.join(a, b))  # type: ignore[arg-type]
+        return va if va == vb else None
+
+    def _bool_op(self, e: ast.BoolOp, flow: Flow) -> None:
+        self.expr(e.values[0], flow)
+        for v in e.values[1:]:  # each further operand may not run
+            branch = flow.fork()
+            self.expr(v, branch)
+            flow.become(Flow.join(flow, branch))  # type: ignore[arg-type]
+        return None
+
+    def _lambda(self, e: ast.Lambda, flow: Flow) -> None:
+        return None
+
+    def _comprehension(self, e: ast.AST, flow: Flow) -> None:
+        # `[m(x) for m in ensemble]`: `m` is the comprehension's own
+        names = {n.id for g in e.generators for n in ast.walk(g.target) if isinstance(n, ast.Name)}  # type: ignore[attr-defined]
+        walk = self.walk
+        outer = walk.shadowed
+        walk.shadowed = outer | names
+        try:
+            for child in ast.iter_child_nodes(e):
+                self.expr(child, flow)
+        finally:
+            walk.shadowed = outer
+        return None
+
+    def _bin_op(self, e: ast.AST, flow: Flow) -> None:
+        operands = []  # a + b + c + ...: a chain, walked without recursion
+        while isinstance(e, ast.BinOp):
+            operands.append(e.right)
+            e = e.left
+        operands.append(e)
+        for operand in reversed(operands):
+            self.expr(operand, flow)
+        return None
+
+    def _named(self, e: ast.NamedExpr, flow: Flow) -> Val | None:
+        val = self.expr(e.value, flow)
+        self.walk.assign(e.target, val, flow, e)
+        return val
+
+    # -- calls -----------------------------------------------------------------------
+    def _call(self, e: ast.Call, flow: Flow) -> Val | None:
+        walk = self.walk
+        f = e.func
+        recv: Val | None = None
+        if isinstance(f, ast.Attribute):
+            recv = self.expr(f.value, flow)
+        elif not isinstance(f, ast.Name):
+            made = self.expr(f, flow)  # `Net()(x)`, `model.eval()(x)`
+            if made is not None:
+                for a in e.args:
+                    self.expr(a, flow)
+                key = made.key or self.structure.source_of(f)
+                mode = flow.mode(made.key) if made.key else made.mode
+                if mode is not None:
+                    live = walk.liveness(made.key) if made.key else made.live
+                    walk.emit(ModelCall(e, walk.func, key, mode, walk.gradients_off(flow), live))
+                return None
+        args = [self.expr(a, flow) for a in e.args]
+        kwargs = {kw.arg: self.expr(kw.value, flow) for kw in e.keywords}
+        qual = self.imports.qualify(f)
+        if qual is None and isinstance(f, ast.Name) and f.id in self.structure.classes:
+            qual = f.id
+        attr = f.attr if isinstance(f, ast.Attribute) else None
+        grad_off = walk.gradients_off(flow)
+
+        if recv is not None and attr is not None:  # model.eval() / model.train(...) / model.to(...) ...
+            done, val = self._method(e, attr, recv, flow, grad_off)
+            if done:
+                return val
+        if isinstance(f, (ast.Name, ast.Attribute)) and attr not in ("eval", "train"):  # model(x)
+            key = walk.key_of(f, flow)
+            if key is not None and walk.is_model(key, flow) and self.structure.callee(f, walk.func) is None:
+                self.model_call(e, key, flow, grad_off)
+                return None
+        # training steps
+        if attr == "backward" or qual == "torch.autograd.backward":
+            self.step(e, flow)
+            return None
+        if attr == "step" and isinstance(f, ast.Attribute) and V.looks_like_optimizer(dotted(f.value) or ""):
+            self.step(e, flow)
+            return None
+        if qual is not None:
+            if qual in V.EXPORTS:
+                self._export(e, qual, args, kwargs, flow)
+                return None
+            if V.is_wrapper(qual) and args:
+                return args[0]
+            fresh = self.structure.fresh(qual, e)
+            if fresh is not None:
+                # timm.create_model("resnet50"), torch.hub.load(repo, "resnet50")
+                pos = V.ARCH_ARGUMENT.get(qual)
+                if pos is not None and len(e.args) > pos and isinstance(const(e.args[pos]), str):
+                    fresh = Val(mode=fresh.mode, arch=f"{qual}({e.args[pos].value!r})")  # type: ignore[attr-defined]
+                return fresh
+        if attr == "from_pretrained" and recv is None:
+            owner_qual = self.imports.qualify(f)
+            if owner_qual and V.is_pretrained_loader(owner_qual):
+                return Val(mode=EVALUATING, arch=owner_qual)
+        callee = self.structure.callee(f, walk.func)
+        if callee is not None:  # a call of another function of this file
+            return self.call_function(e, callee, args, kwargs, flow, grad_off)
+        return None
+
+    def _method(self, e: ast.Call, attr: str, recv: Val, flow: Flow, grad_off: str | None) -> tuple[bool, Val | None]:
+        """A method called on a value: (whether it was one of a module's, its value)."""
+        key = recv.key
+        if attr == "eval" and not e.args and key:
+            return True, self.set_mode(e, key, EVALUATING, flow)
+        if attr == "train" and key:
+            arg = argument(e, 0, "mode")
+            value = True if arg is None else const(arg)
+            mode = TRAINING if value is True else EVALUATING if value is False else EITHER
+            out = self.set_mode(e, key, mode, flow)
+            if mode == TRAINING:
+                self.walk.trained_on_purpose.add(key)
+            return True, out
+        if attr == "requires_grad_" and key:
+            if const(argument(e, 0, "requires_grad")) is False:
+                self.walk.freeze(e, key)
+            return True, recv
+        if attr in V.SELF_RETURNING:
+            return True, recv
+        if attr == "forward" and key:
+            self.model_call(e, key, flow, grad_off)
+            return True, None
+        return False, None
+
+    def _export(self, e: ast.Call, qual: str, args: list, kwargs: dict, flow: Flow) -> None:
+        walk = self.walk
+        name = next((k for k in V.EXPORTED if k in kwargs), None)
+        node = argument(e, 0, name)  # type: ignore[arg-type]
+        val = args[0] if e.args else kwargs.get(name)
+        legacy_onnx = qual == "torch.onnx.export" and any(
+            k.arg == "dynamo" and const(k.value) is False for k in e.keywords
+        )
+        if val is None or node is None or legacy_onnx:
+            return
+        mode = flow.mode(val.key) if val.key else val.mode
+        if mode is not None:
+            walk.emit(Export(
+                e, walk.func, val.key or self.structure.source_of(node), mode, qual,
+                walk.liveness(val.key) if val.key else val.live,
+            ))
+
+    def set_mode(
+        self, node: ast.AST, key: str, mode: Mode, flow: Flow, via: str | None = None, evals: bool = False,
+    ) -> Val:
+        walk = self.walk
+        flow.modes[key] = mode
+        walk.trained_on_purpose.discard(key)
+        for target in flow.ambiguous.get(key, ()):  # it may be any of them: a weak update
+            flow.modes[target] = flow.mode(target) | mode
+        flow.models.add(key)
+        # a submodule's mode changes with its parent's, and vice versa for
+        # what we track: `model.eval()` makes `model.backbone` eval too
+        prefix = key + "."
+        for k in [k for k in flow.modes if k.startswith(prefix)]:
+            flow.modes[k] = mode
+        walk.emit(ModeSet(node, walk.func, key, mode, via, walk.gradients_off(flow), evals or mode == EVALUATING))
+        return Val(key=key)
+
+    def model_call(self, e: ast.Call, key: str, flow: Flow, grad_off: str | None) -> None:
+        walk = self.walk
+        walk.emit(ModelCall(
+            e, walk.func, key, flow.mode(key), grad_off, walk.liveness(key), key in walk.trained_on_purpose,
+        ))
+        if grad_off is None and walk.sink is not None:
+            walk.trained.add(key)
+
+    def step(self, e: ast.AST, flow: Flow, trains: dict[str, Mode] | None = None) -> None:
+        walk = self.walk
+        walk.trained_on_purpose.clear()
+        if walk.sink is None:
+            return
+        if trains is None:
+            trains = {k: flow.mode(k) for k in walk.trained}
+        walk.emit(Step(e, walk.func, trains))
+
+    # -- calls of the file's own functions ---------------------------------------------
+    def call_function(
+        self, e: ast.Call, callee: Func, args: list[Val | None], kwargs: dict[str | None, Val | None],
+        flow: Flow, grad_off: str | None,
+    ) -> Val | None:
+        """Bind what the call passes (models as arguments, and the globals and
+        ``self`` attributes the callee uses), record the call, and apply the
+        callee's summary: its training steps, the modes it leaves, what it returns."""
+        walk = self.walk
+        summary = walk.summary(callee)
+        call = CallOf(e, walk.func, callee, {}, grad_off)
+        self._bind(call, e, args, kwargs, flow, summary.uses if summary is not None else ())
+        walk.emit(call)
+        if summary is None:
+            return None
+
+        def caller_key(k: str) -> str | None:
+            bound = call.bound(k)
+            return bound[1] if bound and bound[1] else None
+
+        if summary.trains:
+            trains = {}
+            for k, m in summary.trains.items():
+                ck = caller_key(k)
+                if ck is not None:
+                    trains[ck] = substitute(m, flow.mode(ck))
+            self.step(e, flow, trains)
+        if summary.exit is None:
+            return None
+        for k, m in summary.exit.items():
+            ck = caller_key(k)
+            if ck is None:
+                continue
+            if callee.generator:
+                # `with evaluating(model):` -- eval() before the yield, train()
+                # after: inside the block the mode is the part before the
+                # yield, which a summary of the whole does not tell
+                self.set_mode(e, ck, EITHER, flow, via=callee.qualname)
+                continue
+            new = substitute(m, flow.mode(ck))
+            if new != flow.mode(ck) or k in summary.evals:
+                self.set_mode(e, ck, new, flow, via=callee.qualname, evals=EVAL in m and TRAIN not in m)
+        ret = summary.returns
+        if ret is not None and ret.key is not None:
+            ck = caller_key(ret.key)
+            return Val(key=ck) if ck else None
+        return ret
+
+    def _bind(self, call: CallOf, e: ast.Call, args: list, kwargs: dict, flow: Flow, uses) -> None:
+        walk = self.walk
+        callee = call.callee
+        params = callee.params
+
+        def bind(param: str, val: Val) -> None:
+            if val.key:
+                call.binding[param] = (val.key, flow.mode(val.key))
+                call.live[param] = walk.liveness(val.key)
+                if val.key in walk.built:
+                    call.archs[param] = walk.built[val.key]
+            else:
+                call.binding[param] = ("", val.mode or EITHER)
+                call.live[param] = val.live
+                if val.arch:
+                    call.archs[param] = val.arch
+
+        for i, (arg, val) in enumerate(zip(e.args, args)):
+            if isinstance(arg, ast.Starred) or i >= len(callee.positional):
+                break  # *args: which parameter gets what is unknown from here on
+            if val is not None:
+                bind(callee.positional[i], val)
+        for name, val in kwargs.items():
+            if name in params and val is not None:
+                bind(name, val)
+        # `self.model` is the caller's own when it calls its own method; any
+        # other name the callee does not take as a parameter is a global.
+        func = walk.func
+        shared = func.cls is not None and callee.cls is not None and func.cls.is_a(callee.cls)
+        for k in uses:
+            root = k.split(".", 1)[0]
+            if root in params or (k.startswith("self.") and not shared):
+                continue
+            if (
+                root != "self" and not func.is_module and (root in func.locals or root in func.params)
+                and not callee.nested_in(func)
+            ):
+                continue  # the callee's global, not the caller's own variable of that name
+            call.binding.setdefault(k, (k, flow.mode(k)))
+            call.live.setdefault(k, walk.liveness(k))
+
+    _BY_TYPE: dict[type, Callable] = {
+        ast.Call: _call,
+        ast.Name: _name,
+        ast.Attribute: _name,
+        ast.IfExp: _if_exp,
+        ast.BoolOp: _bool_op,
+        ast.Lambda: _lambda,
+        ast.BinOp: _bin_op,
+        ast.NamedExpr: _named,
+        **dict.fromkeys(_COMPREHENSIONS, _comprehension),
+    }

@@ -1,0 +1,210 @@
+"""The file-level (interprocedural) layer: every function of the file is
+walked once its callees have summaries (:class:`~bnlint.source.flow.Summary`),
+so a call of a helper applies the helper's effect (one that calls
+``model.eval()`` puts the caller's model in eval); each call site records
+the modes it passes (:class:`~bnlint.source.facts.CallOf`), so a mode that
+is the caller's (``entry``) is resolved along the file's call chains.
+
+:class:`SourceAnalysis` is what the source rules query: the facts, who calls
+whom, whether a model is certainly in training mode somewhere up the call
+chain (:meth:`SourceAnalysis.train_path`) and whether it may hold BatchNorm
+or Dropout at all (:meth:`SourceAnalysis.is_live`).
+
+Methods of ``nn.Module`` / ``LightningModule`` subclasses are not analyzed
+for modes: their mode is their parent's or the framework's to set (a module
+calling ``self(x)`` in its own ``predict`` is fine)."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from bnlint.source import vocabulary as V
+from bnlint.source.facts import CallOf, ModeSet, Step
+from bnlint.source.flow import ENTRY, FROM_CALLER, TRAINING, Mode, Summary, substitute
+from bnlint.source.structure import CycleMemo, FileStructure, Func
+from bnlint.source.walker import Walker
+
+_PASSED_ROUNDS = 4  # walks of a file at most (see SourceAnalysis.__init__)
+
+
+class SourceAnalysis:
+    """Everything the source rules ask about one file."""
+
+    def __init__(self, structure: FileStructure):
+        self.structure = structure
+        self.events: list = []  # every fact of the file, function by function
+        self._summaries: dict[int, Summary | None] = {}
+        self._events: dict[int, list] = {}
+        self._busy: set[int] = set()
+        self._callers: dict[int, list[CallOf]] = {}
+        self._training: set[int] = set()  # functions with a training step
+        self._memo = CycleMemo()
+        # A parameter that a caller passes a model to is a model, whatever its
+        # name (`train(args, generator, g_ema)`): when a walk finds one, the
+        # file is walked again knowing it. Each round carries a model one call
+        # further down; past the last round, such parameters stay unknown.
+        order = self._callees_first()
+        for round_ in range(_PASSED_ROUNDS):
+            for func in order:
+                self.summary(func)
+            if not self._pass_models(order) or round_ == _PASSED_ROUNDS - 1:
+                break
+            self._summaries.clear()
+            self._events.clear()
+        for func in structure.funcs:
+            self.events.extend(self._events.get(id(func), ()))
+        for ev in self.events:
+            if isinstance(ev, CallOf):
+                self._callers.setdefault(id(ev.callee), []).append(ev)
+            elif isinstance(ev, Step):
+                self._training.add(id(ev.func))
+
+    # -- walking ---------------------------------------------------------------------
+    def _pass_models(self, order: list[Func]) -> bool:
+        """Mark the parameters callers pass models to; whether there were new ones."""
+        passed = False
+        for func in order:
+            for ev in self._events.get(id(func), ()):
+                if isinstance(ev, CallOf):
+                    new = {
+                        p for p in ev.binding
+                        if p in ev.callee.params and not V.looks_like_model_name(p)
+                        and ev.callee.annotations.get(p, "") not in self.structure.model_type_names
+                    } - ev.callee.passed
+                    if new:
+                        ev.callee.passed |= new
+                        passed = True
+        return passed
+
+    def _callees_first(self) -> list[Func]:
+        """Every function after the functions it calls (depth-first, without
+        recursion: a chain of a thousand helpers is fine), so that a walk
+        finds its callees' summaries ready."""
+        order: list[Func] = []
+        done: set[int] = set()
+        for root in self.structure.funcs:
+            if id(root) in done:
+                continue
+            done.add(id(root))
+            stack = [(root, iter(root.calls))]
+            while stack:
+                func, pending = stack[-1]
+                for f in pending:
+                    callee = self.structure.callee(f, func)
+                    if callee is not None and id(callee) not in done:
+                        done.add(id(callee))
+                        stack.append((callee, iter(callee.calls)))
+                        break
+                else:
+                    stack.pop()
+                    order.append(func)
+        return order
+
+    def summary(self, func: Func) -> Summary | None:
+        fid = id(func)
+        if fid in self._summaries:
+            return self._summaries[fid]
+        if fid in self._busy:  # recursion: assume it changes nothing
+            return None
+        if func.cls is not None and func.cls.managed:
+            return None
+        self._busy.add(fid)
+        walk = Walker(self.structure, self.summary, func)
+        try:
+            summary = walk.run()
+        finally:
+            self._busy.discard(fid)
+        self._summaries[fid] = summary
+        self._events[fid] = walk.main
+        return summary
+
+    # -- queries -----------------------------------------------------------------------
+    def of(self, kind: type) -> Iterator:
+        """The facts of one kind (ModelCall, Step ...), in file order."""
+        return (e for e in self.events if isinstance(e, kind))
+
+    def events_of(self, func: Func) -> list:
+        return self._events.get(id(func), [])
+
+    def callers_of(self, func: Func) -> list[CallOf]:
+        """The calls of ``func`` in this file."""
+        return self._callers.get(id(func), [])
+
+    def has_callers(self, func: Func) -> bool:
+        return id(func) in self._callers
+
+    def trains(self, func: Func) -> bool:
+        """Whether ``func`` has a training step (its own or a helper's)."""
+        return id(func) in self._training
+
+    def train_path(self, func: Func, key: str, mode: Mode) -> list[CallOf] | None:
+        """A chain of calls in this file along which ``key`` is certainly in
+        training mode where ``func`` has it in ``mode`` ([] when it is so on
+        every path already), or None. One certain path is enough: a
+        ``validate(model)`` also called with a model of unknown mode is still
+        wrong when the epoch loop calls it right after training."""
+        if ENTRY not in mode:
+            return [] if mode == TRAINING else None
+        if mode - FROM_CALLER - TRAINING:
+            return None
+
+        def compute():
+            callers = self.callers_of(func)
+            if not callers and mode == FROM_CALLER and self._attribute_stays_in_train(func, key):
+                return []
+            for c in callers:
+                bound = c.bound(key)
+                if bound is None:
+                    continue
+                caller_mode = substitute(mode, c.binding[bound[0]][1])
+                if not bound[1]:  # a new model passed straight in
+                    if caller_mode == TRAINING:
+                        return [c]
+                    continue
+                path = self.train_path(c.caller, bound[1], caller_mode)
+                if path is not None:
+                    return [c, *path]
+            return None
+
+        return self._memo(("train", id(func), key, mode), None, compute)
+
+    def _attribute_stays_in_train(self, func: Func, key: str) -> bool:
+        """``self.model`` built in ``__init__`` (so in train mode) by a class
+        of which no method -- and nothing else in the file -- sets that
+        attribute's mode: every method sees it in train mode."""
+        cls = func.cls
+        if cls is None or not key.startswith("self.") or key.count(".") != 1:
+            return False
+        init = cls.method("__init__")
+        summary = self._summaries.get(id(init)) if init is not None else None
+        if summary is None or summary.exit is None or summary.exit.get(key) != TRAINING:
+            return False
+        attr = key.split(".", 1)[1]
+        for ev in self.events:
+            if isinstance(ev, ModeSet) and (ev.key == key or ev.key.endswith("." + attr)):
+                return False
+            if isinstance(ev, CallOf) and any(ck == key or ck.endswith("." + attr) for ck, _ in ev.binding.values()):
+                return False  # handed to a helper: who knows
+        return True
+
+    def is_live(self, func: Func, key: str, live: bool | None) -> bool:
+        """Whether the model ``key`` names in ``func`` may hold BatchNorm or
+        Dropout; ``live`` None means "as the callers' model"."""
+        if live is not None:
+            return live
+
+        def compute():
+            calls = self.callers_of(func)
+            for c in calls:
+                bound = c.bound(key)
+                if bound is None:
+                    return True
+                lv = c.live.get(bound[0], True)
+                if not bound[1]:  # a new model passed straight in
+                    if lv is not False:
+                        return True
+                elif self.is_live(c.caller, bound[1], lv):
+                    return True
+            return not calls
+
+        return self._memo(("live", id(func), key), True, compute)

@@ -1,0 +1,372 @@
+"""The file's structure, before any flow: its classes (which are models,
+which may hold BatchNorm or Dropout, which manage their own modes), its
+functions and methods with their parameters and locals, what a call of a
+plain name or ``self.method`` resolves to, and what a constructor builds --
+also for classes imported from a file beside this one, which is parsed (never
+imported) for that."""
+
+from __future__ import annotations
+
+import ast
+import functools
+import os
+from dataclasses import dataclass, field
+
+from bnlint.source import vocabulary as V
+from bnlint.source.flow import TRAINING, Val
+from bnlint.source.syntax import FUNCTIONS, Imports, definitions, dotted, identifiers, own_nodes
+
+
+@dataclass(eq=False)
+class ClassInfo:
+    name: str
+    node: ast.ClassDef
+    bases: list[str]
+    is_model: bool = False  # derives from nn.Module / LightningModule: a fresh one is in train mode
+    managed: bool = False  # its methods' modes are its parent's or a framework's to set
+    live: bool | None = None  # may hold BatchNorm/Dropout; computed on demand
+    method_names: set[str] = field(default_factory=set)
+    methods: dict[str, "Func"] = field(default_factory=dict)  # walked methods (not of managed classes)
+    parents: list["ClassInfo"] = field(default_factory=list)  # bases defined in the file
+    _names: set[str] | None = None
+
+    @property
+    def names(self) -> set[str]:
+        """The identifiers its body uses (computed when first asked)."""
+        if self._names is None:
+            self._names = identifiers(self.node)
+        return self._names
+
+    def method(self, name: str) -> "Func | None":
+        """``self.name`` as Python resolves it among the file's classes."""
+        if name in self.methods:
+            return self.methods[name]
+        for parent in self.parents:
+            found = parent.method(name)
+            if found is not None:
+                return found
+        return None
+
+    def is_a(self, other: "ClassInfo") -> bool:
+        return self is other or any(p.is_a(other) for p in self.parents)
+
+
+@dataclass(eq=False)
+class Func:
+    """A function, a method, or the module's top-level code (``<module>``)."""
+
+    name: str
+    node: ast.AST
+    body: list[ast.stmt]
+    cls: ClassInfo | None = None
+    parent: "Func | None" = None
+    params: list[str] = field(default_factory=list)
+    annotations: dict[str, str] = field(default_factory=dict)
+    locals: set[str] = field(default_factory=set)
+    nested: dict[str, "Func"] = field(default_factory=dict)
+    positional: list[str] = field(default_factory=list)  # parameters a positional argument can bind
+    # parameters some caller passes a model to (found by the file-level rounds)
+    passed: set[str] = field(default_factory=set)
+    generator: bool = False  # yields: a context manager, perhaps, whose effect splits at the yield
+    calls: list[ast.expr] = field(default_factory=list)  # what its calls call, unresolved
+    grad_off: str | None = None  # "@torch.no_grad()" decorator
+
+    @property
+    def qualname(self) -> str:
+        if self.cls is not None:
+            return f"{self.cls.name}.{self.name}"
+        return self.name
+
+    def nested_in(self, other: "Func") -> bool:
+        """Defined inside ``other`` (its free names are ``other``'s)."""
+        f = self.parent
+        while f is not None:
+            if f is other:
+                return True
+            f = f.parent
+        return False
+
+    @property
+    def is_module(self) -> bool:
+        return self.name == "<module>"
+
+    def is_nonlocal(self, key: str) -> bool:
+        """A key whose value comes from outside: a parameter, ``self.x``, a global."""
+        root = key.split(".", 1)[0]
+        return root in self.params or root == "self" or (not self.is_module and root not in self.locals)
+
+
+class FileStructure:
+    """One file's classes and functions, and what its names build."""
+
+    def __init__(self, path: str, text: str, tree: ast.Module, imports: Imports | None = None):
+        self.path = path
+        self.text = text
+        self.tree = tree
+        self.imports = imports or Imports(tree)
+        self.classes: dict[str, ClassInfo] = {}
+        self.functions: dict[str, Func] = {}  # module-level functions
+        self.funcs: list[Func] = []  # every function to walk, module code first
+        self.module_keys: set[str] = set()  # names used like modules anywhere: `x.eval()`, `x.parameters()`
+        self.model_attrs: dict[str, set[str]] = {}  # class -> `self.x` attributes built as models
+        self._collect()
+        self.model_type_names = {
+            "torch.nn.Module", "nn.Module", "Module", *(c.name for c in self.classes.values() if c.is_model)
+        }
+
+    # -- collecting ----------------------------------------------------------------
+    def _collect(self) -> None:
+        module = Func("<module>", self.tree, [s for s in self.tree.body])
+        self._scan(module)
+        self.funcs.append(module)
+        # Definitions at module level, also inside `if __name__ == "__main__":`
+        # or `try:` blocks; classes first, so that functions know them.
+        defs = list(definitions(self.tree.body))
+        for node in defs:
+            if isinstance(node, ast.ClassDef):
+                self._class(node)
+        for node in defs:
+            if isinstance(node, FUNCTIONS):
+                self.functions[node.name] = self._func(node, None, None)
+
+    def _class(self, node: ast.ClassDef) -> None:
+        bases = [self.imports.qualify(b) or dotted(b) or "" for b in node.bases]
+        info = ClassInfo(node.name, node, bases)
+        info.parents = [self.classes[b] for b in bases if b in self.classes]
+        info.is_model = any(
+            b in V.MODEL_BASES or V.is_torch_layer(b) or (b in self.classes and self.classes[b].is_model)
+            for b in bases
+        )
+        # A base we cannot see (`class Net(BaseModel)` from another file) may
+        # be a module too: leave its methods alone, but do not call it one.
+        info.managed = info.is_model or any(
+            (b in self.classes and self.classes[b].managed)
+            or V.MODULE_LIKE_BASE.search(b.rsplit(".", 1)[-1]) is not None
+            for b in bases
+        )
+        self.classes[node.name] = info
+        info.method_names = {item.name for item in node.body if isinstance(item, FUNCTIONS)}
+        if info.managed:
+            return  # its methods are not walked: nothing more to know now
+        attrs: set[str] = set()
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Assign) and isinstance(sub.value, ast.Call):
+                q = self.imports.qualify(sub.value.func) or dotted(sub.value.func) or ""
+                if self.fresh(q) is not None or q in self.classes and self.classes[q].is_model:
+                    for t in sub.targets:
+                        d = dotted(t)
+                        if d and d.startswith("self."):
+                            attrs.add(d)
+        self.model_attrs[node.name] = attrs
+        for item in node.body:
+            if isinstance(item, FUNCTIONS):
+                info.methods[item.name] = self._func(item, info, None)
+
+    def _func(self, node, cls: ClassInfo | None, parent: Func | None) -> Func:
+        a = node.args
+        params = [p.arg for p in (*a.posonlyargs, *a.args, *a.kwonlyargs)]
+        if a.vararg:
+            params.append(a.vararg.arg)
+        if a.kwarg:
+            params.append(a.kwarg.arg)
+        positional = [p.arg for p in (*a.posonlyargs, *a.args)]
+        if cls is not None and params and not any(dotted(d) == "staticmethod" for d in node.decorator_list):
+            params, positional = params[1:], positional[1:]  # self / cls
+        annotations = {}
+        for p in (*a.posonlyargs, *a.args, *a.kwonlyargs):
+            if p.annotation is not None:
+                annotations[p.arg] = self.imports.qualify(p.annotation) or dotted(p.annotation) or ""
+        func = Func(node.name, node, node.body, cls, parent, params, annotations, positional=positional)
+        self._scan(func)
+        for dec in node.decorator_list:
+            reason = V.grad_off(self.imports, dec)
+            if reason:
+                func.grad_off = reason
+        for sub in definitions(node.body):
+            if isinstance(sub, FUNCTIONS):
+                func.nested[sub.name] = self._func(sub, None, func)
+        self.funcs.append(func)
+        return func
+
+    def _scan(self, func: Func) -> None:
+        """One pass over a function's own code (not its nested definitions):
+        its local names, what it calls, and names used like modules."""
+        shared_names: set[str] = set()
+        for sub in own_nodes(func.node):
+            if isinstance(sub, ast.Call):
+                func.calls.append(sub.func)
+                f = sub.func
+                if isinstance(f, ast.Attribute) and f.attr in V.MODULE_METHODS:
+                    key = dotted(f.value)
+                    if key and key not in ("self", "cls"):
+                        self.module_keys.add(key)
+            elif isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+                func.locals.add(sub.id)
+            elif isinstance(sub, (ast.Global, ast.Nonlocal)):
+                shared_names.update(sub.names)
+            elif isinstance(sub, (ast.Yield, ast.YieldFrom)):
+                func.generator = True
+        func.locals -= shared_names
+
+    # -- names ---------------------------------------------------------------------
+    def function(self, name: str, scope: Func) -> Func | None:
+        """The function a plain name calls, seen from ``scope``."""
+        f: Func | None = scope
+        while f is not None:
+            if name in f.nested:
+                return f.nested[name]
+            f = f.parent
+        return self.functions.get(name)
+
+    def callee(self, f: ast.AST, scope: Func) -> Func | None:
+        """The function of this file a call of ``f`` from ``scope`` runs."""
+        if isinstance(f, ast.Name):
+            if f.id in self.classes:
+                return None
+            return self.function(f.id, scope)
+        if (
+            isinstance(f, ast.Attribute)
+            and isinstance(f.value, ast.Name)
+            and f.value.id == "self"
+            and scope.cls is not None
+        ):
+            return scope.cls.method(f.attr)
+        return None
+
+    def source_of(self, expr: ast.AST) -> str:
+        return (ast.get_source_segment(self.text, expr) or "the model").split("\n", 1)[0]
+
+    # -- what constructors build ------------------------------------------------------
+    def fresh(self, qual: str, call: ast.Call | None = None) -> Val | None:
+        """A new module, in the mode its constructor leaves it in (train)."""
+        if qual in self.classes:
+            info = self.classes[qual]
+            if info.is_model:
+                return Val(mode=TRAINING, arch=qual, live=self.class_is_live(qual))
+            # a base defined elsewhere and named like a module: probably one
+            return Val(mode=TRAINING, arch=qual) if info.managed else None
+        if V.is_torch_layer(qual):
+            if qual.endswith("Loss"):
+                return None  # a criterion: no mode-dependent layers
+            return Val(mode=TRAINING, arch=qual, live=call is None or not self.inert_call(call))
+        if V.is_builder(qual):
+            return Val(mode=TRAINING, arch=qual)
+        foreign = self.foreign_class(qual)
+        if foreign is not None:  # `from model import Net`, with model.py beside this file
+            other, name = foreign
+            if other.classes[name].is_model:
+                return Val(mode=TRAINING, arch=qual, live=other.class_is_live(name))
+            return None
+        if V.named_like_model_class(qual):
+            # defined where we cannot read it, named like a module class:
+            # whatever it holds, a new one starts in train mode
+            return Val(mode=TRAINING, arch=qual)
+        return None
+
+    def foreign_class(self, qual: str) -> "tuple[FileStructure, str] | None":
+        """A class imported from a module of the user's own, found as a file
+        beside this one (``from model import Net``, ``from .nets import
+        ResNet``): that file is parsed -- never imported -- and asked."""
+        module, _, name = qual.rpartition(".")
+        if not module or not name[:1].isupper():
+            return None
+        level = len(module) - len(module.lstrip("."))
+        here = os.path.dirname(os.path.abspath(self.path))
+        for _ in range(max(level - 1, 0)):
+            here = os.path.dirname(here)
+        rel = os.path.join(here, *module.lstrip(".").split(".")) if module.strip(".") else here
+        for candidate in (rel + ".py", os.path.join(rel, "__init__.py")):
+            other = structure_of(candidate)
+            if other is not None and name in other.classes:
+                return other, name
+        return None
+
+    def inert_call(self, call: ast.Call) -> bool:
+        """A ``torch.nn`` construction that certainly holds no BatchNorm or
+        Dropout (``nn.Linear``, ``nn.Sequential`` of such layers)."""
+        for node in ast.walk(call):
+            if isinstance(node, ast.keyword) and node.arg == "track_running_stats":
+                return False  # an InstanceNorm with running statistics depends on the mode
+            if isinstance(node, ast.Call):
+                q = self.imports.qualify(node.func) or ""
+                if V.is_torch_nn_class(q):
+                    if not V.is_inert_layer(q):
+                        return False
+                elif not (node is not call and q.startswith("torch.")):
+                    if q or not (isinstance(node.func, ast.Name) and node.func.id in V.BUILTINS):
+                        return False
+        return True
+
+    def class_is_live(self, name: str, _seen: frozenset = frozenset()) -> bool:
+        """Whether instances of a class of this file may hold BatchNorm or
+        Dropout: False only when its body builds nothing but inert torch.nn
+        layers, torch functions and other inert classes of the file."""
+        info = self.classes[name]
+        if info.live is not None:
+            return info.live
+        if name in _seen:
+            return True
+        live = any(V.LIVE_WORDS.search(n) for n in info.names) or any(
+            self.class_is_live(p.name, _seen | {name}) for p in info.parents
+        )
+        if not live:
+            for node in ast.walk(info.node):
+                if not isinstance(node, ast.Call):
+                    continue
+                f = node.func
+                q = self.imports.qualify(f)
+                if q is not None:
+                    if V.is_torch_nn_class(q):
+                        live = not V.is_inert_layer(q)
+                    else:
+                        live = not q.startswith("torch.")
+                elif isinstance(f, ast.Name):
+                    if f.id in self.classes:
+                        live = self.class_is_live(f.id, _seen | {name})
+                    else:
+                        live = f.id not in V.BUILTINS
+                # method calls on self, tensors and locals build nothing new
+                if live:
+                    break
+        info.live = live
+        return live
+
+
+@functools.lru_cache(maxsize=256)
+def structure_of(path: str) -> FileStructure | None:
+    """Another file of the user's, parsed (not imported), for its classes."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+        tree = ast.parse(raw, filename=path)
+    except (OSError, SyntaxError, ValueError):
+        return None
+    return FileStructure(path, raw.decode("utf-8", "replace"), tree)
+
+
+class CycleMemo:
+    """Answers to recursive questions over the file's call graph, each
+    computed once. A question met again while it is being answered (a cycle)
+    gets the cautious answer, and an answer that depended on such a cut is
+    not kept: asked another way, the same question may get further."""
+
+    def __init__(self):
+        self._memo: dict[tuple, object] = {}
+        self._active: set[tuple] = set()
+        self._cuts = 0
+
+    def __call__(self, memo: tuple, cyclic, compute):
+        if memo in self._memo:
+            return self._memo[memo]
+        if memo in self._active:
+            self._cuts += 1
+            return cyclic
+        cuts = self._cuts
+        self._active.add(memo)
+        try:
+            result = compute()
+        finally:
+            self._active.discard(memo)
+        if self._cuts == cuts:
+            self._memo[memo] = result
+        return result

@@ -1,0 +1,492 @@
+"""The statement walker (mypy's statement checker): a flow-sensitive walk
+of one function, started with every model it shares with its callers in
+mode ``entry``. It carries a :class:`~bnlint.source.flow.Flow` along each
+path -- forked at a branch, joined where paths meet -- and records facts
+(:mod:`bnlint.source.facts`) as it goes; expressions are evaluated by
+:class:`~bnlint.source.expressions.Expressions`.
+
+Branches join (``model.train() if t else model.eval()`` is "either"); a loop
+body is walked from the join of the loop's entry and what one pass of the
+body leaves (the state every iteration starts from: modes only ever grow by
+one step here); ``return``/``raise`` end a path and ``finally`` runs on the
+way out. Besides the flow state, a walk keeps what holds in walk order, not
+per path: which models ran outside no_grad so far (they feed the next
+training step), which were put in train() on purpose since the last step,
+and what each name was last built as."""
+
+from __future__ import annotations
+
+import ast
+from typing import Callable, Sequence
+
+from bnlint.source import vocabulary as V
+from bnlint.source.expressions import Expressions
+from bnlint.source.facts import CallOf, Export, Freeze, ModeSet, ModelCall, Reentry, Step
+from bnlint.source.flow import EITHER, EVAL, EVALUATING, FROM_CALLER, Flow, Mode, Summary, Val
+from bnlint.source.structure import FileStructure, Func
+from bnlint.source.syntax import DEFINITIONS, const, dotted, name_words, statements
+
+_LOOPS = (ast.For, ast.AsyncFor, ast.While)
+
+
+class Walker:
+    def __init__(self, structure: FileStructure, summary: Callable[[Func], Summary | None], func: Func):
+        self.structure = structure
+        self.summary = summary  # a callee's summary (None: unknown, or recursion)
+        self.func = func
+        self.exprs = Expressions(self)
+        self.main: list = []  # the function's facts
+        self.sink: list | None = self.main  # where facts go now: None in a dry pass
+        # lexical context
+        self.grad_off: list[str] = [f"@{func.grad_off}"] if func.grad_off else []  # enclosing no_grad
+        self.shadowed: frozenset[str] = frozenset()  # comprehension variables in scope
+        self.loop_params: dict[str, str] = {}  # `for p in x.parameters()`: p -> x
+        self.jumps: list[tuple[list[Flow], list[Flow]]] = []  # per enclosing loop: (breaks, continues)
+        # every `return` reached: (on the real pass?, state, value); a
+        # `finally` rewrites the states of the returns it encloses
+        self.exits: list[tuple[bool, Flow, Val | None]] = []
+        self._dry: dict[tuple, tuple[Flow | None, list[Flow]]] = {}  # (loop, state) -> one pass of its body
+        self._in_reentry = 0
+        # in walk order
+        self.trained: set[str] = set()  # models run outside no_grad so far (feeding a step)
+        self.trained_on_purpose: set[str] = set()  # explicit .train(), no training step since
+        self.live: dict[str, bool] = {}  # key -> may hold BatchNorm/Dropout (any assignment)
+        self.built: dict[str, str] = {}  # key -> what it was last built as
+
+    def start(self) -> Flow:
+        models = {
+            p for p in self.func.params
+            if V.looks_like_model_name(p) or self.func.annotations.get(p, "") in self.structure.model_type_names
+            or p in self.func.passed
+        }
+        return Flow(self.default, models=models)
+
+    # -- keys and models -------------------------------------------------------------
+    def default(self, key: str) -> Mode:
+        return FROM_CALLER if (self.func.is_nonlocal(key) and not self.func.is_module) else EITHER
+
+    def canon(self, key: str, flow: Flow) -> str:
+        """The key of the object an expression names: aliases followed (also
+        of a prefix: ``ddp.module`` with ``ddp = DDP(model)``), and
+        ``DDP(model).module`` is ``model`` -- they share one mode."""
+        aliases = flow.aliases
+        for _ in range(8):
+            before = key
+            parts = key.split(".")
+            for i in range(len(parts), 0, -1):
+                target = aliases.get(".".join(parts[:i]) if i > 1 else parts[0])
+                if target is not None:
+                    key = ".".join([target, *parts[i:]])
+                    break
+            while key.endswith(".module") and self.is_model(key[: -len(".module")], flow):
+                key = key[: -len(".module")]
+            if key == before:
+                break
+        return key
+
+    def is_model(self, key: str, flow: Flow) -> bool:
+        if key in ("self", "cls") or key.startswith("super") or key.split(".", 1)[0] in self.shadowed:
+            return False
+        if key in flow.models or key in self.structure.module_keys:
+            return True
+        if key.split(".", 1)[0] in self.structure.imports.table:
+            return False  # `models.resnet18`, `torch.nn`: modules, not models
+        if key.startswith("self.") and self.func.cls is not None:
+            if key in self.structure.model_attrs.get(self.func.cls.name, ()):
+                return True
+        return V.looks_like_model_name(key)
+
+    def key_of(self, expr: ast.AST, flow: Flow) -> str | None:
+        d = dotted(expr)
+        return self.canon(d, flow) if d is not None else None
+
+    def model_key(self, e: ast.AST, flow: Flow) -> str | None:
+        key = self.key_of(e, flow)
+        return key if key is not None and self.is_model(key, flow) else None
+
+    def liveness(self, key: str) -> bool | None:
+        if key in self.live:
+            return self.live[key]
+        return None if self.func.is_nonlocal(key) and not self.func.is_module else True
+
+    def gradients_off(self, flow: Flow) -> str | None:
+        """Why gradients are off here: a `with torch.no_grad():` around, a
+        decorator, or `torch.set_grad_enabled(False)` earlier on every path."""
+        if self.grad_off:
+            return self.grad_off[-1]
+        return flow.grad_off()
+
+    def emit(self, fact) -> None:
+        if self.sink is not None:
+            self.sink.append(fact)
+
+    def freeze(self, node: ast.AST, key: str) -> None:
+        self.emit(Freeze(node, self.func, key, self.built.get(key.split(".", 1)[0])))
+
+    # -- bindings --------------------------------------------------------------------
+    def rebind(self, name: str, flow: Flow) -> None:
+        """``name`` is about to name something else: names that aliased the
+        old object keep its mode, and what was known of its attributes goes."""
+        prefix = name + "."
+        for alias, target in list(flow.aliases.items()):
+            if target == name or target.startswith(prefix):
+                flow.modes[alias] = flow.mode(target)
+                del flow.aliases[alias]
+        for k in [k for k in flow.modes if k.startswith(prefix)]:
+            del flow.modes[k]
+        flow.aliases.pop(name, None)
+        flow.ambiguous.pop(name, None)
+
+    def assign(self, target: ast.AST, val: Val | None, flow: Flow, stmt: ast.AST) -> None:
+        if isinstance(target, (ast.Tuple, ast.List)):
+            for elt in target.elts:
+                self.assign(elt, None, flow, stmt)
+            return
+        if isinstance(target, ast.Attribute) and target.attr == "requires_grad":
+            if const(stmt.value if isinstance(stmt, (ast.Assign, ast.AnnAssign)) else None) is False:
+                # `p.requires_grad = False` inside `for p in x.parameters()`
+                var = dotted(target.value)
+                owner = self.loop_params.get(var) if var else None
+                if owner is not None:
+                    self.freeze(stmt, owner)
+        d = dotted(target)
+        if d is None:
+            return
+        if val is not None and val.key is not None and self.is_model(val.key, flow):
+            if d == val.key:  # model = model.to(device)
+                return
+            if val.key.startswith(d + "."):  # model = model.backbone: another object
+                mode, live = flow.mode(val.key), self.liveness(val.key)
+                self.rebind(d, flow)
+                flow.modes[d] = mode
+                flow.models.add(d)
+                self.live[d] = True if live is None else live
+                return
+            self.rebind(d, flow)
+            flow.aliases[d] = val.key
+            flow.models.add(d)
+            return
+        self.rebind(d, flow)
+        if val is not None and val.mode is not None:
+            flow.modes[d] = val.mode
+            flow.models.add(d)
+            self.live[d] = self.live.get(d, False) or val.live
+            if val.arch:
+                self.built[d] = val.arch
+            else:
+                self.built.pop(d, None)
+        else:  # something we cannot follow
+            if d in flow.modes or self.func.is_nonlocal(d):
+                flow.modes[d] = EITHER
+            flow.models.discard(d)
+            self.live[d] = True
+            self.built.pop(d, None)
+
+    # -- statements ------------------------------------------------------------------
+    def block(self, stmts: Sequence[ast.stmt], flow: Flow | None) -> Flow | None:
+        for stmt in stmts:
+            if flow is None:
+                return None
+            flow = self._BY_TYPE.get(type(stmt), Walker._other)(self, stmt, flow)
+        return flow
+
+    def _other(self, s: ast.stmt, flow: Flow) -> Flow:
+        # Expr, Assert, Delete, Global, Pass, Import ...
+        for child in ast.iter_child_nodes(s):
+            if isinstance(child, ast.expr):
+                self.exprs.expr(child, flow)
+        return flow
+
+    def _definition(self, s: ast.stmt, flow: Flow) -> Flow:
+        return flow
+
+    def _return(self, s: ast.Return, flow: Flow) -> None:
+        val = self.exprs.expr(s.value, flow)
+        self.exits.append((self.sink is self.main, flow, val))
+        return None
+
+    def _raise(self, s: ast.Raise, flow: Flow) -> None:
+        self.exprs.expr(s.exc, flow)
+        return None
+
+    def _assign(self, s: ast.Assign, flow: Flow) -> Flow:
+        val = self.exprs.expr(s.value, flow)
+        for t in s.targets:
+            self.assign(t, val, flow, s)
+        return flow
+
+    def _ann_assign(self, s: ast.AnnAssign, flow: Flow) -> Flow:
+        self.assign(s.target, self.exprs.expr(s.value, flow), flow, s)
+        return flow
+
+    def _aug_assign(self, s: ast.AugAssign, flow: Flow) -> Flow:
+        self.exprs.expr(s.value, flow)
+        self.assign(s.target, None, flow, s)
+        return flow
+
+    def _expr(self, s: ast.Expr, flow: Flow) -> Flow:
+        call = s.value
+        if isinstance(call, ast.Call) and call.args:
+            q = self.structure.imports.qualify(call.func)
+            if q in V.SET_GRAD:  # torch.set_grad_enabled(False) as a statement
+                flow.set_grad(f"{q}(False)" if const(call.args[0]) is False else None)
+                return flow
+        return self._other(s, flow)
+
+    def _if(self, s: ast.If, flow: Flow) -> Flow | None:
+        self.exprs.expr(s.test, flow)
+        return self.branches(flow, [s.body, s.orelse])
+
+    def _match(self, s: ast.AST, flow: Flow) -> Flow | None:
+        self.exprs.expr(s.subject, flow)  # type: ignore[attr-defined]
+        return self.branches(flow, [case.body for case in s.cases] + [[]])  # type: ignore[attr-defined]  # no case may match
+
+    def _jump(self, s: ast.stmt, flow: Flow) -> Flow | None:
+        if not self.jumps:
+            return flow
+        self.jumps[-1][0 if isinstance(s, ast.Break) else 1].append(flow)
+        return None
+
+    def branches(self, flow: Flow, blocks: list[list[ast.stmt]]) -> Flow | None:
+        """Walk alternative blocks from one state and join where they meet."""
+        merged: Flow | None = None
+        for block in blocks:
+            out = self.block(block, flow.fork())
+            merged = out if merged is None else Flow.join(merged, out)
+        return merged
+
+    def _with(self, s: ast.With | ast.AsyncWith, flow: Flow) -> Flow | None:
+        pushed = 0
+        handed: dict[str, Mode] = {}  # models handed to a context manager we cannot see
+        for item in s.items:
+            ce = item.context_expr
+            self.exprs.expr(ce, flow)
+            reason = V.grad_off(self.structure.imports, ce)
+            if reason:
+                self.grad_off.append(reason)
+                pushed += 1
+            elif (
+                isinstance(ce, ast.Call)
+                and self.structure.callee(ce.func, self.func) is None
+                and name_words((dotted(ce.func) or "").rsplit(".", 1)[-1]) & V.MODE_CONTEXT_WORDS
+            ):
+                # `with inference_context(model):` may switch modes (detectron2)
+                for arg in (*ce.args, *(k.value for k in ce.keywords)):
+                    key = self.model_key(arg, flow)
+                    if key is not None:
+                        handed[key] = flow.mode(key)
+                        flow.modes[key] = EITHER
+            if item.optional_vars is not None:
+                self.assign(item.optional_vars, None, flow, s)
+        try:
+            out = self.block(s.body, flow)
+        finally:
+            del self.grad_off[len(self.grad_off) - pushed:]
+        if out is not None:
+            out.modes.update(handed)  # such context managers restore the mode on exit
+        return out
+
+    def _try(self, s: ast.stmt, flow: Flow) -> Flow | None:
+        mark = len(self.exits)
+        # a handler may start after any statement of the body
+        anywhere = flow.fork()
+        body: Flow | None = flow.fork()
+        for st in s.body:  # type: ignore[attr-defined]
+            if body is None:
+                break
+            body = self.block((st,), body)
+            anywhere = Flow.join(anywhere, body)  # type: ignore[assignment]
+        for _, state, _ in self.exits[mark:]:
+            anywhere = Flow.join(anywhere, state)  # type: ignore[assignment]
+        out = self.block(s.orelse, body) if body is not None else None  # type: ignore[attr-defined]
+        for h in s.handlers:  # type: ignore[attr-defined]
+            out = Flow.join(out, self.block(h.body, anywhere.fork()))
+        if s.finalbody:  # type: ignore[attr-defined]
+            # the returns inside run the finally block on their way out
+            sink, self.sink = self.sink, None
+            try:
+                for i in range(mark, len(self.exits)):
+                    real, state, val = self.exits[i]
+                    after = self.block(s.finalbody, state.fork())  # type: ignore[attr-defined]
+                    self.exits[i] = (real, after if after is not None else state, val)
+            finally:
+                self.sink = sink
+            end = self.block(s.finalbody, (out or anywhere).fork())  # type: ignore[attr-defined]
+            out = end if out is not None else None  # after a return in `try`, still gone
+        return out
+
+    # -- loops -----------------------------------------------------------------------
+    def _loop(self, s: ast.For | ast.AsyncFor | ast.While, flow: Flow) -> Flow | None:
+        outer_params = self.loop_params
+        try:
+            unrolled = self._unroll(s, flow)
+            if unrolled is not False:
+                return unrolled
+            if isinstance(s, ast.While):
+                self.exprs.expr(s.test, flow)
+            else:
+                self.exprs.expr(s.iter, flow)
+                self.assign(s.target, None, flow, s)
+                owner = self._parameters_of(s.iter, flow)
+                if owner is not None:
+                    var = s.target.elts[-1] if isinstance(s.target, ast.Tuple) and s.target.elts else s.target
+                    if isinstance(var, ast.Name):
+                        self.loop_params = {**self.loop_params, var.id: owner}
+            # A dry pass finds what the loop body does; the loop head is where
+            # the first and every later iteration start. Its answer is kept: a
+            # loop nested in loops is reached again in the same state.
+            memo = (id(s), flow.signature())
+            if memo not in self._dry:
+                sink, self.sink = self.sink, None
+                try:
+                    self._dry[memo] = self.body(s, flow.fork())
+                finally:
+                    self.sink = sink
+            head = Flow.join(flow, self._dry[memo][0])
+            assert head is not None
+            mark = len(self.sink) if self.sink is not None else 0
+            end, breaks = self.body(s, head.fork())
+            if self.sink is not None and end is not None and not self._in_reentry:
+                self.reentry(s, end, self.sink[mark:])
+            after = Flow.join(head, end)
+            if s.orelse:  # runs when the loop ends without a break
+                after = self.block(s.orelse, after)
+            for state in breaks:
+                after = Flow.join(after, state)
+            return after
+        finally:
+            self.loop_params = outer_params
+
+    def body(self, loop: ast.stmt, flow: Flow) -> tuple[Flow | None, list[Flow]]:
+        """One pass of a loop body: the state the next iteration starts from
+        (its end joined with every `continue`), and the states at `break`s."""
+        self.jumps.append(([], []))
+        try:
+            end = self.block(loop.body, flow)  # type: ignore[attr-defined]
+        finally:
+            breaks, continues = self.jumps.pop()
+        for state in continues:
+            end = Flow.join(end, state)
+        return end, breaks
+
+    def _unroll(self, s: ast.stmt, flow: Flow):
+        """``for net in (netG, netD): net.eval()``: the body once per model,
+        with the loop variable naming it. False when not such a loop."""
+        if not (
+            isinstance(s, (ast.For, ast.AsyncFor))
+            and isinstance(s.target, ast.Name)
+            and isinstance(s.iter, (ast.Tuple, ast.List))
+            and 0 < len(s.iter.elts) <= 8
+            and not any(isinstance(n, _LOOPS) for n in statements(s))
+        ):
+            return False
+        keys = [self.model_key(e, flow) for e in s.iter.elts]
+        if None in keys:
+            return False
+        var = s.target.id
+        out: Flow | None = flow
+        for key in keys:
+            if out is None:
+                break
+            out.aliases[var] = key  # type: ignore[assignment]
+            out = self.block(s.body, out)
+        if out is not None:
+            out.aliases.pop(var, None)
+        return self.block(s.orelse, out) if s.orelse and out is not None else out
+
+    def _parameters_of(self, it: ast.AST, flow: Flow) -> str | None:
+        if (
+            isinstance(it, ast.Call)
+            and isinstance(it.func, ast.Attribute)
+            and it.func.attr in ("parameters", "named_parameters")
+        ):
+            key = self.key_of(it.func.value, flow)
+            if key is not None and key != "self":
+                return key
+        return None
+
+    def reentry(self, loop: ast.stmt, end: Flow, facts: list) -> None:
+        """A loop that puts a model in eval and trains: walk its body once
+        more from where the *next* iteration starts (the end of this one),
+        taking each eval() after which the body sets that model's mode no
+        more as run, and record that pass's training steps (a
+        :class:`~bnlint.source.facts.Reentry`). The pass changes nothing else."""
+        evals = [f for f in facts if isinstance(f, ModeSet) and f.evals]
+        if not evals or not any(isinstance(f, Step) for f in facts):
+            return
+        start = end.fork()
+        last: dict[str, ModeSet] = {}
+        for f in facts:
+            if isinstance(f, ModeSet):
+                last[f.key] = f
+        start.modes.update({k: EVALUATING for k, f in last.items() if f.evals and EVAL in end.mode(k)})
+        live = {f.key: self.liveness(f.key) for f in evals}
+        probe: list = []
+        saved = self.sink, self.trained, set(self.trained_on_purpose), dict(self.live), dict(self.built)
+        self.sink, self.trained = probe, set()
+        self._in_reentry += 1
+        try:
+            self.body(loop, start)
+        finally:
+            self._in_reentry -= 1
+            self.sink, self.trained, self.trained_on_purpose, self.live, self.built = saved
+        self.emit(Reentry(loop, self.func, list(facts), [f for f in probe if isinstance(f, Step)], live))
+
+    # -- the whole function ------------------------------------------------------------
+    def run(self) -> Summary:
+        """Walk the function; what it does to the models it shares with its callers."""
+        func = self.func
+        end = self.block(func.body, self.start())
+        returns = [(state, val) for real, state, val in self.exits if real]
+        out: Flow | None = None
+        for state in [state for state, _ in returns] + ([end] if end is not None else []):
+            out = Flow.join(out, state)
+        keep = {
+            k: v for k, v in (out.modes.items() if out is not None else ())
+            if func.is_nonlocal(k) and self.is_model(k, out)  # type: ignore[arg-type]
+        }
+        trains: dict[str, Mode] = {}
+        evals: set[str] = set()
+        uses: set[str] = set()
+        for fact in self.main:
+            if isinstance(fact, Step):
+                for k, m in fact.trains.items():
+                    if func.is_nonlocal(k):
+                        trains[k] = trains.get(k, frozenset()) | m
+                uses.update(fact.trains)
+            elif isinstance(fact, ModeSet):
+                uses.add(fact.key)
+                if fact.mode == EVALUATING and func.is_nonlocal(fact.key):
+                    evals.add(fact.key)
+            elif isinstance(fact, (ModelCall, Export)):
+                uses.add(fact.key)
+            elif isinstance(fact, CallOf):
+                uses.update(ck for ck, _ in fact.binding.values() if ck)
+        uses = {k for k in uses if func.is_nonlocal(k)}
+        vals = {val for _, val in returns}
+        ret = vals.pop() if len(vals) == 1 else None
+        if ret is not None and ret.key is not None and not func.is_nonlocal(ret.key):
+            mode = out.mode(ret.key) if out is not None else self.default(ret.key)
+            ret = Val(mode=mode, arch=self.built.get(ret.key), live=self.liveness(ret.key) is not False)
+        return Summary(None if out is None else keep, trains, evals, uses, ret)
+
+    _BY_TYPE: dict[type, Callable] = {
+        **dict.fromkeys(DEFINITIONS, _definition),
+        ast.Return: _return,
+        ast.Raise: _raise,
+        ast.Assign: _assign,
+        ast.AnnAssign: _ann_assign,
+        ast.AugAssign: _aug_assign,
+        ast.Expr: _expr,
+        ast.If: _if,
+        ast.For: _loop,
+        ast.AsyncFor: _loop,
+        ast.While: _loop,
+        ast.With: _with,
+        ast.AsyncWith: _with,
+        ast.Try: _try,
+        ast.Break: _jump,
+        ast.Continue: _jump,
+        **({ast.TryStar: _try} if hasattr(ast, "TryStar") else {}),  # Python 3.11+
+        **({ast.Match: _match} if hasattr(ast, "Match") else {}),
+    }
