@@ -568,7 +568,10 @@ def _in_child(handle, job: dict, send: Callable[[dict], None]) -> dict:
     import select
     import signal
 
+    import gc
+
     read_fd, write_fd = os.pipe()
+    gc.freeze()  # the server's objects stay out of the child's collections: fewer copied pages
     pid = os.fork()
     if pid == 0:  # the child: run the job, write events to the pipe, exit
         os.close(read_fd)
