@@ -100,7 +100,7 @@ def check_paths(
     Raises :class:`UsageError` for bad input (a missing path, an unknown
     selector, a ``::Name`` that does not exist). Internal errors (a crashed
     rule) are in ``Run.internal_errors``; every other outcome is a finding."""
-    from bnlint.model.process import analyze_models, default_jobs
+    from bnlint.model.process import ModelAnalysis, default_jobs
 
     config = config or Config()
     rules = config.rules()
@@ -125,6 +125,34 @@ def check_paths(
                 f"({'it needs' if len(model_only) == 1 else 'they need'} the model analysis)"
             )
     wants_models = not config.static and any(r.analyzes_models() for r in rules)
+    with ModelAnalysis(config.jobs or default_jobs()) as models:
+        jobs, with_comments = _read_sources(targets, rules, config, run, wants_models, models)
+        no_inputs = _analyze_models(jobs, rules, config, run, models, on_file)
+
+    batch_rules = [r.code for r in rules if "shapes" in r.needs and r.analyzes_models() and r.code.startswith("BN3")]
+    if no_inputs and batch_rules:
+        which = ", ".join(no_inputs[:3]) + (f" and {len(no_inputs) - 3} more" if len(no_inputs) > 3 else "")
+        run.notes.append(
+            f"batch-size rules ({', '.join(batch_rules)}) skipped for {which}: no example inputs "
+            "(pass --input-shape, or define example_inputs in the file)"
+        )
+    outcome = finalize_outcome(
+        (_normalized(f) for f in run.findings), _selected_codes(rules), ignored=config.ignore,
+        extra_ignores=lambda f: config.ignored_for(f.path, f.module),
+        reader=_reader(with_comments),
+    )
+    run.findings, run.suppressed = outcome.findings, len(outcome.suppressed)
+    _judge_comments(run, outcome, rules, {_real(t.path) for t in jobs}, config)
+    if with_edits:
+        from bnlint.fix.source import plan_fixes
+
+        run.findings = attach_edits(run.findings, plan_fixes(run.findings, unsafe=True))
+    return run
+
+
+def _read_sources(targets, rules, config: Config, run: Run, wants_models: bool, models):
+    """Every file read as source, the source rules run on it; the files to
+    import for the model analysis, and the texts that hold suppressions."""
     jobs = []
     with_comments: dict[str, str] = {}  # files that may hold suppression comments
     for target in targets:
@@ -141,16 +169,20 @@ def check_paths(
             continue
         if target.names or config.import_files or (config.import_files is None and verdict.importable):
             jobs.append(target)
+            models.start(1)  # torch's import in the server overlaps the reading of the other files
         else:
             run.skipped.append((real, verdict.reason))
+    return jobs, with_comments
 
+
+def _analyze_models(jobs, rules, config: Config, run: Run, models, on_file) -> list[str]:
+    """The model analysis of ``jobs``, into ``run``; the models analyzed
+    without example inputs."""
     usage_errors: list[str] = []
     no_inputs: list[str] = []
-    codes = _selected_codes(rules)
     counter = iter(range(1, len(jobs) + 1))
-    for result in analyze_models(
-        jobs, codes, inputs=config.inputs, batch_size=config.batch_size, timeout=config.timeout,
-        parallel=config.jobs or default_jobs(),
+    for result in models.run(
+        jobs, _selected_codes(rules), inputs=config.inputs, batch_size=config.batch_size, timeout=config.timeout,
         on_file=(lambda path: on_file(path, next(counter), len(jobs))) if on_file else (lambda path: None),
     ):
         run.findings.extend(result.findings)
@@ -161,26 +193,7 @@ def check_paths(
         no_inputs.extend(result.no_inputs)
     if usage_errors:  # e.g. file.py::Missing: the run asked for was not the one made
         raise UsageError("; ".join(usage_errors))
-
-    batch_rules = [r.code for r in rules if "shapes" in r.needs and r.analyzes_models() and r.code.startswith("BN3")]
-    if no_inputs and batch_rules:
-        which = ", ".join(no_inputs[:3]) + (f" and {len(no_inputs) - 3} more" if len(no_inputs) > 3 else "")
-        run.notes.append(
-            f"batch-size rules ({', '.join(batch_rules)}) skipped for {which}: no example inputs "
-            "(pass --input-shape, or define example_inputs in the file)"
-        )
-    outcome = finalize_outcome(
-        (_normalized(f) for f in run.findings), codes, ignored=config.ignore,
-        extra_ignores=lambda f: config.ignored_for(f.path, f.module),
-        reader=_reader(with_comments),
-    )
-    run.findings, run.suppressed = outcome.findings, len(outcome.suppressed)
-    _judge_comments(run, outcome, rules, {_real(t.path) for t in jobs}, config)
-    if with_edits:
-        from bnlint.fix.source import plan_fixes
-
-        run.findings = attach_edits(run.findings, plan_fixes(run.findings, unsafe=True))
-    return run
+    return no_inputs
 
 
 def attach_edits(findings: list[Finding], plan) -> list[Finding]:

@@ -145,75 +145,101 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+class ModelAnalysis:
+    """The model side of one run: up to ``parallel`` fork servers, started in
+    the background as soon as the first file to import is known (torch's
+    import then overlaps the parent's own work), each analyzing one file at
+    a time, each file in a fresh child. Use as a context manager."""
+
+    def __init__(self, parallel: int = 1) -> None:
+        self.parallel = max(1, parallel)
+        self._pool = None
+        self._starting: list = []
+
+    def start(self, n: int | None = None) -> None:
+        """Have ``n`` servers (at most ``parallel``) running or starting, in
+        the background."""
+        import concurrent.futures
+
+        n = min(self.parallel, n or self.parallel)
+        if len(self._starting) >= n:
+            return
+        if self._pool is None:
+            require_torch()
+            self._pool = concurrent.futures.ThreadPoolExecutor(self.parallel)
+        self._starting += [self._pool.submit(_Server.started) for _ in range(n - len(self._starting))]
+
+    def run(
+        self,
+        jobs: Sequence[Job],
+        rule_codes: list[str],
+        *,
+        inputs: "InputSpec | None" = None,
+        batch_size: int | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        on_file: Callable[[str], None] = lambda path: None,
+    ) -> Iterator[FileResult]:
+        """One outcome per file, in the order of ``jobs``."""
+        if not jobs:
+            return
+        self.start(len(jobs))
+        payloads = [
+            {
+                "path": os.path.abspath(t.path),
+                "targets": t.names,
+                "rules": rule_codes,
+                "inputs": inputs.to_json() if inputs else None,
+                "batch_size": batch_size,
+                "timeout": timeout,
+            }
+            for t in jobs
+        ]
+        servers: "queue.Queue[_Server]" = queue.Queue()
+        lock = threading.Lock()
+        for future in self._starting:
+            servers.put(future.result())
+
+        def work(index: int) -> FileResult:
+            server = servers.get()
+            try:
+                with lock:
+                    on_file(jobs[index].path)
+                return server.analyze(payloads[index], timeout)
+            finally:
+                servers.put(server)
+
+        futures = [self._pool.submit(work, i) for i in range(len(jobs))]
+        for future in futures:
+            yield future.result()
+
+    def close(self) -> None:
+        if self._pool is None:
+            return
+        for future in self._starting:
+            try:
+                future.result().close()
+            except Exception:  # noqa: BLE001 -- a server that never started has nothing to close
+                pass
+        self._pool.shutdown(wait=True)
+        self._pool = None
+
+    def __enter__(self) -> "ModelAnalysis":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def analyze_models(
     jobs: Sequence[Job],
     rule_codes: list[str],
     *,
-    inputs: "InputSpec | None" = None,
-    batch_size: int | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
     parallel: int = 1,
-    on_file: Callable[[str], None] = lambda path: None,
+    **options,
 ) -> Iterator[FileResult]:
-    """Analyze each target as if it were checked alone: each file in a fresh
-    child (forked from a server that has imported torch, never user code), up
-    to ``parallel`` at a time. One outcome per file, in the order of ``jobs``."""
-    if not jobs:
-        return
-    require_torch()
-    payloads = [
-        {
-            "path": os.path.abspath(t.path),
-            "targets": t.names,
-            "rules": rule_codes,
-            "inputs": inputs.to_json() if inputs else None,
-            "batch_size": batch_size,
-            "timeout": timeout,
-        }
-        for t in jobs
-    ]
-    n = max(1, min(parallel, len(jobs)))
-    if n == 1:
-        server = _Server()
-        try:
-            for target, job in zip(jobs, payloads):
-                on_file(target.path)
-                yield server.analyze(job, timeout)
-        finally:
-            server.close()
-        return
-    yield from _in_parallel(jobs, payloads, n, timeout, on_file)
-
-
-def _in_parallel(jobs, payloads, n: int, timeout: float, on_file) -> Iterator[FileResult]:
-    """``n`` servers, each taking the next job; results handed back in job
-    order so that output stays deterministic."""
-    import concurrent.futures
-
-    servers: "queue.Queue[_Server]" = queue.Queue()
-    lock = threading.Lock()
-
-    def work(index: int) -> FileResult:
-        server = servers.get()
-        try:
-            with lock:
-                on_file(jobs[index].path)
-            return server.analyze(payloads[index], timeout)
-        finally:
-            servers.put(server)
-
-    started: list[_Server] = []
-    try:
-        with concurrent.futures.ThreadPoolExecutor(n) as pool:
-            for server in pool.map(lambda _: _Server(), range(n)):  # start them in parallel
-                started.append(server)
-                servers.put(server)
-            futures = [pool.submit(work, i) for i in range(len(jobs))]
-            for future in futures:
-                yield future.result()
-    finally:
-        for server in started:
-            server.close()
+    """Analyze each target as if it were checked alone (see :class:`ModelAnalysis`)."""
+    with ModelAnalysis(parallel) as session:
+        yield from session.run(jobs, rule_codes, **options)
 
 
 class _Server:
@@ -222,6 +248,15 @@ class _Server:
     def __init__(self) -> None:
         self.worker: Worker | None = None
         self.fresh_per_job = not hasattr(os, "fork")  # no fork: a fresh process per file
+
+    @classmethod
+    def started(cls) -> "_Server":
+        server = cls()
+        try:
+            server.worker = Worker()
+        except (TimeoutError, WorkerDied):
+            server.worker = None  # analyze() starts it again and reports what fails
+        return server
 
     def analyze(self, job: dict, timeout: float) -> FileResult:
         path = job["path"]

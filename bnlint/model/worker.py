@@ -531,7 +531,8 @@ def serve(handle: Callable[[dict, Callable[[str], None]], dict]) -> None:
     This process is a fork server: it has imported torch and bnlint, never
     user code, and runs each job in a forked child of its own (where
     ``os.fork`` exists), so that no module, monkeypatch or global of one file
-    is seen by another and torch is imported once. The child's time limit
+    is seen by another and torch is imported once. A spare child is forked
+    ahead of each job, while the previous one runs. The child's time limit
     (the job's ``timeout``), crash or signal is reported as the job's result;
     this process lives on."""
     warnings.simplefilter("ignore")
@@ -545,14 +546,20 @@ def serve(handle: Callable[[dict, Callable[[str], None]], dict]) -> None:
         proto.write(json.dumps(obj) + "\n")
         proto.flush()
 
+    spare = _Spare(handle) if hasattr(os, "fork") else None
     send({"event": "ready"})
     for line in jobs:
         job = json.loads(line)
-        if hasattr(os, "fork"):
-            payload = _in_child(handle, job, send)
+        if spare is not None:
+            child, spare = spare, None
+            child.start(job)
+            spare = _Spare(handle)  # forked now, while `child` runs
+            payload = child.wait(job.get("timeout"), send)
         else:  # the parent starts a fresh process per job instead (see process.py)
             payload = _run_job(handle, job, lambda stage: send({"event": "stage", "stage": stage}))
         send({"event": "result", **payload})
+    if spare is not None:
+        spare.discard()
 
 
 def _run_job(handle, job: dict, progress: Callable[[str], None]) -> dict:
@@ -562,64 +569,83 @@ def _run_job(handle, job: dict, progress: Callable[[str], None]) -> dict:
         return {"internal_errors": ["".join(traceback.format_exception(exc)).rstrip()]}
 
 
-def _in_child(handle, job: dict, send: Callable[[dict], None]) -> dict:
-    """Run one job in a forked child; relay its stage events; turn its time
-    limit, crash or signal into the result."""
-    import select
-    import signal
+class _Spare:
+    """A child forked ahead of its job: it waits for one JSON job on a pipe,
+    runs it, writes its stage events and result to another pipe, and exits."""
 
-    import gc
+    def __init__(self, handle) -> None:
+        import gc
 
-    read_fd, write_fd = os.pipe()
-    gc.freeze()  # the server's objects stay out of the child's collections: fewer copied pages
-    pid = os.fork()
-    if pid == 0:  # the child: run the job, write events to the pipe, exit
-        os.close(read_fd)
+        job_r, self.job_w = os.pipe()
+        self.events_r, events_w = os.pipe()
+        gc.freeze()  # the server's objects stay out of the child's collections: fewer copied pages
+        self.pid = os.fork()
+        if self.pid == 0:  # the child
+            os.close(self.job_w)
+            os.close(self.events_r)
+            try:
+                with os.fdopen(job_r, encoding="utf-8") as jobs:
+                    line = jobs.readline()
+                if line:
+                    out = os.fdopen(events_w, "w", buffering=1, encoding="utf-8")
+
+                    def progress(stage: str) -> None:
+                        out.write(json.dumps({"event": "stage", "stage": stage}) + "\n")
+
+                    payload = _run_job(handle, json.loads(line), progress)
+                    out.write(json.dumps({"event": "result", **payload}) + "\n")
+                    out.flush()
+            finally:
+                os._exit(0)  # no atexit handlers, no flushing of the user's buffers
+        os.close(job_r)
+        os.close(events_w)
+
+    def start(self, job: dict) -> None:
+        with os.fdopen(self.job_w, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(job) + "\n")
+
+    def discard(self) -> None:
+        os.close(self.job_w)  # EOF: the spare exits without a job
+        os.close(self.events_r)
+        os.waitpid(self.pid, 0)
+
+    def wait(self, timeout: float | None, send: Callable[[dict], None]) -> dict:
+        """Relay the child's stage events; its result, or what ended it."""
+        import select
+        import signal
+
+        stage, result, buffer = "importing", None, b""
+        deadline = time.monotonic() + timeout if timeout else None
         try:
-            out = os.fdopen(write_fd, "w", buffering=1, encoding="utf-8")
-
-            def progress(stage: str) -> None:
-                out.write(json.dumps({"event": "stage", "stage": stage}) + "\n")
-
-            payload = _run_job(handle, job, progress)
-            out.write(json.dumps({"event": "result", **payload}) + "\n")
-            out.flush()
+            while True:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    os.kill(self.pid, signal.SIGKILL)
+                    os.waitpid(self.pid, 0)
+                    return {"timed_out": stage}
+                ready, _, _ = select.select([self.events_r], [], [], remaining)
+                if not ready:
+                    continue
+                chunk = os.read(self.events_r, 1 << 16)
+                if not chunk:
+                    break
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for raw in lines:
+                    msg = json.loads(raw)
+                    if msg["event"] == "stage":
+                        stage = msg["stage"]
+                        send(msg)
+                    else:
+                        result = {k: v for k, v in msg.items() if k != "event"}
+            _, status = os.waitpid(self.pid, 0)
         finally:
-            os._exit(0)  # no atexit handlers, no flushing of the user's buffers
-    os.close(write_fd)
-    stage, result, buffer = "importing", None, b""
-    timeout = job.get("timeout")
-    deadline = time.monotonic() + timeout if timeout else None
-    try:
-        while True:
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-                return {"timed_out": stage}
-            ready, _, _ = select.select([read_fd], [], [], remaining)
-            if not ready:
-                continue
-            chunk = os.read(read_fd, 1 << 16)
-            if not chunk:
-                break
-            buffer += chunk
-            *lines, buffer = buffer.split(b"\n")
-            for raw in lines:
-                msg = json.loads(raw)
-                if msg["event"] == "stage":
-                    stage = msg["stage"]
-                    send(msg)
-                else:
-                    result = {k: v for k, v in msg.items() if k != "event"}
-        _, status = os.waitpid(pid, 0)
-    finally:
-        os.close(read_fd)
-    if result is not None:
-        return result
-    code = os.waitstatus_to_exitcode(status)
-    how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
-    return {"died": f"the analysis process died ({how}) while {stage}{_stderr_tail()}"}
+            os.close(self.events_r)
+        if result is not None:
+            return result
+        code = os.waitstatus_to_exitcode(status)
+        how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+        return {"died": f"the analysis process died ({how}) while {stage}{_stderr_tail()}"}
 
 
 def _stderr_tail() -> str:
