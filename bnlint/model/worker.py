@@ -610,11 +610,14 @@ class _Spare:
         os.waitpid(self.pid, 0)
 
     def wait(self, timeout: float | None, send: Callable[[dict], None]) -> dict:
-        """Relay the child's stage events; its result, or what ended it."""
+        """Relay the child's stage events; its result, or what ended it. The
+        result is returned as soon as it arrives: the child's exit (the
+        kernel tearing its copy of the server down) is reaped later, in
+        :func:`_reap`, while the next job runs."""
         import select
         import signal
 
-        stage, result, buffer = "importing", None, b""
+        stage, buffer = "importing", b""
         deadline = time.monotonic() + timeout if timeout else None
         try:
             while True:
@@ -637,15 +640,29 @@ class _Spare:
                         stage = msg["stage"]
                         send(msg)
                     else:
-                        result = {k: v for k, v in msg.items() if k != "event"}
+                        _EXITING.append(self.pid)
+                        return {k: v for k, v in msg.items() if k != "event"}
             _, status = os.waitpid(self.pid, 0)
         finally:
             os.close(self.events_r)
-        if result is not None:
-            return result
+            _reap()
         code = os.waitstatus_to_exitcode(status)
         how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
         return {"died": f"the analysis process died ({how}) while {stage}{_stderr_tail()}"}
+
+
+_EXITING: list[int] = []  # children that sent their result and are exiting
+
+
+def _reap() -> None:
+    """Collect the children that have finished exiting (never blocks)."""
+    for pid in list(_EXITING):
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done = pid
+        if done:
+            _EXITING.remove(pid)
 
 
 def _stderr_tail() -> str:
