@@ -1,7 +1,7 @@
 """Isolation benchmark for `bnlint check` (issue: user code runs as a guest).
 
-A directory of generated model files -- ResNet-, VGG- and MLP-like, a third
-of them importing a sibling helper module -- checked three ways in the same
+A directory of generated model files -- ResNet-, VGG- and MLP-like, some
+importing a sibling helper module -- checked three ways in the same
 run, each in fresh processes, the median of --repeat runs:
 
 * shared process (the named baseline: what bnlint did before isolation): one
@@ -56,7 +56,7 @@ class Net{i}(nn.Module):
     def __init__(self):
         super().__init__()
         self.stem = {stem}
-        self.layers = nn.Sequential(*[Block(32) for _ in range({depth})])
+        self.layers = nn.Sequential(*[Block(32) for _ in range({depth})])  # ResNet-18 has 8 blocks
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(32, 10)
 
@@ -82,7 +82,7 @@ def make_layers(cfg):
 class VGG{i}(nn.Module):
     def __init__(self):
         super().__init__()
-        self.features = make_layers([16, "M", 32, "M", {width}, {width}, "M"])
+        self.features = make_layers({cfg})
         self.classifier = nn.Sequential(nn.Flatten(), nn.Linear({width} * 4 * 4, 64), nn.ReLU(), nn.Dropout(), nn.Linear(64, 10))
 
     def forward(self, x):
@@ -106,7 +106,13 @@ class MLP{i}(nn.Module):
 '''
 
 
-def generate(root: str, n: int) -> None:
+VGG_CFG = {
+    "small": '[16, "M", 32, "M", {width}, {width}, "M"]',
+    "real": '[64, "M", 128, "M", 256, 256, "M", 512, 512, "M", {width}, {width}, "M"]',  # VGG-11's layout
+}
+
+
+def generate(root: str, n: int, size: str = "real") -> None:
     with open(os.path.join(root, "common.py"), "w") as fh:
         fh.write(COMMON)
     for i in range(n):
@@ -114,12 +120,13 @@ def generate(root: str, n: int) -> None:
         if kind == 0:
             helper = i % 2 == 0
             text = RESNET.format(
-                i=i, bias=str(i % 4 == 0), depth=2 + i % 3,
+                i=i, bias=str(i % 4 == 0), depth=(2 + i % 3) if size == "small" else (8 + 4 * (i % 3)),
                 imports="from common import ConvBN" if helper else "",
                 stem="ConvBN(3, 32)" if helper else "nn.Sequential(nn.Conv2d(3, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU())",
             )
         elif kind == 1:
-            text = VGG.format(i=i, width=32 + 16 * (i % 3))
+            width = (32 + 16 * (i % 3)) if size == "small" else 512
+            text = VGG.replace("{cfg}", VGG_CFG[size]).format(i=i, width=width)
         else:
             text = MLP.format(i=i, width=32 * (1 + i % 4), momentum=0.9 if i % 5 == 0 else 0.1)
         with open(os.path.join(root, f"model_{i:03d}.py"), "w") as fh:
@@ -141,12 +148,14 @@ SHARED = (
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--files", type=int, default=200)
+    ap.add_argument("--size", choices=("real", "small"), default="real",
+                    help="real: ResNet-18/34-deep and VGG-11-wide models; small: a few layers each (per-file overhead dominates)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--markdown", action="store_true", help="print a README-ready table")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bnlint-isolation-") as root:
-        generate(root, args.files)
+        generate(root, args.files, args.size)
         shared = measure([sys.executable, "-c", SHARED, root], args.repeat)
         runs = {
             jobs: measure([sys.executable, "-m", "bnlint", "check", root, "-j", str(jobs), "--format", "json"], args.repeat)
@@ -157,7 +166,7 @@ def main() -> None:
     rows = [("shared process (baseline: one process, modules cached between files)", shared, None)]
     rows += [(f"`bnlint check -j {jobs}` (each file in a fresh forked child)", runs[jobs], found[jobs]) for jobs in (1, 2)]
     if args.markdown:
-        print(f"| {args.files + 1} files (`python benchmarks/isolation.py --files {args.files}`) | wall | peak RSS | vs shared |")
+        print(f"| {args.files} {args.size} models (`python benchmarks/isolation.py --files {args.files} --size {args.size}`) | wall | peak RSS | vs shared |")
         print("|---|---|---|---|")
         for label, r, _ in rows:
             print(f"| {label} | {r['wall_s']:.2f} s | {r['peak_rss_mb']:.0f} MB | {r['wall_s'] / base:.2f}x |")

@@ -109,11 +109,12 @@ def test_huge_model_stays_small_in_memory():
         "'--input-shape', '1,32768', '--format', 'json'], capture_output=True, text=True)\n"
         "print(p.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
         "print(p.stdout)\n"
+        "print(p.stderr, file=sys.stderr)\n"
     )
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=300)
     head, body = out.stdout.split("\n", 1)
     rc, maxrss_kb = map(int, head.split())
-    assert rc == 1
+    assert rc == 1, out.stderr
     found = json.loads(body)["findings"]
-    assert {f["code"] for f in found} == {"BN101", "BN301"}
+    assert {f["code"] for f in found} == {"BN101", "BN301"}, (body, out.stderr)
     assert maxrss_kb < 1.5 * 1024 * 1024, f"peak RSS {maxrss_kb / 1024:.0f} MB"

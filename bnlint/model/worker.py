@@ -359,6 +359,7 @@ class _FileAnalysis:
         self.result = FileResult(path)
         self.recorder = SiteRecorder()
         self.bn001 = get_rule("BN001")
+        self.used_shapes = False
 
     def not_analyzable(self, message: str, exc: BaseException | None, model: str | None = None,
                        at: Location | None = None) -> None:
@@ -486,6 +487,8 @@ class _FileAnalysis:
             except Exception as exc:  # noqa: BLE001 -- e.g. a user train() override that raises
                 self.not_analyzable(f"cannot analyze model {cand.name!r}: {describe_exception(exc)}", exc, cand.name)
                 continue
+            if ctx.shapes is not None:
+                self.used_shapes = True
             if ctx.shapes is not None and ctx.shapes.error:
                 result.notes.append(
                     f"{self.shown}::{cand.name}: shape rules skipped, the forward fails on inputs "
@@ -555,6 +558,12 @@ def serve(handle: Callable[[dict, Callable[[str], None]], dict]) -> None:
             child.start(job)
             spare = _Spare(handle)  # forked now, while `child` runs
             payload = child.wait(job.get("timeout"), send)
+            wanted = [w for w in payload.pop("warm", ()) if w in _WARM_UPS]
+            if wanted:  # the machinery this child loaded: load it here, for the next ones
+                spare.discard()
+                for name in wanted:
+                    _WARM_UPS.pop(name)()
+                spare = _Spare(handle)
         else:  # the parent starts a fresh process per job instead (see process.py)
             payload = _run_job(handle, job, lambda stage: send({"event": "stage", "stage": stage}))
         send({"event": "result", **payload})
@@ -679,39 +688,54 @@ def _stderr_tail() -> str:
 def _analyze_job(job: dict, progress: Callable[[str], None]) -> dict:
     try:
         rules = [get_rule(code) for code in job["rules"]]
-        return analyze_file(
-            job["path"],
-            targets=job.get("targets"),
-            rules=[r for r in rules if r is not None],
-            inputs=InputSpec.from_json(job["inputs"]) if job.get("inputs") else None,
-            batch_size=job.get("batch_size"),
-            progress=progress,
-        ).to_json()
+        analysis = _FileAnalysis(
+            job["path"], job.get("targets"), [r for r in rules if r is not None],
+            InputSpec.from_json(job["inputs"]) if job.get("inputs") else None,
+            job.get("batch_size"), progress,
+        )
+        result = analysis.run()
+        # what this child had to load that the server could load for the next ones
+        return {**result.to_json(), "warm": ["shapes"] if analysis.used_shapes else []}
     except BaseException as exc:  # noqa: BLE001 -- report, never die silently
         return FileResult(job["path"], internal_errors=[
             "".join(traceback.format_exception(exc)).rstrip()
         ]).to_json()
 
 
-def warm_up() -> None:
-    """What every child would otherwise import on its first use, done once
-    in the fork server (never with user code): the rules, the layer
-    taxonomy, torch.fx, and the meta-kernel machinery a shape run loads."""
+def _probe():
     import torch
     import torch.nn as nn
 
+    with torch.device("meta"):
+        return nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4, 2))
+
+
+def warm_up() -> None:
+    """What every child would otherwise import on its first use, done once
+    in the fork server (never with user code): the rules, the layer
+    taxonomy, torch.fx."""
     from bnlint.model import layers
-    from bnlint.model.shapes import propagate
     from bnlint.model.trace import trace_model
 
     all_rules()
     layers.BATCHNORM  # noqa: B018 -- builds the taxonomy
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with torch.device("meta"):
-            probe = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4, 2))
-        trace_model(probe)
-        propagate(probe, InputSpec(((2, 3, 3, 3),), ("float32",), "warm-up"))
+        trace_model(_probe())
+
+
+def warm_up_shapes() -> None:
+    """The meta-kernel machinery a shape run loads (about a second and 70 MB
+    on first use): loaded in the server once a child has needed it, so that
+    runs without example inputs never pay for it."""
+    from bnlint.model.shapes import propagate
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        propagate(_probe(), InputSpec(((2, 3, 3, 3),), ("float32",), "warm-up"))
+
+
+_WARM_UPS = {"shapes": warm_up_shapes}
 
 
 def main() -> None:
