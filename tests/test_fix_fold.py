@@ -149,11 +149,14 @@ def test_the_model_is_neither_copied_nor_modified(monkeypatch):
     monkeypatch.undo()
     assert_unchanged(model, before)
     mine = dict(result.model.named_parameters())
-    assert mine["3.weight"] is model[3].weight and mine["5.weight"] is model[5].weight  # shared, not copied
-    assert mine["0.weight"] is not model[0].weight  # only the folded conv is new
+    for name in ("3.weight", "3.bias", "5.weight"):  # untouched: the same storage, not a copy
+        assert mine[name].data_ptr() == model.get_parameter(name).data_ptr()
+    assert mine["0.weight"].data_ptr() != model[0].weight.data_ptr()  # only the folded conv is new
     assert all(m is not o for m in result.model.modules() for o in model.modules())
     result.model.train()
+    result.model.double()  # moving or casting the result leaves the original alone
     assert not any(m.training for m in model.modules())
+    assert_unchanged(model, before)
 
 
 def test_sync_batchnorm_affine_false_and_frozen_batchnorms_fold():

@@ -225,7 +225,9 @@ def test_share_makes_new_objects_holding_the_same_tensors():
     shell = M.share(model)
     assert shell is not model and shell[0] is not inner
     assert shell[0] is shell[2]  # sharing kept
-    assert shell[0].weight is inner.weight
+    assert shell[0].weight is not inner.weight and shell[0].weight.data_ptr() == inner.weight.data_ptr()
+    assert shell[0].weight is shell[2].weight
     shell.eval()
     shell[0]._parameters["bias"] = None
-    assert model.training and inner.bias is not None
+    shell.double()
+    assert model.training and inner.bias is not None and inner.weight.dtype == torch.float32

@@ -161,6 +161,7 @@ class Pass:
         self.observed = observe(self.shell, inputs) if inputs is not None else Observed({}, {}, None)
         self.new: Dict[str, nn.Module] = {}
         self.graph_changed = False
+        self._calls: Optional[Dict[str, List[fx.Node]]] = None  # call_module nodes by target
 
     # -- tracing ----------------------------------------------------------------
     def _trace(self) -> None:
@@ -201,9 +202,13 @@ class Pass:
         return any(_under(path, u) for u in self.untraced)
 
     def call_nodes(self, path: str) -> List[fx.Node]:
-        if self.graph is None:
-            return []
-        return [n for n in self.graph.nodes if n.op == "call_module" and n.target == path]
+        """The graph's calls of the module at ``path``."""
+        if self._calls is None:
+            self._calls = {}
+            for n in self.graph.nodes if self.graph is not None else ():
+                if n.op == "call_module":
+                    self._calls.setdefault(n.target, []).append(n)
+        return self._calls.get(path, [])
 
     # -- sites --------------------------------------------------------------------
     def sites(self) -> Iterator[Site]:
@@ -214,7 +219,7 @@ class Pass:
                 prev = node.args[0]
                 if prev.op == "call_module":
                     yield Site(prev.target, node.target, "", (prev, node))
-        for name, m in self.model.named_modules():
+        for name, m in self.model.named_modules() if self.untraced else ():
             if (
                 isinstance(m, nn.Sequential) and type(m).forward is nn.Sequential.forward
                 and self.is_untraced(name)
@@ -235,8 +240,9 @@ class Pass:
                 return f"{M.kind(m)} '{path}' is registered under {len(names)} names ({', '.join(names)})"
         if site.nodes is not None:
             a, b = site.nodes
-            if len(b.args) != 1 or b.kwargs:
-                return f"{M.kind(second)} '{site.second}' is called with more than one argument"
+            for path, m, node in ((site.first, first, a), (site.second, second, b)):
+                if len(node.args) != 1 or node.kwargs or not isinstance(node.args[0], fx.Node):
+                    return f"{M.kind(m)} '{path}' is not called on one tensor alone"
             users = [u for u in a.users if not is_shape_query(u)]
             if users != [b]:
                 other = next(u for u in users if u is not b)
@@ -303,6 +309,7 @@ class Pass:
             b.replace_input_with(a, a.args[0])
             self.graph.erase_node(a)
         self.graph_changed = True
+        self._calls = None
 
     def fix(self, planner: Planner) -> Tuple[List[Change], List[Left]]:
         """Apply ``planner`` wherever it can, round after round until nothing

@@ -2,9 +2,11 @@
 
 Nothing here mutates its inputs. A new module is a *shell* of the old one
 (:func:`share`): an object of the same class with its own parameter, buffer,
-child and hook tables, holding the same tensors -- so it costs no tensor
-memory, and setting its mode or replacing one of its tensors leaves the
-original alone. Only the tensors a fix computes are new.
+child and hook tables and its own Parameter objects, on the same tensor
+storage -- so it costs no tensor memory, and setting its mode, moving it to
+another device or replacing one of its tensors leaves the original alone
+(in-place writes to a shared tensor, an optimizer step, reach both). Only
+the tensors a fix computes are new.
 
 Which layers count, matched with ``isinstance`` so that subclasses do:
 
@@ -122,10 +124,22 @@ def has_zero_padding(conv: _ConvNd) -> bool:
 # -- shells: new module objects that share tensors ---------------------------
 
 
+def _alias(param: Optional[nn.Parameter], memo: dict) -> Optional[nn.Parameter]:
+    """A new Parameter object on the same storage (one per original, so tied
+    weights stay tied): moving or casting the new module (``.to()``,
+    ``.half()``) swaps the new object's data and leaves the original alone."""
+    if param is None or isinstance(param, nn.parameter.UninitializedParameter):
+        return param
+    if id(param) not in memo:
+        memo[id(param)] = nn.Parameter(param.detach(), requires_grad=param.requires_grad)
+    return memo[id(param)]
+
+
 def share(module: nn.Module, memo: Optional[dict] = None) -> nn.Module:
-    """A new module of the same class holding the same tensors, with its own
-    tables (parameters, buffers, children, hooks) and its own children, each a
-    shell too; a submodule reachable twice gets one shell. No tensor is copied."""
+    """A new module of the same class on the same tensor storage: its own
+    tables (parameters, buffers, children, hooks), its own Parameter objects
+    and its own children, each a shell too; a submodule or parameter reachable
+    twice gets one shell. No tensor data is copied."""
     memo = {} if memo is None else memo
     if id(module) in memo:
         return memo[id(module)]
@@ -136,6 +150,7 @@ def share(module: nn.Module, memo: Optional[dict] = None) -> nn.Module:
             state[key] = value.copy()
     new.__dict__ = state
     memo[id(module)] = new
+    new._parameters = {k: _alias(p, memo) for k, p in module._parameters.items()}
     new._modules = {
         name: None if child is None else share(child, memo) for name, child in module._modules.items()
     }

@@ -104,9 +104,12 @@ class eval_mode:
 
 
 def run(model: nn.Module, inputs: Sequence) -> Any:
-    """``model(*inputs)`` in eval mode and without autograd."""
+    """``model(*inputs)`` in eval mode and without autograd, on copies of the
+    inputs (a forward that writes into its input -- an in-place first layer --
+    must not change what the next run sees, or the caller's tensors)."""
+    copies = [t.clone() if isinstance(t, torch.Tensor) else t for t in inputs]
     with eval_mode(model), torch.no_grad():
-        return model(*inputs)
+        return model(*copies)
 
 
 def _leaves(value: Any, where: str = "output") -> Iterator[tuple[str, Any]]:
