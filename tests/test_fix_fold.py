@@ -200,6 +200,17 @@ def test_a_batchnorm_before_a_linear_folds_and_a_padded_conv_does_not_take_one()
     assert [l.module for l in result.left] == ["2"] and "pads with zeros" in result.left[0].reason
 
 
+def test_folds_that_make_new_neighbours_fold_too():
+    model = realistic_stats(nn.Sequential(
+        nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.BatchNorm2d(4),  # the second BN follows the folded conv
+        nn.ReLU(), nn.Flatten(), nn.BatchNorm1d(64), nn.BatchNorm1d(64), nn.Linear(64, 3),
+    )).eval()
+    x = torch.randn(2, 3, 6, 6)
+    result = fold_batchnorm(model, (x,))
+    assert len(result.folded) == 4 and not batchnorms(result.model)
+    assert max_rel(out(model, x), out(result.model, x)) < 1e-5
+
+
 def test_what_is_left_says_why():
     class Net(nn.Module):
         def __init__(self):

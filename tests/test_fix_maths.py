@@ -39,18 +39,18 @@ def conv_layers(draw, transposed=None, padding=True):
     return layer, rank
 
 
-def _seeded(seed):
+def _with_bn(layer_rank, channels, affine, seed):
+    """(the conv, an eval BN of ``channels(conv)`` channels with realistic statistics, an input)."""
     torch.manual_seed(seed)
+    conv, rank = layer_rank
+    bn = realistic_stats(BN[rank](channels(conv), affine=affine), seed)
+    return conv.eval(), bn.eval(), torch.randn((2, conv.in_channels) + (7,) * rank)
 
 
 @SETTINGS
 @given(conv_layers(), st.booleans(), st.integers(0, 2**16))
 def test_fold_after_a_conv_or_transposed_conv_keeps_the_output(layer_rank, affine, seed):
-    _seeded(seed)
-    conv, rank = layer_rank
-    bn = realistic_stats(BN[rank](conv.out_channels, affine=affine), seed)
-    conv.eval(), bn.eval()
-    x = torch.randn((2, conv.in_channels) + (7,) * rank)
+    conv, bn, x = _with_bn(layer_rank, M.out_channels, affine, seed)
     folded = M.fold_after(conv, bn)
     with torch.no_grad():
         assert max_rel(bn(conv(x)), folded(x)) < 1e-5
@@ -61,7 +61,7 @@ def test_fold_after_a_conv_or_transposed_conv_keeps_the_output(layer_rank, affin
 @SETTINGS
 @given(st.integers(1, 6), st.integers(1, 6), st.booleans(), st.booleans(), st.integers(0, 2**16))
 def test_fold_linear_and_batchnorm1d_both_ways(fin, fout, bias, affine, seed):
-    _seeded(seed)
+    torch.manual_seed(seed)
     fc = nn.Linear(fin, fout, bias=bias).eval()
     after = realistic_stats(nn.BatchNorm1d(fout, affine=affine), seed).eval()
     before = realistic_stats(nn.BatchNorm1d(fin, affine=affine), seed + 1).eval()
@@ -74,11 +74,7 @@ def test_fold_linear_and_batchnorm1d_both_ways(fin, fout, bias, affine, seed):
 @SETTINGS
 @given(conv_layers(transposed=False, padding=False), st.booleans(), st.integers(0, 2**16))
 def test_fold_before_an_unpadded_conv_keeps_the_output(layer_rank, affine, seed):
-    _seeded(seed)
-    conv, rank = layer_rank
-    bn = realistic_stats(BN[rank](conv.in_channels, affine=affine), seed)
-    conv.eval(), bn.eval()
-    x = torch.randn((2, conv.in_channels) + (7,) * rank)
+    conv, bn, x = _with_bn(layer_rank, M.in_channels, affine, seed)
     with torch.no_grad():
         assert max_rel(conv(bn(x)), M.fold_before(bn, conv)(x)) < 1e-5
 
@@ -147,7 +143,7 @@ def test_new_modules_never_touch_their_inputs():
 @SETTINGS
 @given(conv_layers(), st.integers(0, 2**16), st.booleans())
 def test_drop_bias_is_exact_in_training_and_eval(layer_rank, seed, instance):
-    _seeded(seed)
+    torch.manual_seed(seed)
     conv, rank = layer_rank
     if conv.bias is None:
         conv = type(conv)(conv.in_channels, conv.out_channels, conv.kernel_size, groups=conv.groups)

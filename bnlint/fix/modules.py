@@ -214,33 +214,23 @@ def why_not_statistics(bn: nn.Module) -> Optional[str]:
 # -- folding one pair ----------------------------------------------------------
 
 
+def _why_not_fold(layer: nn.Module, bn: nn.Module, channels: int, side: str) -> Optional[str]:
+    if layer.training:
+        return f"{kind(layer)} is in training mode"
+    reason = why_not_statistics(bn) or torch_defined(layer)
+    if reason:
+        return reason
+    if channels != num_channels(bn):
+        return f"{kind(layer)} has {channels} {side}, {kind(bn)} {num_channels(bn)} channels"
+    return None
+
+
 def why_not_fold_after(producer: nn.Module, bn: nn.Module) -> Optional[str]:
     """Why ``bn(producer(x))`` cannot be folded into ``producer`` (None: it can),
     judged on the two modules alone."""
     if not is_producer(producer):
         return f"{kind(producer)} is no Conv, ConvTranspose or Linear"
-    if producer.training:
-        return f"{kind(producer)} is in training mode"
-    reason = why_not_statistics(bn) or torch_defined(producer)
-    if reason:
-        return reason
-    if out_channels(producer) != num_channels(bn):
-        return f"{kind(producer)} has {out_channels(producer)} outputs, {kind(bn)} {num_channels(bn)} channels"
-    return None
-
-
-def fold_after(producer: nn.Module, bn: nn.Module) -> nn.Module:
-    """A new producer computing ``bn(producer(x))`` (eval mode)."""
-    reason = why_not_fold_after(producer, bn)
-    if reason:
-        raise ValueError(f"cannot fold {kind(bn)} into {kind(producer)}: {reason}")
-    scale, shift = stats(bn).scale_shift()
-    with torch.no_grad():
-        if is_transposed(producer):
-            w, b = maths.fold_after_transposed(producer.weight, producer.bias, scale, shift, producer.groups)
-        else:
-            w, b = maths.fold_after(producer.weight, producer.bias, scale, shift)
-    return derive(producer, weight=w, bias=b)
+    return _why_not_fold(producer, bn, out_channels(producer), "outputs")
 
 
 def why_not_fold_before(bn: nn.Module, consumer: nn.Module) -> Optional[str]:
@@ -249,28 +239,31 @@ def why_not_fold_before(bn: nn.Module, consumer: nn.Module) -> Optional[str]:
         return f"{kind(consumer)} is no Conv or Linear"
     if is_transposed(consumer):
         return f"{kind(consumer)} is transposed: border outputs sum fewer inputs, so the BN's shift is not uniform"
-    if consumer.training:
-        return f"{kind(consumer)} is in training mode"
-    reason = why_not_statistics(bn) or torch_defined(consumer)
-    if reason:
-        return reason
     if isinstance(consumer, _ConvNd) and not has_zero_padding(consumer):
         return f"{kind(consumer)} pads with zeros: at the border the BN's shift would meet zeros"
-    if in_channels(consumer) != num_channels(bn):
-        return f"{kind(consumer)} has {in_channels(consumer)} inputs, {kind(bn)} {num_channels(bn)} channels"
-    return None
+    return _why_not_fold(consumer, bn, in_channels(consumer), "inputs")
+
+
+def _folded(layer: nn.Module, bn: nn.Module, reason: Optional[str], fold, *extra) -> nn.Module:
+    if reason:
+        raise ValueError(f"cannot fold {kind(bn)} into {kind(layer)}: {reason}")
+    scale, shift = stats(bn).scale_shift()
+    with torch.no_grad():
+        w, b = fold(layer.weight, layer.bias, scale, shift, *extra)
+    return derive(layer, weight=w, bias=b)
+
+
+def fold_after(producer: nn.Module, bn: nn.Module) -> nn.Module:
+    """A new producer computing ``bn(producer(x))`` (eval mode)."""
+    reason = why_not_fold_after(producer, bn)
+    if is_transposed(producer):
+        return _folded(producer, bn, reason, maths.fold_after_transposed, producer.groups)
+    return _folded(producer, bn, reason, maths.fold_after)
 
 
 def fold_before(bn: nn.Module, consumer: nn.Module) -> nn.Module:
     """A new consumer computing ``consumer(bn(x))`` (eval mode)."""
-    reason = why_not_fold_before(bn, consumer)
-    if reason:
-        raise ValueError(f"cannot fold {kind(bn)} into {kind(consumer)}: {reason}")
-    scale, shift = stats(bn).scale_shift()
-    groups = getattr(consumer, "groups", 1)
-    with torch.no_grad():
-        w, b = maths.fold_before(consumer.weight, consumer.bias, scale, shift, groups)
-    return derive(consumer, weight=w, bias=b)
+    return _folded(consumer, bn, why_not_fold_before(bn, consumer), maths.fold_before, getattr(consumer, "groups", 1))
 
 
 # -- removing a bias a norm cancels --------------------------------------------
