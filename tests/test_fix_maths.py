@@ -152,7 +152,7 @@ def test_drop_bias_is_exact_in_training_and_eval(layer_rank, seed, instance):
     norm_cls = {1: nn.InstanceNorm1d, 2: nn.InstanceNorm2d, 3: nn.InstanceNorm3d}[rank] if instance else BN[rank]
     norm = realistic_stats(norm_cls(conv.out_channels, affine=True, track_running_stats=True), seed)
     conv, norm = conv.double(), norm.double()  # exact: the float64 results agree to float64 rounding
-    x = torch.randn((3, conv.in_channels) + (6,) * rank, dtype=torch.float64)
+    x = torch.randn((3, conv.in_channels) + (9,) * rank, dtype=torch.float64)  # > 1 output position
     new_conv, new_norm = M.drop_bias(conv, norm)
     assert new_conv.bias is None and conv.bias is not None
     ref_conv, ref_norm = copy.deepcopy(conv), copy.deepcopy(norm)

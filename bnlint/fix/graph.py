@@ -40,6 +40,7 @@ import torch
 import torch.fx as fx
 import torch.nn as nn
 
+from bnlint.fix import maths
 from bnlint.fix import modules as M
 from bnlint.fix.result import Change, Left
 from bnlint.fix.verify import run
@@ -150,7 +151,7 @@ class Pass:
     def __init__(self, model: nn.Module, inputs: Optional[Sequence], trace: bool = True):
         self.model = model
         self.inputs = inputs
-        self.paths: Dict[int, List[str]] = {}
+        self.paths: Dict[int, List[str]] = {}  # every name of each module
         for name, m in model.named_modules(remove_duplicate=False):
             self.paths.setdefault(id(m), []).append(name)
         self.graph: Optional[fx.Graph] = None
@@ -158,6 +159,8 @@ class Pass:
         if trace:
             self._trace()
         self.shell = M.share(model)
+        self._shells = dict(self.shell.named_modules(remove_duplicate=False))
+        self._originals = dict(model.named_modules(remove_duplicate=False))
         self.observed = observe(self.shell, inputs) if inputs is not None else Observed({}, {}, None)
         self.new: Dict[str, nn.Module] = {}
         self.graph_changed = False
@@ -193,10 +196,10 @@ class Pass:
         """The module at ``path`` now (after the changes planned so far)."""
         if path in self.new:
             return self.new[path]
-        return self.shell.get_submodule(path) if path else self.shell
+        return self._shells[path]
 
     def original(self, path: str) -> nn.Module:
-        return self.model.get_submodule(path) if path else self.model
+        return self._originals[path]
 
     def is_untraced(self, path: str) -> bool:
         return any(_under(path, u) for u in self.untraced)
@@ -314,6 +317,10 @@ class Pass:
     def fix(self, planner: Planner) -> Tuple[List[Change], List[Left]]:
         """Apply ``planner`` wherever it can, round after round until nothing
         changes (a fold can make new neighbours); what was left, and why."""
+        with maths.reused_buffer():
+            return self._fix(planner)
+
+    def _fix(self, planner: Planner) -> Tuple[List[Change], List[Left]]:
         changes: List[Change] = []
         reasons: Dict[str, str] = {}
         done: set = set()

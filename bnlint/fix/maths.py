@@ -20,22 +20,70 @@ of its input, so ``BN(x + b)`` with running mean ``m`` equals ``BN(x)`` with
 running mean ``m - b`` -- in eval, and in training too, where the batch mean
 shifts by ``b`` and the running-mean update keeps the difference ``b``.
 
-Everything is computed in float64 and cast back to each tensor's own dtype.
+Everything is computed in float64 and cast back to each tensor's own dtype
+(weights through a bounded float64 buffer, block by block: see :func:`_times`).
 """
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
+import contextlib
+import threading
+from typing import Iterator, Optional, Tuple
 
 import torch
 
 Tensor = torch.Tensor
 F64 = torch.float64
 
+# Weights are scaled through a float64 buffer of at most this many values,
+# a block of rows at a time: a full float64 copy of each weight would cost
+# fresh memory (and its page faults) three times the weight's size.
+CHUNK = 1 << 20
+_work = threading.local()
+
+
+@contextlib.contextmanager
+def reused_buffer() -> Iterator[None]:
+    """Within the block, this thread keeps one float64 work buffer between
+    calls, so folding many layers allocates it once (freed after)."""
+    outer = getattr(_work, "keep", False)
+    _work.keep = True
+    try:
+        yield
+    finally:
+        _work.keep = outer
+        if not outer:
+            _work.buf = None
+
+
+def _buffer(n: int, device: torch.device) -> Tensor:
+    buf = getattr(_work, "buf", None) if getattr(_work, "keep", False) else None
+    if buf is None or buf.numel() < n or buf.device != device:
+        buf = torch.empty(n, dtype=F64, device=device)
+        if getattr(_work, "keep", False):
+            _work.buf = buf
+    return buf[:n]
+
+
+def _times(weight: Tensor, factor: Tensor) -> Tensor:
+    """``weight * factor`` computed in float64 and returned in the weight's
+    dtype. ``weight`` is ``(rows, ...)``, ``factor`` (float64) broadcasts
+    against it and has ``rows`` rows too; rows are done a block at a time."""
+    rows = weight.shape[0]
+    out = torch.empty_like(weight, memory_format=torch.contiguous_format)
+    per_row = max(1, weight[0].numel()) if rows else 1
+    step = max(1, CHUNK // per_row)
+    buf = _buffer(min(rows, step) * per_row, weight.device)
+    for i in range(0, rows, step):
+        j = min(rows, i + step)
+        block = buf[: (j - i) * per_row].view((j - i,) + tuple(weight.shape[1:]))
+        block.copy_(weight[i:j]).mul_(factor[i:j])
+        out[i:j].copy_(block)
+    return out
+
 
 def _f64(t: Optional[Tensor]) -> Optional[Tensor]:
-    """A float64 copy (never the tensor itself: callers update it in place,
-    which is much faster than a broadcasting out-of-place product)."""
+    """A float64 copy of a (small) tensor, never the tensor itself."""
     return None if t is None else t.detach().to(F64, copy=True)
 
 
@@ -72,9 +120,9 @@ def _bias_dtype(bias: Optional[Tensor], weight: Tensor) -> torch.dtype:
 def fold_after(weight: Tensor, bias: Optional[Tensor], scale: Tensor, shift: Tensor) -> Tuple[Tensor, Tensor]:
     """A conv (any rank, any groups) or a linear followed by the affine map:
     the output channels are weight dim 0."""
-    w = _f64(weight).mul_(_per_out(scale, weight.dim()))
+    w = _times(weight.detach(), _per_out(scale, weight.dim()))
     b = _bias_or_zeros(bias, weight.shape[0], weight).mul_(scale).add_(shift)
-    return w.to(weight.dtype), b.to(_bias_dtype(bias, weight))
+    return w, b.to(_bias_dtype(bias, weight))
 
 
 def fold_after_transposed(
@@ -84,11 +132,12 @@ def fold_after_transposed(
     ``(in, out / groups, *kernel)``: output channel ``g * out/groups + j`` is
     column ``j`` of the rows of group ``g``."""
     cin, cout_g = weight.shape[0], weight.shape[1]
-    k = list(weight.shape[2:])
-    w = _f64(weight).reshape([groups, cin // groups, cout_g] + k)
-    w.mul_(scale.reshape([groups, 1, cout_g] + [1] * len(k)))
+    k = weight.dim() - 2
+    # the scale each (input row, column) sees: its group's block of ``scale``
+    per_row = scale.reshape(groups, 1, cout_g).expand(groups, cin // groups, cout_g).reshape(cin, cout_g)
+    w = _times(weight.detach(), per_row.reshape([cin, cout_g] + [1] * k))
     b = _bias_or_zeros(bias, groups * cout_g, weight).mul_(scale).add_(shift)
-    return w.reshape(weight.shape).to(weight.dtype), b.to(_bias_dtype(bias, weight))
+    return w, b.to(_bias_dtype(bias, weight))
 
 
 def fold_before(
@@ -98,15 +147,15 @@ def fold_before(
     no padding (weight ``(out, in / groups, *kernel)``). Exact for a conv only
     when no window reaches past the input's border: the caller checks that."""
     cout, cin_g = weight.shape[0], weight.shape[1]
-    k = list(weight.shape[2:])
+    k = weight.dim() - 2
     # the input-channel scale and shift seen by each output row: (out, in/groups)
     per_group = cout // groups
     s = scale.reshape(groups, cin_g).repeat_interleave(per_group, dim=0)
     t = shift.reshape(groups, cin_g).repeat_interleave(per_group, dim=0)
-    spatial = _f64(weight).reshape(cout, cin_g, -1)
-    b = _bias_or_zeros(bias, cout, weight).add_((spatial.sum(-1) * t).sum(-1))
-    w = spatial.mul_(s.unsqueeze(-1)).reshape(weight.shape)
-    return w.to(weight.dtype), b.to(_bias_dtype(bias, weight))
+    w = weight.detach()
+    kernel_sums = torch.sum(w.reshape(cout, cin_g, -1), dim=-1, dtype=F64)  # (out, in/groups)
+    b = _bias_or_zeros(bias, cout, weight).add_((kernel_sums * t).sum(-1))
+    return _times(w, s.reshape([cout, cin_g] + [1] * k)), b.to(_bias_dtype(bias, weight))
 
 
 def bias_into_running_mean(bias: Tensor, running_mean: Tensor) -> Tensor:

@@ -51,10 +51,10 @@ def is_batchnorm(m: nn.Module) -> bool:
 
 def is_frozen_batchnorm(m: nn.Module) -> bool:
     """A frozen-BN module, recognized by its buffers (not by its class)."""
-    if isinstance(m, _BatchNorm) or not isinstance(getattr(m, "eps", None), (int, float)):
+    buffers = m._buffers  # tables and __dict__ only: a missing Module attribute raises, which is slow
+    if isinstance(m, _BatchNorm) or any(not isinstance(buffers.get(k), torch.Tensor) for k in _FROZEN_BUFFERS):
         return False
-    buffers = m._buffers
-    if any(not isinstance(buffers.get(k), torch.Tensor) for k in _FROZEN_BUFFERS):
+    if not isinstance(vars(m).get("eps"), (int, float)):
         return False
     sizes = {buffers[k].shape for k in _FROZEN_BUFFERS}
     return len(sizes) == 1 and len(next(iter(sizes))) == 1 and not m._parameters and not m._modules
@@ -90,7 +90,7 @@ def torch_defined(m: nn.Module) -> Optional[str]:
         return f"{kind(m)} overrides forward: what it computes is unknown"
     if m._forward_hooks or m._forward_pre_hooks:
         return f"{kind(m)} has forward hooks"
-    if hasattr(m, "parametrizations"):
+    if "parametrizations" in m._modules:
         return f"{kind(m)} has a parametrized weight"
     return None
 
