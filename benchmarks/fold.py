@@ -8,9 +8,13 @@ ConvTranspose + BN and BN -> Linear), every BatchNorm given statistics like
 a trained model's (running means from -3 to 5, variances from 0.05 to 20,
 gammas from 0.2 to 2.5), all in this process:
 
-* fold time, best of --repeat: `fold_batchnorm(model, (x,))` -- tracing,
-  folding and the verification run on the example input included -- against
-  `torch.fx.experimental.optimization.fuse(model)` with its default deep copy;
+* fold time, best of --repeat, the two alternating: `fold_batchnorm(model,
+  (x,))` -- tracing, folding and the two verification runs on the example
+  input (the original and the folded model) included -- against
+  `torch.fx.experimental.optimization.fuse(model)` with its default deep copy
+  and no verification; "of which analysis" is the fold time less those two
+  runs (the unfolded and folded inference times below), the part that does
+  not grow with the example input;
 * CPU inference time on the example input (best of --runs, inference mode):
   the unfolded model, bnlint's folded model, torch's fused model;
 * max relative error (max |out - ref| / max |ref|) of each against the unfolded
@@ -161,15 +165,20 @@ def trained_statistics(model: nn.Module, seed: int = 0) -> nn.Module:
 
 
 def count_bns(model: nn.Module) -> int:
-    """The BatchNorms a model computes: BN-like modules, and in an FX graph
-    module the BN-like modules it calls plus the frozen BNs a trace went into
-    (their ``running_var`` read by a get_attr node)."""
+    """The BatchNorms a model computes: its BN-like modules, and in an FX
+    graph module the BN-like modules it calls plus the modules a trace went
+    into whose class is BN-like (a frozen BN becomes a mul and an add there,
+    each node naming it in its ``nn_module_stack``)."""
     if not isinstance(model, torch.fx.GraphModule):
         return sum(is_batchnorm_like(m) for m in model.modules())
-    nodes = list(model.graph.nodes)
-    called = {n.target for n in nodes if n.op == "call_module" and is_batchnorm_like(model.get_submodule(n.target))}
-    traced = {n.target.rsplit(".", 1)[0] for n in nodes if n.op == "get_attr" and n.target.endswith("running_var")}
-    return len(called | traced)
+    left = set()
+    for n in model.graph.nodes:
+        if n.op == "call_module" and is_batchnorm_like(model.get_submodule(n.target)):
+            left.add(n.target)
+        for path, (_, cls) in (n.meta.get("nn_module_stack") or {}).items():
+            if isinstance(cls, type) and cls.__name__ == "FrozenBatchNorm2d":
+                left.add(path)
+    return len(left)
 
 
 # -- timing ---------------------------------------------------------------------
@@ -209,17 +218,25 @@ def measure(name: str, build, args) -> dict:
     with torch.inference_mode():
         ref = model(x)
     row = {"model": name, "bns": count_bns(model)}
-    row["fold_s"], result = best(lambda: fold_batchnorm(model, (x,)), args.repeat)
+    # fold and fuse alternate, so that both meet the same machine load
+    fold_times, fuse_times, fused = [], [], None
+    for _ in range(args.repeat):
+        t, result = best(lambda: fold_batchnorm(model, (x,)), 1)
+        fold_times.append(t)
+        if "fuse_error" in row:
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                t, fused = best(lambda: fuse(model), 1)
+            fuse_times.append(t)
+        except Exception as exc:  # noqa: BLE001 -- torch's fuse fails on some models: that is a result
+            row["fuse_error"] = type(exc).__name__
+    row["fold_s"], row["fuse_s"] = min(fold_times), min(fuse_times) if fuse_times else None
     row["left"] = len(result.left)
     assert count_bns(result.model) == row["left"]
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            row["fuse_s"], fused = best(lambda: fuse(model), args.repeat)
+    if fused is not None:
         row["fuse_left"] = count_bns(fused)
-    except Exception as exc:  # noqa: BLE001 -- torch's fuse fails on some models: that is a result
-        row["fuse_s"], fused = None, None
-        row["fuse_error"] = type(exc).__name__
     with torch.inference_mode():
         row["err"] = relative_error(ref, result.model(x))
         row["fuse_err"] = relative_error(ref, fused(x)) if fused is not None else None
@@ -246,8 +263,14 @@ def _ratio(a, b):
     return "--" if a is None or b is None else f"{a / b:.2f}"
 
 
+def analysis(r) -> float:
+    """Fold time less its two verification runs (one unfolded, one folded
+    forward): what tracing, checking, folding and rebuilding cost."""
+    return max(0.0, r["fold_s"] - (r["cpu_ms"] + r["cpu_folded_ms"]) / 1e3)
+
+
 def table(rows, gpu: bool) -> str:
-    head = ["model", "BNs", "fold: bnlint (verified)", "fuse", "ratio",
+    head = ["model", "BNs", "fold: bnlint (verified)", "of which analysis", "fuse", "ratio",
             "CPU ms: unfolded", "bnlint", "fuse", "bnlint / unfolded",
             "max rel err: bnlint", "fuse", "BNs left: bnlint", "fuse"]
     if gpu:
@@ -256,7 +279,8 @@ def table(rows, gpu: bool) -> str:
     for r in rows:
         fuse_s = _f(r["fuse_s"], ".3f") + " s" if r["fuse_s"] is not None else f"fails ({r['fuse_error']})"
         cells = [
-            r["model"], str(r["bns"]), f"{r['fold_s']:.3f} s", fuse_s, _ratio(r["fold_s"], r["fuse_s"]),
+            r["model"], str(r["bns"]), f"{r['fold_s']:.3f} s", f"{analysis(r):.3f} s", fuse_s,
+            _ratio(r["fold_s"], r["fuse_s"]),
             f"{r['cpu_ms']:.1f}", f"{r['cpu_folded_ms']:.1f}", _f(r["cpu_fused_ms"], ".1f"),
             _ratio(r["cpu_folded_ms"], r["cpu_ms"]),
             f"{r['err']:.1e}", _f(r["fuse_err"], ".1e"), str(r["left"]), str(r.get("fuse_left", "--")),
