@@ -381,7 +381,90 @@ def fix_paths(
     return outcome
 
 
+@dataclass
+class FoldOutcome:
+    """What ``bnlint fold`` did (see :func:`fold_file`); plain data."""
+
+    model: str
+    output: str
+    folded: list[dict]  # {"kind", "modules", "detail"}
+    left: list[dict]  # {"module", "reason"}
+    bn_before: int
+    bn_after: int
+    params_before: int
+    params_after: int
+    max_rel_error: float
+    tolerance: float
+    fold_s: float
+    latency_before_ms: float
+    latency_after_ms: float
+    latency_artifact_ms: float
+    inputs: list[list[int]]
+    notes: list[str] = field(default_factory=list)
+
+
+def fold_file(
+    target: str,
+    output: str,
+    *,
+    weights: str | None = None,
+    inputs: Any = None,
+    force: bool = False,
+    tolerance: float | None = None,
+    timeout: float = 600.0,
+) -> FoldOutcome:
+    """Fold the BatchNorms of one trained model (``file.py`` or
+    ``file.py::Name``) and write a verified ``torch.export`` program to
+    ``output`` (load it with ``torch.export.load(output).module()``). The
+    user's file is imported in a child process, as a guest; the weights come
+    from ``weights`` (a state_dict or a checkpoint holding one, loaded with
+    ``torch.load(weights_only=True)``) or from a ``bnlint_models()`` hook that
+    builds the model with them. Raises :class:`UsageError` for anything the
+    user must change (no weights, keys that do not fit, no example inputs, an
+    existing output without ``force``, a fold that fails verification)."""
+    from bnlint.model.process import Worker, WorkerDied, require_torch
+
+    path, _, name = target.partition("::")
+    if not os.path.isfile(path):
+        raise UsageError(f"{path}: no such file")
+    if os.path.exists(output) and not force:
+        raise UsageError(f"{output} exists: pass --force to overwrite it")
+    folder = os.path.dirname(os.path.abspath(output))
+    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+        raise UsageError(f"-o {output}: cannot write to {folder}")
+    if weights is not None and not os.path.isfile(weights):
+        raise UsageError(f"--weights {weights}: no such file")
+    require_torch()
+    if tolerance is None:
+        from bnlint.config import DEFAULT_TOLERANCE as tolerance
+    job = {
+        "path": os.path.abspath(path), "target": name or None,
+        "weights": os.path.abspath(weights) if weights else None,
+        "inputs": inputs.to_json() if inputs is not None else None,
+        "output": os.path.abspath(output), "tolerance": tolerance, "timeout": timeout,
+    }
+    worker = Worker("bnlint.fix.artifact")
+    try:
+        msg = worker.run(job, timeout + 30)
+    except TimeoutError as exc:
+        raise UsageError(f"bnlint fold timed out after {timeout:g} s while {exc}") from None
+    except WorkerDied as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        worker.close()
+    msg.pop("event", None)
+    if "error" in msg:
+        raise UsageError(msg["error"])
+    if "timed_out" in msg:
+        raise UsageError(f"bnlint fold timed out after {timeout:g} s while {msg['timed_out']}")
+    if "died" in msg:
+        raise UsageError(msg["died"])
+    if "internal_errors" in msg:
+        raise InternalError("; ".join(msg["internal_errors"]))
+    return FoldOutcome(**msg)
+
+
 __all__ = [
-    "Config", "FixOutcome", "InternalError", "Run", "UsageError",
+    "Config", "FixOutcome", "FoldOutcome", "fold_file", "InternalError", "Run", "UsageError",
     "check_model", "check_paths", "check_source", "fix_paths",
 ]

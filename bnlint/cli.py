@@ -252,6 +252,64 @@ def _report(run, fmt: "Format", out, options: "Options") -> None:
             err.print(f"note: {note}", soft_wrap=True, markup=False)
 
 
+@app.command()
+def fold(
+    target: str = typer.Argument(..., help="file.py::Name (or file.py with one model): the model to fold.", show_default=False),
+    output: str = typer.Option(..., "--output", "-o", help="Where to write the folded model, a torch.export program (.pt2)."),
+    weights: Optional[str] = typer.Option(None, "--weights", "-w", help="The trained weights: a state_dict, or a checkpoint holding one (loaded with torch.load(weights_only=True))."),
+    input_shape: Optional[List[str]] = typer.Option(None, "--input-shape", metavar="N,C,H,W", help="Shape of a forward input, one option per input; default: example_inputs in the file."),
+    dtype: Optional[List[str]] = typer.Option(None, "--dtype", help="Dtypes of the inputs, one per --input-shape."),
+    force: bool = typer.Option(False, "--force", help="Overwrite the output file."),
+    tolerance: Optional[float] = typer.Option(None, "--tolerance", min=0.0, help="Refuse when max |folded - original| / max |original| exceeds this [default: 1e-4]."),
+    timeout: float = typer.Option(600.0, "--timeout", min=1.0, help="Seconds allowed to import, build, fold, export and verify."),
+) -> None:
+    """Fold BatchNorm into the neighbouring conv/linear layers of a trained
+    model and write a verified inference artifact (torch.export .pt2).
+
+    Load it with `torch.export.load(PATH).module()`."""
+    from bnlint import api
+    from bnlint.config import inputs_from_strings
+    from bnlint.findings import UsageError
+
+    try:
+        outcome = api.fold_file(
+            target, output, weights=weights, inputs=inputs_from_strings(input_shape, dtype),
+            force=force, tolerance=tolerance, timeout=timeout,
+        )
+    except UsageError as exc:
+        raise fail(str(exc))
+    _print_fold(outcome)
+
+
+def _print_fold(o) -> None:
+    from rich.table import Table
+
+    out = Console(highlight=False)
+    out.print(f"[bold]{escape(o.model)}[/bold]: folded {len(o.folded)} BatchNorm(s), left {len(o.left)}; "
+              f"wrote {escape(display_path(o.output))}", soft_wrap=True)
+    for c in o.folded:
+        out.print(f"  folded: {escape(c['detail'])}", soft_wrap=True, markup=True)
+    for l in o.left:
+        out.print(f"  [yellow]left[/yellow] {escape(l['module'])}: {escape(l['reason'])}", soft_wrap=True)
+    table = Table(box=None, pad_edge=False, show_edge=False)
+    for col in ("", "before", "after", "ratio"):
+        table.add_column(col, justify="right" if col else "left")
+    table.add_row("BatchNorm layers", str(o.bn_before), str(o.bn_after), "")
+    table.add_row("parameters (+ BN statistics)", f"{o.params_before:,}", f"{o.params_after:,}",
+                  f"{o.params_after / o.params_before:.3f}" if o.params_before else "")
+    shape = " ".join("x".join(map(str, s)) for s in o.inputs)
+    table.add_row(f"CPU latency, eager, inputs {shape}", f"{o.latency_before_ms:.2f} ms", f"{o.latency_after_ms:.2f} ms",
+                  f"{o.latency_after_ms / o.latency_before_ms:.2f}" if o.latency_before_ms else "")
+    table.add_row("CPU latency, the .pt2 artifact", "", f"{o.latency_artifact_ms:.2f} ms",
+                  f"{o.latency_artifact_ms / o.latency_before_ms:.2f}" if o.latency_before_ms else "")
+    out.print()
+    out.print(table)
+    out.print(f"\nmax relative error {o.max_rel_error:.2e} (tolerance {o.tolerance:g}); fold and verification "
+              f"{o.fold_s:.2f} s. Load it with torch.export.load({display_path(o.output)!r}).module()", soft_wrap=True)
+    for note in o.notes:
+        out.print(f"[dim]note: {escape(note)}[/dim]", soft_wrap=True)
+
+
 @app.command("rule")
 def rule_cmd(code: str = typer.Argument(..., help="A rule code (BN101) or name (conv-bias-before-batchnorm).")) -> None:
     """Print one rule's documentation and examples."""

@@ -20,6 +20,10 @@ from bnlint.findings import Severity, UsageError
 from bnlint.inputs import InputSpec, parse_dtypes, parse_shape
 
 DEFAULT_TIMEOUT = 60.0  # seconds per file to import, build and analyze its models
+# A safe model fix is refused when max |fixed - original| / max |original| on
+# the example inputs exceeds this (float32 folding of trained statistics is
+# ~1e-6; a wrong fold is ~1e-1 or worse).
+DEFAULT_TOLERANCE = 1e-4
 
 
 def split_codes(values: Iterable[str] | str | None) -> tuple[str, ...]:

@@ -175,7 +175,7 @@ def test_tracing_and_shapes_run_only_when_a_selected_rule_needs_them(monkeypatch
 def test_api_cli_rules_and_source_analysis_import_no_torch():
     probe = (
         "import sys\n"
-        "import bnlint, bnlint.api, bnlint.cli, bnlint.report.text, bnlint.report.json\n"
+        "import bnlint, bnlint.api, bnlint.cli, bnlint.report.text, bnlint.report.json, bnlint.fix.source\n"
         "from bnlint.engine.registry import all_rules\n"
         "rules = all_rules()\n"
         "from bnlint.api import check_source\n"

@@ -10,15 +10,25 @@ The input model is never modified or copied: the result shares its tensors.
 Three layers, after ``torch.nn.utils.fusion``: :mod:`~bnlint.fix.maths`
 (tensors), :mod:`~bnlint.fix.modules` (one module pair), :mod:`~bnlint.fix.graph`
 (the pass over the FX graph); :mod:`~bnlint.fix.verify` proves the safe
-fixes. Importing this package imports torch (``bnlint`` and ``bnlint.api``
-do not import it)."""
+fixes; :mod:`~bnlint.fix.source` edits source files with libcst. Importing
+this package imports no torch: the names below load their modules (and torch)
+on first use, so ``bnlint.fix.source`` stays torch-free."""
 
-from bnlint.fix.fixes import SWAP_TARGETS, fold_batchnorm, freeze_batchnorm, remove_redundant_bias, swap_batchnorm
-from bnlint.fix.modules import FrozenBatchNorm
-from bnlint.fix.result import Change, FixResult, Left
-from bnlint.fix.verify import DEFAULT_TOLERANCE, FixRefused
+import importlib
+from typing import Any
 
-__all__ = [
-    "Change", "DEFAULT_TOLERANCE", "FixRefused", "FixResult", "FrozenBatchNorm", "Left", "SWAP_TARGETS",
-    "fold_batchnorm", "freeze_batchnorm", "remove_redundant_bias", "swap_batchnorm",
-]
+_EXPORTS = {
+    "SWAP_TARGETS": "fixes", "fold_batchnorm": "fixes", "freeze_batchnorm": "fixes",
+    "remove_redundant_bias": "fixes", "swap_batchnorm": "fixes",
+    "FrozenBatchNorm": "modules",
+    "Change": "result", "FixResult": "result", "Left": "result",
+    "DEFAULT_TOLERANCE": "verify", "FixRefused": "verify",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:  # PEP 562
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"bnlint.fix.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -216,7 +216,7 @@ def is_meta_limitation(exc: BaseException) -> bool:
 
 
 @contextlib.contextmanager
-def _user_code(path: str):
+def user_code(path: str):
     """What running a user's file at import needs: their argv is not ours,
     stdin is closed, output goes to stderr, warnings are quiet."""
     saved_argv = sys.argv
@@ -317,7 +317,7 @@ def _drop_components(built: list[tuple[Candidate, Any]]) -> list[tuple[Candidate
     ]
 
 
-def _expand_hook(value: Any, cand: Candidate) -> tuple[list[tuple[Candidate, Any]], list[str]]:
+def expand_hook(value: Any, cand: Candidate) -> tuple[list[tuple[Candidate, Any]], list[str]]:
     """``bnlint_models()``'s dict -> (candidate, model) pairs, and problems."""
     import torch.nn as nn
 
@@ -372,14 +372,14 @@ class _FileAnalysis:
         """Run ``fn`` on the meta device; only when that fails because of the
         meta device (not the user's code), once more on the CPU."""
         try:
-            with _user_code(self.path), self.recorder.recording(), _on_device(True):
+            with user_code(self.path), self.recorder.recording(), _on_device(True):
                 return fn(), None
         except (Exception, SystemExit) as exc:  # noqa: BLE001 -- user code may raise anything
             if not is_meta_limitation(exc):
                 return None, exc
             meta_exc = exc
         try:
-            with _user_code(self.path), self.recorder.recording(), _on_device(False):
+            with user_code(self.path), self.recorder.recording(), _on_device(False):
                 value = fn()
         except (Exception, SystemExit) as exc:  # noqa: BLE001
             return None, exc
@@ -432,7 +432,7 @@ class _FileAnalysis:
                 self.not_analyzable(f"cannot build model {cand.name!r}: {describe_exception(exc)}", exc, cand.name)
                 continue
             if cand.kind == "hook":
-                pairs, problems = _expand_hook(obj, cand)
+                pairs, problems = expand_hook(obj, cand)
                 built.extend(pairs)
                 for problem in problems:
                     self.not_analyzable(problem, None, at=cand.anchor)
