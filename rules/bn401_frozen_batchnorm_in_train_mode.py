@@ -46,8 +46,9 @@ class FrozenBatchNormInTrainMode(Rule):
         or replace them with a frozen BN (``torchvision.ops.FrozenBatchNorm2d``).
 
     Fix safety
-        Safe: ``bnlint fix`` replaces each frozen BN with a frozen BN module
-        that computes the same eval-mode function.
+        Safe: ``bnlint.fix.freeze_batchnorm(model, example_inputs)`` replaces
+        each frozen BN of a live model with a frozen BN module of the same
+        statistics and verifies that the eval-mode function is unchanged.
 
     References
         - torchvision.ops.FrozenBatchNorm2d; detectron2 ``FrozenBatchNorm2d``
