@@ -111,16 +111,44 @@ def build_context(
     is left in the mode it was in."""
     train_state = _train_mode_snapshot(model)
     traced = TraceResult()
+    notes: list[str] = []
     if "graph" in needs:
         was_training = {id(m): m.training for m in model.modules()}
         model.eval()  # trace in eval: `training=self.training` resolves to False
         try:
             traced = trace_model(model)
+            if not traced.complete:
+                traced = _trace_by_running(model, traced, inputs, notes)
         finally:
             for m in model.modules():
                 m.training = was_training[id(m)]
     shapes = propagate(model, inputs) if inputs is not None and "shapes" in needs else None
-    return ModelContext(name, model, ModelGraph(model, traced, sites), train_state, anchor, shapes)
+    return ModelContext(name, model, ModelGraph(model, traced, sites), train_state, anchor, shapes, notes)
+
+
+def _trace_by_running(model: nn.Module, traced: TraceResult, inputs: InputSpec | None,
+                      notes: list[str]) -> TraceResult:
+    """torch.fx could not trace all of the model: with example inputs
+    (declared, else inferred from the first layer), record the graph from a
+    run on meta tensors instead. The symbolic, partial graph is kept when the
+    forward cannot run on shape-only tensors (it branches on values)."""
+    from bnlint.model.runtrace import RunFailed, infer_inputs, run_trace
+
+    spec = inputs if inputs is not None else infer_inputs(model)
+    if spec is None:
+        return traced
+    try:
+        ran, _ = run_trace(model, spec)
+    except RunFailed as exc:
+        for op in traced.opaque:
+            op.run_failure = str(exc)
+        return traced
+    if inputs is None:
+        notes.append(
+            f"graph recorded from a run on an input {spec.describe()} {spec.origin} (torch.fx cannot trace "
+            f"it: {traced.opaque[0].reason}); for the graph only, not for the batch-size rules"
+        )
+    return ran
 
 
 def needs_of(rules) -> set[str]:

@@ -491,11 +491,32 @@ class _FileAnalysis:
                     f"{self.shown}::{cand.name}: shape rules skipped, the forward fails on inputs "
                     f"{spec.describe()} ({ctx.shapes.error})"
                 )
+            result.notes.extend(f"{self.shown}::{cand.name}: {note}" for note in ctx.notes)
             findings, errors = run_model_rules(ctx, self.rules)
+            if _analyzed_nothing(ctx.graph):
+                # Not one forward could be traced or run: the graph rules saw
+                # nothing, which is BN001, not a partial analysis.
+                findings = [f for f in findings if f.code != "BN002"]
+                op = ctx.graph.opaque[0]
+                why = op.reason + (f" at {display_path(op.where.path)}:{op.where.line}" if op.where else "")
+                if op.run_failure:
+                    why += f"; running it on meta tensors failed too ({op.run_failure})"
+                self.not_analyzable(
+                    f"the forward of model {cand.name!r} could not be traced at all ({why}); "
+                    "only the module-level rules ran", None, cand.name, at=op.where or cand.anchor,
+                )
             result.findings.extend(findings)
             result.internal_errors.extend(str(e) for e in errors)
             result.models.append(cand.name)
         result.findings = _with_site_counts(result.findings, [model for _, model in analyzed], self.recorder)
+
+
+def _analyzed_nothing(graph) -> bool:
+    """Some forward failed and no piece of the model got a graph with a
+    module call in it."""
+    if not graph.opaque:
+        return False
+    return not any(node.op == "call_module" for frag in graph.fragments for node in frag.graph.nodes)
 
 
 def _with_site_counts(findings, models, recorder: SiteRecorder):
