@@ -34,6 +34,25 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 
+_TV_HEADER = """import inspect
+import torchvision.models as tvm
+
+
+def build(name):  # no weights, no backbone weights either: nothing is downloaded
+    builder = tvm.get_model_builder(name)
+    extra = {"weights_backbone": None} if "weights_backbone" in inspect.signature(builder).parameters else {}
+    return builder(weights=None, **extra)
+
+
+"""
+
+
+def _tv_build(name: str):
+    namespace: dict = {}
+    exec(_TV_HEADER, namespace)
+    return namespace["build"](name)
+
+
 def _torchvision_models(match: str | None):
     import torchvision.models as tvm
 
@@ -49,19 +68,17 @@ def _torchvision_models(match: str | None):
             shape = (8, 3, 224, 224)
         yield (
             "torchvision", name,
-            f"import torchvision.models as tvm\n\ndef bnlint_models():\n"
-            f"    return {{{name!r}: (lambda: tvm.get_model({name!r}, weights=None), ({shape!r},))}}\n",
-            lambda name=name: tvm.get_model(name, weights=None),
+            _TV_HEADER + f"def bnlint_models():\n    return {{{name!r}: (lambda: build({name!r}), ({shape!r},))}}\n",
+            lambda name=name: _tv_build(name),
         )
     for name in tvm.list_models(module=tvm.optical_flow):
         if match and match not in name:
             continue
         yield (
             "torchvision", name,
-            f"import torchvision.models as tvm\n\ndef bnlint_models():\n"
-            f"    return {{{name!r}: (lambda: tvm.get_model({name!r}, weights=None), "
+            _TV_HEADER + f"def bnlint_models():\n    return {{{name!r}: (lambda: build({name!r}), "
             f"((1, 3, 128, 128), (1, 3, 128, 128)))}}\n",
-            lambda name=name: tvm.get_model(name, weights=None),
+            lambda name=name: _tv_build(name),
         )
 
 

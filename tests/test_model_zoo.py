@@ -112,3 +112,33 @@ def test_bn106_on_the_model_and_in_source():
     result = analyze_file(str(FIXTURES / "zoo_gan_eps.py"))
     [finding] = codes(result, "BN106")
     assert finding.module == "bn" and "eps=0.8" in finding.message
+
+
+def test_parts_run_on_their_own_when_the_whole_run_fails_further_on(tmp_path):
+    # The head iterates a tensor (torch.fx cannot); the whole model cannot run
+    # on meta tensors (nonzero has a data-dependent size), but the head was
+    # called before that and is run on its own with the arguments it got.
+    f = tmp_path / "det.py"
+    f.write_text(
+        "import torch\nimport torch.nn as nn\n\n"
+        "class Head(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.convs = nn.ModuleList([nn.Conv2d(8, 8, 3, padding=1) for _ in range(2)])\n"
+        "        self.bns = nn.ModuleList([nn.BatchNorm2d(8) for _ in range(2)])\n\n"
+        "    def forward(self, feats):\n"
+        "        return [bn(conv(f)) for f, conv, bn in zip(feats, self.convs, self.bns)]\n\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.stem = nn.Conv2d(3, 8, 3, padding=1, bias=False)\n"
+        "        self.head = Head()\n\n"
+        "    def forward(self, x):\n"
+        "        y = self.stem(x)\n"
+        "        outs = self.head(torch.stack([y, y]))\n"
+        "        return outs, torch.nonzero(outs[0].flatten() > 0)\n\n"
+        "example_inputs = ((16, 3, 8, 8),)\n"
+    )
+    result = analyze_file(str(f))
+    assert sorted(x.module for x in codes(result, "BN101")) == ["head.convs.0", "head.convs.1"]
+    assert not codes(result, "BN002") and not codes(result, "BN001") and not codes(result, "BN102")

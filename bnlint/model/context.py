@@ -142,13 +142,47 @@ def _trace_by_running(model: nn.Module, traced: TraceResult, inputs: InputSpec |
     except RunFailed as exc:
         for op in traced.opaque:
             op.run_failure = str(exc)
-        return traced
+        return _run_pieces(model, traced, exc.calls)
     if inputs is None:
         notes.append(
             f"graph recorded from a run on an input {spec.describe()} {spec.origin} (torch.fx cannot trace "
             f"it: {traced.opaque[0].reason}); for the graph only, not for the batch-size rules"
         )
     return ran
+
+
+def _run_pieces(model: nn.Module, traced: TraceResult, calls: dict) -> TraceResult:
+    """The whole model could not run on meta tensors (a data-dependent op
+    further on: ``nonzero``, NMS): each untraceable part that was called
+    before the failure is run on its own, with the arguments it got. A part
+    recorded that way replaces the symbolic fragments and opaque parts inside
+    it."""
+    from bnlint.model.runtrace import RunFailed, run_piece
+
+    done: list[str] = []
+    fragments = list(traced.fragments)
+    for op in sorted(traced.opaque, key=lambda o: o.qualname.count(".") if o.qualname else -1):
+        if not op.qualname or any(op.qualname.startswith(p + ".") for p in done):
+            continue
+        module = model.get_submodule(op.qualname)
+        if id(module) not in calls:
+            continue
+        args = calls[id(module)]
+        try:
+            piece = run_piece(module, op.qualname, args)
+        except RunFailed:
+            continue
+        done.append(op.qualname)
+        fragments = [f for f in fragments if not _inside(f.prefix, op.qualname)]
+        fragments.append(piece)
+    if not done:
+        return traced
+    opaque = [o for o in traced.opaque if not any(_inside(o.qualname, p) for p in done)]
+    return TraceResult(fragments, opaque, tracer="fx+run")
+
+
+def _inside(qualname: str, prefix: str) -> bool:
+    return qualname == prefix or qualname.startswith(prefix + ".")
 
 
 def needs_of(rules) -> set[str]:

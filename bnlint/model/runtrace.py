@@ -50,7 +50,13 @@ _OPERATORS = {
 
 
 class RunFailed(Exception):
-    """The forward could not run on shape-only tensors."""
+    """The forward could not run on shape-only tensors. ``calls`` holds the
+    arguments of the first call of each user module that did run before the
+    failure (by ``id``), so its pieces can be run on their own."""
+
+    def __init__(self, message: str, calls: dict | None = None):
+        super().__init__(message)
+        self.calls = calls or {}
 
 
 def _is_method(func) -> bool:
@@ -82,6 +88,7 @@ class _Recording:
         self.leaf_calls: list[tuple[nn.Module, Any, Any] | None] = []
         self.stack: list[tuple[str, str]] = []  # the user modules whose forward is running
         self.input_shapes: dict[str, list[tuple[int, ...]]] = {}
+        self.calls: dict[int, tuple] = {}  # first call's arguments of each user module
 
     # -- values -----------------------------------------------------------------
     def node_of(self, value: Any) -> Any:
@@ -161,6 +168,7 @@ class _Recording:
                 self.input_shapes.setdefault(qual, []).append(tuple(args[0].shape))
         else:
             self.stack.append((qual, type(module).__name__))
+            self.calls.setdefault(id(module), args)
 
     def post(self, module, args, out) -> None:
         if self.leaf_depth:
@@ -211,7 +219,6 @@ def run_trace(model: nn.Module, spec: InputSpec) -> tuple[TraceResult, dict[str,
     Raises :class:`RunFailed` with the reason when the forward cannot run."""
     from bnlint.model.shapes import DTYPES
 
-    rec = _Recording(model)
     if _on_meta(model):
         fake: contextlib.AbstractContextManager = contextlib.nullcontext()
         device = "meta"
@@ -219,26 +226,53 @@ def run_trace(model: nn.Module, spec: InputSpec) -> tuple[TraceResult, dict[str,
         from torch._subclasses.fake_tensor import FakeTensorMode
 
         fake, device = FakeTensorMode(allow_non_fake_inputs=True), "cpu"
+    with fake:
+        inputs = tuple(
+            torch.zeros(shape, dtype=DTYPES[dtype], device=device)
+            for shape, dtype in zip(spec.shapes, spec.dtypes)
+        )
+        rec = _run(model, inputs, keep_calls=device == "meta")
+    return TraceResult([Fragment("", model, rec.graph)], [], tracer="run"), rec.input_shapes
+
+
+def run_piece(module: nn.Module, prefix: str, args: tuple) -> Fragment:
+    """The graph of one submodule, run on the (meta) arguments it was called
+    with when the whole model's run failed further on."""
+    return Fragment(prefix, module, _run(module, args, keep_calls=False).graph)
+
+
+def _run(model: nn.Module, inputs: tuple, keep_calls: bool) -> _Recording:
+    rec = _Recording(model)
     pre = torch.nn.modules.module.register_module_forward_pre_hook(rec.pre)
     post = torch.nn.modules.module.register_module_forward_hook(rec.post)
     try:
-        with fake, torch.no_grad():
-            inputs = [
-                torch.zeros(shape, dtype=DTYPES[dtype], device=device)
-                for shape, dtype in zip(spec.shapes, spec.dtypes)
-            ]
-            for i, t in enumerate(inputs):
+        with torch.no_grad():
+            for i, t in enumerate(_tensors(inputs)):
                 rec.bind(t, rec.graph.placeholder(f"input_{i}"))
             with _Mode(rec):
                 out = model(*inputs)
             rec.graph.output(rec.node_of(out))
     except Exception as exc:  # noqa: BLE001 -- a forward that needs real data
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise RunFailed(f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__) from exc
+        raise RunFailed(
+            f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__,
+            rec.calls if keep_calls else None,
+        ) from exc
     finally:
         pre.remove()
         post.remove()
-    return TraceResult([Fragment("", model, rec.graph)], [], tracer="run"), rec.input_shapes
+    return rec
+
+
+def _tensors(value: Any, depth: int = 0):
+    if isinstance(value, torch.Tensor):
+        yield value
+    elif isinstance(value, (list, tuple)) and depth < 3:
+        for v in value:
+            yield from _tensors(v, depth + 1)
+    elif isinstance(value, dict) and depth < 3:
+        for v in value.values():
+            yield from _tensors(v, depth + 1)
 
 
 def infer_inputs(model: nn.Module) -> InputSpec | None:
