@@ -42,16 +42,29 @@ class PartialTrace(Rule):
     summary = "Part of a model could only be analyzed as a module tree."
 
     def check_model(self, ctx):
-
-        for op in ctx.graph.opaque:
-            where = f" at {display_path(op.where.path)}:{op.where.line}" if op.where else ""
-            what = f"'{op.qualname}' ({op.type_name})" if op.qualname else f"the model ({op.type_name})"
-            yield ctx.report(
-                self,
-                f"forward of {what} could not be traced ({op.reason}{where}); "
-                "its submodules were analyzed separately, so patterns that cross it may be missed",
-                module=op.qualname or None,
-            )
+        # One finding per model: the first part that could not be traced,
+        # why and where, and how many parts there are in all.
+        opaque = list(ctx.graph.opaque)
+        if not opaque:
+            return
+        op = opaque[0]
+        where = f" at {display_path(op.where.path)}:{op.where.line}" if op.where else ""
+        what = f"'{op.qualname}' ({op.type_name})" if op.qualname else f"the model ({op.type_name})"
+        why = f"{op.reason}{where}"
+        if op.run_failure:
+            why += f"; running it on meta tensors failed too: {op.run_failure}"
+        others = ""
+        if len(opaque) > 1:
+            names = ", ".join(f"'{o.qualname or o.type_name}'" for o in opaque[1:4])
+            more = f" and {len(opaque) - 4} more" if len(opaque) > 4 else ""
+            others = f"; {len(opaque)} parts in all could not be traced ({what}, {names}{more})"
+        yield ctx.report(
+            self,
+            f"forward of {what} could not be traced ({why}){others}; "
+            "its submodules were analyzed separately, so patterns that cross it may be missed",
+            module=op.qualname or None,
+            extra={"untraced_parts": len(opaque)},
+        )
 
     invalid = (
         Example(

@@ -30,7 +30,7 @@ def test_one_file_per_rule_named_after_its_code():
 
 def test_select_and_ignore_by_prefix_and_name():
     sel = registry.select_rules(["BN1"], ["BN104"])
-    assert [r.code for r in sel] == ["BN101", "BN102", "BN103"]
+    assert [r.code for r in sel] == ["BN101", "BN102", "BN103", "BN106"]
     assert [r.code for r in registry.select_rules(["shared-batchnorm"])] == ["BN102"]
     with pytest.raises(ValueError, match="unknown rule selector 'BN9'"):
         registry.select_rules(["BN9"])

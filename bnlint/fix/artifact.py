@@ -97,7 +97,7 @@ def _pick(module, path: str, target: str | None) -> tuple[str, nn.Module, Any, b
             pairs = [p for p in pairs if p[0].name == target] or pairs
         if len(pairs) == 1 or target:
             cand, model = pairs[0]
-            return cand.name, model, cand.inputs, True
+            return cand.name, model if model is not None else cand.build(), cand.inputs, True
         others = [c for c, _ in pairs]
     if target is None and len(others) != 1:
         names = ", ".join(c.name for c in others) or "none"

@@ -111,16 +111,78 @@ def build_context(
     is left in the mode it was in."""
     train_state = _train_mode_snapshot(model)
     traced = TraceResult()
+    notes: list[str] = []
     if "graph" in needs:
         was_training = {id(m): m.training for m in model.modules()}
         model.eval()  # trace in eval: `training=self.training` resolves to False
         try:
             traced = trace_model(model)
+            if not traced.complete:
+                traced = _trace_by_running(model, traced, inputs, notes)
         finally:
             for m in model.modules():
                 m.training = was_training[id(m)]
     shapes = propagate(model, inputs) if inputs is not None and "shapes" in needs else None
-    return ModelContext(name, model, ModelGraph(model, traced, sites), train_state, anchor, shapes)
+    return ModelContext(name, model, ModelGraph(model, traced, sites), train_state, anchor, shapes, notes)
+
+
+def _trace_by_running(model: nn.Module, traced: TraceResult, inputs: InputSpec | None,
+                      notes: list[str]) -> TraceResult:
+    """torch.fx could not trace all of the model: with example inputs
+    (declared, else inferred from the first layer), record the graph from a
+    run on meta tensors instead. The symbolic, partial graph is kept when the
+    forward cannot run on shape-only tensors (it branches on values)."""
+    from bnlint.model.runtrace import RunFailed, infer_inputs, run_trace
+
+    spec = inputs if inputs is not None else infer_inputs(model)
+    if spec is None:
+        return traced
+    try:
+        ran, _ = run_trace(model, spec)
+    except RunFailed as exc:
+        for op in traced.opaque:
+            op.run_failure = str(exc)
+        return _run_pieces(model, traced, exc.calls)
+    if inputs is None:
+        notes.append(
+            f"graph recorded from a run on an input {spec.describe()} {spec.origin} (torch.fx cannot trace "
+            f"it: {traced.opaque[0].reason}); for the graph only, not for the batch-size rules"
+        )
+    return ran
+
+
+def _run_pieces(model: nn.Module, traced: TraceResult, calls: dict) -> TraceResult:
+    """The whole model could not run on meta tensors (a data-dependent op
+    further on: ``nonzero``, NMS): each untraceable part that was called
+    before the failure is run on its own, with the arguments it got. A part
+    recorded that way replaces the symbolic fragments and opaque parts inside
+    it."""
+    from bnlint.model.runtrace import RunFailed, run_piece
+
+    done: list[str] = []
+    fragments = list(traced.fragments)
+    for op in sorted(traced.opaque, key=lambda o: o.qualname.count(".") if o.qualname else -1):
+        if not op.qualname or any(op.qualname.startswith(p + ".") for p in done):
+            continue
+        module = model.get_submodule(op.qualname)
+        if id(module) not in calls:
+            continue
+        args = calls[id(module)]
+        try:
+            piece = run_piece(module, op.qualname, args)
+        except RunFailed:
+            continue
+        done.append(op.qualname)
+        fragments = [f for f in fragments if not _inside(f.prefix, op.qualname)]
+        fragments.append(piece)
+    if not done:
+        return traced
+    opaque = [o for o in traced.opaque if not any(_inside(o.qualname, p) for p in done)]
+    return TraceResult(fragments, opaque, tracer="fx+run")
+
+
+def _inside(qualname: str, prefix: str) -> bool:
+    return qualname == prefix or qualname.startswith(prefix + ".")
 
 
 def needs_of(rules) -> set[str]:

@@ -24,9 +24,17 @@ import torch.nn as nn
 from bnlint.findings import Location
 from bnlint.model.sites import is_library_file
 
-MAX_RETRIES = 64
+
+
 
 _CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict, nn.ParameterList, nn.ParameterDict)
+
+
+def has_forward(module: nn.Module) -> bool:
+    """A module with a forward of its own (containers such as ModuleList and
+    ModuleDict, and plain holders of submodules, have none)."""
+    forward = getattr(type(module), "forward", None)
+    return forward is not None and getattr(forward, "__name__", "") != "_forward_unimplemented"
 
 
 def is_torch_layer(module: nn.Module) -> bool:
@@ -86,12 +94,14 @@ class Opaque:
     type_name: str
     reason: str
     where: Location | None  # the user's line where tracing failed
+    run_failure: str | None = None  # why running the forward on meta tensors failed too, if tried
 
 
 @dataclass
 class TraceResult:
     fragments: list[Fragment] = field(default_factory=list)
     opaque: list[Opaque] = field(default_factory=list)
+    tracer: str = "fx"  # "fx" (symbolic) or "run" (recorded from a run on meta tensors)
 
     @property
     def complete(self) -> bool:
@@ -142,6 +152,7 @@ def trace_model(model: nn.Module) -> TraceResult:
     result = TraceResult()
     names = {id(m): q for q, m in model.named_modules(remove_duplicate=False)}
     done: set[int] = set()
+    reported: set[int] = set()  # modules already in result.opaque
 
     def qual(m: nn.Module) -> str:
         return names.get(id(m), "")
@@ -155,8 +166,14 @@ def trace_model(model: nn.Module) -> TraceResult:
             # (BatchNorm branches on its buffers) would fail and report a
             # bogus BN002 for a model whose root forward is untraceable.
             return
+        if not has_forward(root):
+            # A container or a holder of modules: nothing to trace, its
+            # children are traced on their own.
+            for name, child in root.named_children():
+                trace_piece(child, f"{prefix}.{name}" if prefix else name)
+            return
         opaque: set[int] = set()
-        for _ in range(MAX_RETRIES):
+        while True:  # each failure makes one more submodule opaque: this ends
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
@@ -165,19 +182,20 @@ def trace_model(model: nn.Module) -> TraceResult:
             except Exception as exc:  # noqa: BLE001 -- any failure means "not traceable"
                 culprit, where = _failure(exc, root, opaque)
                 if culprit is None:
-                    result.opaque.append(
-                        Opaque(prefix, type(root).__name__, _reason(exc), where)
-                    )
+                    if id(root) not in reported:  # not already found opaque inside its parent
+                        reported.add(id(root))
+                        result.opaque.append(
+                            Opaque(prefix, type(root).__name__, _reason(exc), where)
+                        )
                     for name, child in root.named_children():
                         trace_piece(child, f"{prefix}.{name}" if prefix else name)
                     return
                 opaque.add(id(culprit))
-                result.opaque.append(
-                    Opaque(qual(culprit), type(culprit).__name__, _reason(exc), where)
-                )
-        else:  # pragma: no cover -- pathological
-            result.opaque.append(Opaque(prefix, type(root).__name__, "too many untraceable parts", None))
-            return
+                if has_forward(culprit) and id(culprit) not in reported:
+                    reported.add(id(culprit))
+                    result.opaque.append(
+                        Opaque(qual(culprit), type(culprit).__name__, _reason(exc), where)
+                    )
         result.fragments.append(Fragment(prefix, root, graph))
         for m in root.modules():
             if id(m) in opaque:

@@ -12,8 +12,9 @@ Model discovery, in order:
 2. otherwise every module-level ``nn.Module`` instance, every public
    ``nn.Module`` subclass defined in the file whose constructor needs no
    arguments, and the models returned by a module-level ``bnlint_models()``
-   hook (``{name: model}`` or ``{name: (model, example_inputs)}``), for models
-   that need arguments. A class found
+   hook (``{name: model}`` or ``{name: (model, example_inputs)}``; a model
+   may be a zero-argument callable instead, built on its own so that one
+   failure is one BN001 for that model), for models that need arguments. A class found
    only as a building block of another discovered model (a ``ResBlock`` inside
    a ``ResNet``) is not reported on its own.
 
@@ -22,8 +23,9 @@ Example inputs (for the shape rules) come from ``--input-shape`` (the job's
 tensor, a shape, a tuple of them, or a zero-argument callable returning one.
 
 Models are built on the ``meta`` device (no weight memory); a file or a model
-whose construction needs real data (``.item()``, ``torch.load``) is retried
-on the CPU, and a note says so.
+whose construction needs real data (``.item()``, ``.tolist()``) is retried
+with only its parameters and buffers on meta (``__init__`` arithmetic runs
+on real tensors), and only then on the CPU, with a note.
 """
 
 from __future__ import annotations
@@ -236,6 +238,40 @@ def _on_device(meta: bool):
     return torch.device("meta") if meta else contextlib.nullcontext()
 
 
+@contextlib.contextmanager
+def _empty_weights():
+    """Build with parameters and buffers moved to the meta device as they are
+    registered (the way ``accelerate.init_empty_weights`` does), while every
+    other tensor ``__init__`` creates stays real: ``torch.arange(...).tolist()``
+    and other ``__init__`` arithmetic keep working, and no weight is kept."""
+    import torch.nn as nn
+
+    register_parameter, register_buffer = nn.Module.register_parameter, nn.Module.register_buffer
+
+    def parameter(module, name, param):
+        register_parameter(module, name, param)
+        param = module._parameters.get(name)
+        if param is not None and not param.is_meta:
+            try:
+                module._parameters[name] = type(param)(param.to("meta"), requires_grad=param.requires_grad)
+            except Exception:  # noqa: BLE001 -- a Parameter subclass with its own constructor
+                module._parameters[name] = nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
+
+    def buffer(module, name, tensor, persistent=True):
+        register_buffer(module, name, tensor, persistent)
+        tensor = module._buffers.get(name)
+        if tensor is not None and not tensor.is_meta:
+            module._buffers[name] = tensor.to("meta")
+
+    nn.Module.register_parameter = parameter  # type: ignore[method-assign]
+    nn.Module.register_buffer = buffer  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        nn.Module.register_parameter = register_parameter  # type: ignore[method-assign]
+        nn.Module.register_buffer = register_buffer  # type: ignore[method-assign]
+
+
 # -- discovery ----------------------------------------------------------------
 def _required_params(obj: Callable) -> list[str]:
     try:
@@ -330,6 +366,8 @@ def expand_hook(value: Any, cand: Candidate) -> tuple[list[tuple[Candidate, Any]
             model, declared = entry[0], (entry[1] if len(entry) > 1 else None)
         if isinstance(model, nn.Module):
             pairs.append((Candidate(str(key), "instance", instance=model, anchor=cand.anchor, inputs=declared), model))
+        elif callable(model):  # built lazily, each on its own: one failure is that model's BN001
+            pairs.append((Candidate(str(key), "factory", build=model, anchor=cand.anchor, inputs=declared), None))
         else:
             problems.append(f"{HOOK}()[{key!r}] is a {type(model).__name__}, not an nn.Module")
     return pairs, problems
@@ -378,6 +416,18 @@ class _FileAnalysis:
             if not is_meta_limitation(exc):
                 return None, exc
             meta_exc = exc
+        try:  # parameters and buffers on meta, the rest of __init__'s tensors real
+            with user_code(self.path), self.recorder.recording(), _empty_weights():
+                value = fn()
+        except (Exception, SystemExit) as exc:  # noqa: BLE001
+            if not is_meta_limitation(exc):
+                return None, exc
+        else:
+            self.result.notes.append(
+                f"{what} on the CPU: it fails on the meta device ({describe_exception(meta_exc)}); "
+                "its parameters and buffers were put on meta as they were registered (no weight memory)"
+            )
+            return value, None
         try:
             with user_code(self.path), self.recorder.recording(), _on_device(False):
                 value = fn()
@@ -433,7 +483,9 @@ class _FileAnalysis:
                 continue
             if cand.kind == "hook":
                 pairs, problems = expand_hook(obj, cand)
-                built.extend(pairs)
+                lazy = [c for c, model in pairs if model is None]
+                built.extend((c, model) for c, model in pairs if model is not None)
+                built.extend(self._build(lazy))
                 for problem in problems:
                     self.not_analyzable(problem, None, at=cand.anchor)
                 continue
@@ -494,11 +546,32 @@ class _FileAnalysis:
                     f"{self.shown}::{cand.name}: shape rules skipped, the forward fails on inputs "
                     f"{spec.describe()} ({ctx.shapes.error})"
                 )
+            result.notes.extend(f"{self.shown}::{cand.name}: {note}" for note in ctx.notes)
             findings, errors = run_model_rules(ctx, self.rules)
+            if _analyzed_nothing(ctx.graph):
+                # Not one forward could be traced or run: the graph rules saw
+                # nothing, which is BN001, not a partial analysis.
+                findings = [f for f in findings if f.code != "BN002"]
+                op = ctx.graph.opaque[0]
+                why = op.reason + (f" at {display_path(op.where.path)}:{op.where.line}" if op.where else "")
+                if op.run_failure:
+                    why += f"; running it on meta tensors failed too ({op.run_failure})"
+                self.not_analyzable(
+                    f"the forward of model {cand.name!r} could not be traced at all ({why}); "
+                    "only the module-level rules ran", None, cand.name, at=op.where or cand.anchor,
+                )
             result.findings.extend(findings)
             result.internal_errors.extend(str(e) for e in errors)
             result.models.append(cand.name)
         result.findings = _with_site_counts(result.findings, [model for _, model in analyzed], self.recorder)
+
+
+def _analyzed_nothing(graph) -> bool:
+    """Some forward failed and no piece of the model got a graph with a
+    module call in it."""
+    if not graph.opaque:
+        return False
+    return not any(node.op == "call_module" for frag in graph.fragments for node in frag.graph.nodes)
 
 
 def _with_site_counts(findings, models, recorder: SiteRecorder):
