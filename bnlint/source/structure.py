@@ -264,21 +264,62 @@ class FileStructure:
         return None
 
     def foreign_class(self, qual: str) -> "tuple[FileStructure, str] | None":
-        """A class imported from a module of the user's own, found as a file
-        beside this one (``from model import Net``, ``from .nets import
-        ResNet``): that file is parsed -- never imported -- and asked."""
-        module, _, name = qual.rpartition(".")
-        if not module or not name[:1].isupper():
+        """A class imported from a module of the user's own (``from model
+        import Net``, ``from .nets import ResNet``, ``from tool.darknet import
+        Darknet`` inside ``tool/``): that file is parsed -- never imported --
+        and asked (:meth:`foreign`)."""
+        found = self.foreign(qual)
+        if found is None or found[1] not in found[0].classes:
             return None
+        return found
+
+    def foreign(self, qual: str, _depth: int = 0) -> "tuple[FileStructure, str] | None":
+        """Where a qualified name of another module of the checked tree is
+        defined: (that file's structure, the class or function's name there).
+        The module is found as a file beside this one, or beside one of its
+        parent directories (a package imported from inside itself);
+        re-exports (``from .resnet import ResNet34`` in ``models/__init__.py``)
+        are followed."""
+        module, _, name = qual.rpartition(".")
+        if not module or not name.isidentifier() or _depth > 4:
+            return None
+        other = self.module_structure(module)
+        if other is None:
+            return None
+        if name in other.classes or name in other.functions:
+            return other, name
+        again = other.imports.table.get(name)
+        if again is not None and other is not self:
+            return other.foreign(again, _depth + 1)
+        return None
+
+    def module_structure(self, module: str) -> "FileStructure | None":
+        """The parsed file of a module of the checked tree, by its import
+        name (relative ones from this file's package)."""
         level = len(module) - len(module.lstrip("."))
         here = os.path.dirname(os.path.abspath(self.path))
-        for _ in range(max(level - 1, 0)):
-            here = os.path.dirname(here)
-        rel = os.path.join(here, *module.lstrip(".").split(".")) if module.strip(".") else here
-        for candidate in (rel + ".py", os.path.join(rel, "__init__.py")):
-            other = structure_of(candidate)
-            if other is not None and name in other.classes:
-                return other, name
+        parts = module.lstrip(".").split(".") if module.strip(".") else []
+        if level:
+            for _ in range(level - 1):
+                here = os.path.dirname(here)
+            roots = [here]
+        else:
+            if parts and parts[0] in _NOT_THE_TREE:
+                return None
+            roots = [here]
+            for _ in range(_ANCESTORS):
+                parent = os.path.dirname(roots[-1])
+                if parent == roots[-1]:
+                    break
+                roots.append(parent)
+        for root in roots:
+            rel = os.path.join(root, *parts)
+            for candidate in (rel + ".py", os.path.join(rel, "__init__.py")):
+                if os.path.abspath(candidate) == os.path.abspath(self.path):
+                    return self
+                other = structure_of(candidate)
+                if other is not None:
+                    return other
         return None
 
     def inert_call(self, call: ast.Call) -> bool:
@@ -290,7 +331,7 @@ class FileStructure:
             if isinstance(node, ast.Call):
                 q = self.imports.qualify(node.func) or ""
                 if V.is_torch_nn_class(q):
-                    if not V.is_inert_layer(q):
+                    if not V.is_inert_layer(q, node):
                         return False
                 elif not (node is not call and q.startswith("torch.")):
                     if q or not (isinstance(node.func, ast.Name) and node.func.id in V.BUILTINS):
@@ -317,7 +358,7 @@ class FileStructure:
                 q = self.imports.qualify(f)
                 if q is not None:
                     if V.is_torch_nn_class(q):
-                        live = not V.is_inert_layer(q)
+                        live = not V.is_inert_layer(q, node)
                     else:
                         live = not q.startswith("torch.")
                 elif isinstance(f, ast.Name):
@@ -332,9 +373,26 @@ class FileStructure:
         return live
 
 
-@functools.lru_cache(maxsize=256)
-def structure_of(path: str) -> FileStructure | None:
-    """Another file of the user's, parsed (not imported), for its classes."""
+# Absolute imports are looked for beside the file and beside this many of its
+# parent directories (a package imported from inside itself: `from tool.x
+# import Y` in `tool/`); the standard library and torch's own packages are
+# never the user's.
+_ANCESTORS = 3
+_NOT_THE_TREE = frozenset({
+    "torch", "torchvision", "torchaudio", "timm", "numpy", "os", "sys", "re", "math", "typing", "collections",
+    "functools", "itertools", "json", "time", "logging", "argparse", "random", "pathlib", "warnings",
+    "dataclasses", "abc", "copy", "enum", "inspect", "contextlib", "__future__", "pytorch_lightning", "lightning",
+    "transformers", "scipy", "sklearn", "PIL", "cv2", "matplotlib", "pandas", "tqdm", "yaml",
+})
+
+
+@functools.lru_cache(maxsize=None)
+def _file_exists(path: str) -> bool:
+    return os.path.isfile(path)
+
+
+@functools.lru_cache(maxsize=4096)
+def _structure_of(path: str) -> FileStructure | None:
     try:
         with open(path, "rb") as fh:
             raw = fh.read()
@@ -342,6 +400,22 @@ def structure_of(path: str) -> FileStructure | None:
     except (OSError, SyntaxError, ValueError):
         return None
     return FileStructure(path, raw.decode("utf-8", "replace"), tree)
+
+
+def structure_of(path: str) -> FileStructure | None:
+    """Another file of the checked tree, parsed (not imported) once per
+    process, for its classes and functions."""
+    path = os.path.abspath(path)
+    if not _file_exists(path) or path in _BUILDING:
+        return None  # absent, or being read now (modules that import each other)
+    _BUILDING.add(path)
+    try:
+        return _structure_of(path)
+    finally:
+        _BUILDING.discard(path)
+
+
+_BUILDING: set[str] = set()
 
 
 class CycleMemo:
