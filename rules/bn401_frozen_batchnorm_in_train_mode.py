@@ -6,6 +6,7 @@ from bnlint.findings import FixSafety, Severity
 from bnlint.engine.rule import Example, Rule
 from bnlint.model import layers as L
 from bnlint.source import EVAL, TRAIN, FileStructure, Freeze, Func, ModeSet, SourceAnalysis, Step
+from bnlint.source.walker import exclusive
 from bnlint.source.syntax import const, dotted, identifiers
 from bnlint.source.vocabulary import is_builder
 
@@ -133,10 +134,19 @@ class FrozenBatchNormInTrainMode(Rule):
                 arch = batchnorm_architecture(an.structure, built)
                 if arch is None or (id(node), key) in seen:
                     continue
-                modes = [e.mode for e in an.events_of(func) if isinstance(e, ModeSet) and e.key == root]
+                if not _trained(an, root):
+                    continue  # the training steps of the script train other models
+                # mode switches on no common path with the freeze do not count
+                # (`if weights == "freeze": freeze...` / `elif weights == "finetune": model.train()`)
+                guards = fz.guards if func is fz.func else ()
+                modes = [
+                    e.mode for e in an.events_of(func)
+                    if isinstance(e, ModeSet) and e.key == root and not exclusive(e.guards, guards)
+                ]
                 if any(EVAL in m for m in modes) and not any(TRAIN in m for m in modes):
                     continue
                 seen.add((id(node), key))
+                via = via or fz.via
                 how = f"by {via}()" if via else "with requires_grad=False"
                 yield ctx.report(
                     self,
@@ -318,6 +328,12 @@ _KEEPS_BN_EVAL = re.compile(
     r"|FrozenBatchNorm|track_running_stats|freeze_norm|freeze_bn",
     re.I,
 )
+
+
+def _trained(an: SourceAnalysis, root: str) -> bool:
+    """Whether some training step of the file trains the model named ``root``
+    (or one of its submodules)."""
+    return any(k.split(".", 1)[0] == root for step in an.of(Step) for k in step.trains)
 
 
 def _applied(an: SourceAnalysis, fz: Freeze) -> Iterator[tuple[Func, str, ast.AST, str | None, str | None]]:

@@ -7,7 +7,7 @@ import ast
 from dataclasses import dataclass
 
 from bnlint.findings import Finding
-from bnlint.source.interproc import SourceAnalysis
+from bnlint.source.interproc import SourceAnalysis, analysis_of
 from bnlint.source.structure import FileStructure
 from bnlint.source.syntax import Imports
 
@@ -24,7 +24,8 @@ class SourceContext:
     @property
     def analysis(self) -> SourceAnalysis:
         if self._analysis is None:
-            self._analysis = SourceAnalysis(FileStructure(self.path, self.text, self.tree, self.imports))
+            structure = FileStructure(self.path, self.text, self.tree, self.imports)
+            self._analysis = analysis_of(structure) or SourceAnalysis(structure)
         return self._analysis
 
     @property

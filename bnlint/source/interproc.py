@@ -16,6 +16,7 @@ calling ``self(x)`` in its own ``predict`` is fine)."""
 
 from __future__ import annotations
 
+import os
 from typing import Iterator
 
 from bnlint.source import vocabulary as V
@@ -109,7 +110,7 @@ class SourceAnalysis:
         if func.cls is not None and func.cls.managed:
             return None
         self._busy.add(fid)
-        walk = Walker(self.structure, self.summary, func)
+        walk = Walker(self.structure, self.summary, func, foreign_summary)
         try:
             summary = walk.run()
         finally:
@@ -208,3 +209,37 @@ class SourceAnalysis:
             return not calls
 
         return self._memo(("live", id(func), key), True, compute)
+
+
+# -- the project view -----------------------------------------------------------------
+# One analysis per file of the checked tree, built when first needed -- for the
+# file itself or for a module that imports it -- and kept for the process, so
+# that each function is summarized once however many modules call it.
+_ANALYSES: dict[str, SourceAnalysis] = {}
+_BUSY: set[str] = set()
+
+
+def analysis_of(structure: FileStructure) -> SourceAnalysis | None:
+    """The analysis of a file of the checked tree (None while it is being
+    built: modules that import each other see no summaries across the cycle)."""
+    path = os.path.abspath(structure.path)
+    known = _ANALYSES.get(path)
+    if known is not None and (known.structure is structure or known.structure.text == structure.text):
+        return known
+    if path in _BUSY:
+        return None
+    _BUSY.add(path)
+    try:
+        analysis = SourceAnalysis(structure)
+    finally:
+        _BUSY.discard(path)
+    if len(_ANALYSES) > 4096:
+        _ANALYSES.clear()
+    _ANALYSES[path] = analysis
+    return analysis
+
+
+def foreign_summary(structure: FileStructure, func: Func) -> Summary | None:
+    """What a function of another module does, from that module's analysis."""
+    analysis = analysis_of(structure)
+    return None if analysis is None else analysis._summaries.get(id(func))

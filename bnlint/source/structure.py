@@ -109,6 +109,7 @@ class FileStructure:
         self.funcs: list[Func] = []  # every function to walk, module code first
         self.module_keys: set[str] = set()  # names used like modules anywhere: `x.eval()`, `x.parameters()`
         self.model_attrs: dict[str, set[str]] = {}  # class -> `self.x` attributes built as models
+        self._constants: dict[str, object] | None = None
         self._collect()
         self.model_type_names = {
             "torch.nn.Module", "nn.Module", "Module", *(c.name for c in self.classes.values() if c.is_model)
@@ -209,6 +210,21 @@ class FileStructure:
         func.locals -= shared_names
 
     # -- names ---------------------------------------------------------------------
+    def constants(self) -> dict[str, object]:
+        """Module-level names assigned once, to a literal (``ARCH = "resnet50"``)."""
+        if self._constants is None:
+            values: dict[str, object] = {}
+            counts: dict[str, int] = {}
+            for node in self.tree.body:
+                if isinstance(node, ast.Assign):
+                    for t in node.targets:
+                        if isinstance(t, ast.Name):
+                            counts[t.id] = counts.get(t.id, 0) + 1
+                            if isinstance(node.value, ast.Constant):
+                                values[t.id] = node.value.value
+            self._constants = {k: v for k, v in values.items() if counts[k] == 1}
+        return self._constants
+
     def function(self, name: str, scope: Func) -> Func | None:
         """The function a plain name calls, seen from ``scope``."""
         f: Func | None = scope
@@ -338,6 +354,18 @@ class FileStructure:
                         return False
         return True
 
+    def _foreign_is_live(self, qual: str) -> bool:
+        """Whether calling ``qual``, a name imported from elsewhere, may build
+        BatchNorm or Dropout: a class of the checked tree as its body says, a
+        function of it when it names such a layer; anything unread may."""
+        found = self.foreign(qual)
+        if found is None:
+            return True
+        other, name = found
+        if name in other.classes:
+            return other.class_is_live(name)
+        return any(V.LIVE_WORDS.search(n) for n in identifiers(other.functions[name].node))
+
     def class_is_live(self, name: str, _seen: frozenset = frozenset()) -> bool:
         """Whether instances of a class of this file may hold BatchNorm or
         Dropout: False only when its body builds nothing but inert torch.nn
@@ -359,8 +387,8 @@ class FileStructure:
                 if q is not None:
                     if V.is_torch_nn_class(q):
                         live = not V.is_inert_layer(q, node)
-                    else:
-                        live = not q.startswith("torch.")
+                    elif not q.startswith("torch."):
+                        live = self._foreign_is_live(q)
                 elif isinstance(f, ast.Name):
                     if f.id in self.classes:
                         live = self.class_is_live(f.id, _seen | {name})

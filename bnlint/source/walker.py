@@ -29,10 +29,49 @@ from bnlint.source.syntax import DEFINITIONS, const, dotted, name_words, stateme
 _LOOPS = (ast.For, ast.AsyncFor, ast.While)
 
 
+def guard(test: ast.expr, holds: bool) -> tuple:
+    """A branch condition in a form two conditions can be compared in:
+    ``("eq", "args.weights", "freeze", True)`` for ``args.weights ==
+    "freeze"`` holding, else ``("test", <the test>, holds)``."""
+    while isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        test, holds = test.operand, not holds
+    if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], (ast.Eq, ast.NotEq)):
+        left, right = test.left, test.comparators[0]
+        if isinstance(left, ast.Constant):
+            left, right = right, left
+        subject = dotted(left)
+        if subject is not None and isinstance(right, ast.Constant):
+            return ("eq", subject, right.value, holds == isinstance(test.ops[0], ast.Eq))
+    return ("test", ast.dump(test), holds)
+
+
+def exclusive(a: tuple, b: tuple) -> bool:
+    """Whether no path is under both lists of conditions: one tests what the
+    other tests with the opposite outcome, or one needs ``x == 1`` where the
+    other needs ``x == 2``."""
+    for ga in a:
+        for gb in b:
+            if ga[0] != gb[0] or ga[1] != gb[1]:
+                continue
+            if ga[0] == "test" and ga[2] != gb[2]:
+                return True
+            if ga[0] == "eq":
+                if ga[2] == gb[2] and ga[3] != gb[3]:
+                    return True
+                if ga[2] != gb[2] and ga[3] and gb[3]:
+                    return True
+    return False
+
+
 class Walker:
-    def __init__(self, structure: FileStructure, summary: Callable[[Func], Summary | None], func: Func):
+    def __init__(
+        self, structure: FileStructure, summary: Callable[[Func], Summary | None], func: Func,
+        foreign: Callable[[FileStructure, Func], Summary | None] | None = None,
+    ):
         self.structure = structure
         self.summary = summary  # a callee's summary (None: unknown, or recursion)
+        # the summary of a function of another module of the checked tree
+        self.foreign = foreign or (lambda structure, func: None)
         self.func = func
         self.exprs = Expressions(self)
         self.main: list = []  # the function's facts
@@ -41,6 +80,11 @@ class Walker:
         self.grad_off: list[str] = [f"@{func.grad_off}"] if func.grad_off else []  # enclosing no_grad
         self.shadowed: frozenset[str] = frozenset()  # comprehension variables in scope
         self.loop_params: dict[str, str] = {}  # `for p in x.parameters()`: p -> x
+        # the conditions of the enclosing branches, each (what it tests, whether
+        # it holds here): facts carry them, so that a rule can tell that two
+        # facts under contradictory conditions are on no common path
+        self.guards: list[tuple] = []
+        self.loops: list[ast.stmt] = []  # the enclosing loops, innermost last
         self.jumps: list[tuple[list[Flow], list[Flow]]] = []  # per enclosing loop: (breaks, continues)
         # every `return` reached: (on the real pass?, state, value); a
         # `finally` rewrites the states of the returns it encloses
@@ -120,8 +164,8 @@ class Walker:
         if self.sink is not None:
             self.sink.append(fact)
 
-    def freeze(self, node: ast.AST, key: str) -> None:
-        self.emit(Freeze(node, self.func, key, self.built.get(key.split(".", 1)[0])))
+    def freeze(self, node: ast.AST, key: str, via: str | None = None) -> None:
+        self.emit(Freeze(node, self.func, key, self.built.get(key.split(".", 1)[0]), via, tuple(self.guards)))
 
     # -- bindings --------------------------------------------------------------------
     def rebind(self, name: str, flow: Flow) -> None:
@@ -235,7 +279,15 @@ class Walker:
 
     def _if(self, s: ast.If, flow: Flow) -> Flow | None:
         self.exprs.expr(s.test, flow)
-        return self.branches(flow, [s.body, s.orelse])
+        merged: Flow | None = None
+        for block, holds in ((s.body, True), (s.orelse, False)):
+            self.guards.append(guard(s.test, holds))
+            try:
+                out = self.block(block, flow.fork())
+            finally:
+                self.guards.pop()
+            merged = out if merged is None else Flow.join(merged, out)
+        return merged
 
     def _match(self, s: ast.AST, flow: Flow) -> Flow | None:
         self.exprs.expr(s.subject, flow)  # type: ignore[attr-defined]
@@ -463,12 +515,13 @@ class Walker:
             elif isinstance(fact, CallOf):
                 uses.update(ck for ck, _ in fact.binding.values() if ck)
         uses = {k for k in uses if func.is_nonlocal(k)}
+        freezes = {f.key for f in self.main if isinstance(f, Freeze) and func.is_nonlocal(f.key)}
         vals = {val for _, val in returns}
         ret = vals.pop() if len(vals) == 1 else None
         if ret is not None and ret.key is not None and not func.is_nonlocal(ret.key):
             mode = out.mode(ret.key) if out is not None else self.default(ret.key)
             ret = Val(mode=mode, arch=self.built.get(ret.key), live=self.liveness(ret.key) is not False)
-        return Summary(None if out is None else keep, trains, evals, uses, ret)
+        return Summary(None if out is None else keep, trains, evals, uses, ret, freezes)
 
     _BY_TYPE: dict[type, Callable] = {
         **dict.fromkeys(DEFINITIONS, _definition),
