@@ -258,22 +258,27 @@ class Expressions:
         walk = self.walk
         flow.modes[key] = mode
         walk.trained_on_purpose.discard(key)
+        guards = tuple(walk.guards)
+        evals = evals or mode == EVALUATING
         for target in flow.ambiguous.get(key, ()):  # it may be any of them: a weak update
             flow.modes[target] = flow.mode(target) | mode
+            # on the path where `key` is `target` (`test_model = ema if use_ema
+            # else model`), the switch is target's: recorded as such, in the
+            # joined mode, so that what follows that path can be asked about
+            walk.emit(ModeSet(node, walk.func, target, flow.modes[target], via, walk.gradients_off(flow), evals, guards))
         flow.models.add(key)
         # a submodule's mode changes with its parent's, and vice versa for
         # what we track: `model.eval()` makes `model.backbone` eval too
         prefix = key + "."
         for k in [k for k in flow.modes if k.startswith(prefix)]:
             flow.modes[k] = mode
-        guards = tuple(walk.guards)
-        walk.emit(ModeSet(node, walk.func, key, mode, via, walk.gradients_off(flow), evals or mode == EVALUATING, guards))
+        walk.emit(ModeSet(node, walk.func, key, mode, via, walk.gradients_off(flow), evals, guards))
         return Val(key=key)
 
     def model_call(self, e: ast.Call, key: str, flow: Flow, grad_off: str | None) -> None:
         walk = self.walk
         walk.emit(ModelCall(
-            e, walk.func, key, flow.mode(key), grad_off, walk.liveness(key), key in walk.trained_on_purpose,
+            e, walk.func, key, flow.mode(key), grad_off, walk.liveness(key), walk.deliberate(key),
         ))
         if grad_off is None and walk.sink is not None:
             walk.trained.add(key)

@@ -29,6 +29,65 @@ from bnlint.source.syntax import DEFINITIONS, const, dotted, name_words, stateme
 _LOOPS = (ast.For, ast.AsyncFor, ast.While)
 
 
+# What code that runs a model in train mode on purpose says; what evaluation says.
+_ON_PURPOSE_WORDS = {
+    "bn", "batchnorm", "recalibrate", "recalibration", "calibrate", "calibration", "stats", "statistics",
+    "swa", "precise", "mc", "monte", "carlo", "mcdropout", "uncertainty", "bayesian", "stochastic",
+}
+_EVALUATION_WORDS = {
+    "val", "valid", "validate", "validation", "test", "testing", "eval", "evaluate", "evaluation", "accuracy",
+}
+_RECALIBRATION = {"reset_running_stats", "running_mean", "running_var", "momentum"}
+
+
+def _iterated(loop: ast.stmt) -> ast.AST | None:
+    it = getattr(loop, "iter", None)
+    while isinstance(it, ast.Call) and it.args:  # enumerate(val_loader), tqdm(test_loader)
+        it = it.args[0]
+    return it
+
+
+def _own_statements(loop: ast.stmt):
+    stack = list(getattr(loop, "body", []))
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, (*_LOOPS, *DEFINITIONS)):
+            continue
+        for block in ("body", "orelse", "finalbody", "handlers"):
+            stack.extend(getattr(node, block, None) or [])
+
+
+def _steps_of_its_own(loop: ast.stmt) -> bool:
+    """Whether a loop's own statements (not those of loops inside it) run a
+    training step: ``loss.backward()``, ``optimizer.step()``."""
+    known = getattr(loop, "_bnlint_steps", None)
+    if known is None:
+        known = False
+        for st in _own_statements(loop):
+            if isinstance(st, DEFINITIONS):
+                continue
+            # the statement's own expressions, not its blocks
+            parts = [c for c in ast.iter_child_nodes(st) if isinstance(c, (ast.expr, ast.withitem))]
+            if any(
+                isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and (
+                    node.func.attr == "backward"
+                    or node.func.attr == "step" and V.looks_like_optimizer(dotted(node.func.value) or "")
+                )
+                for part in parts for node in ast.walk(part)
+            ):
+                known = True
+                break
+        loop._bnlint_steps = known  # type: ignore[attr-defined]
+    return known
+
+
+def _recalibrates(func: Func) -> bool:
+    return any(
+        isinstance(n, ast.Attribute) and n.attr in _RECALIBRATION for n in ast.walk(func.node)
+    ) if not func.is_module else False
+
+
 def guard(test: ast.expr, holds: bool) -> tuple:
     """A branch condition in a form two conditions can be compared in:
     ``("eq", "args.weights", "freeze", True)`` for ``args.weights ==
@@ -159,6 +218,29 @@ class Walker:
         if self.grad_off:
             return self.grad_off[-1]
         return flow.grad_off()
+
+    def deliberate(self, key: str) -> bool:
+        """A forward in training mode on purpose, not an inference: part of
+        a training step (the innermost loop around it runs a backward or an
+        optimizer step of its own: label guessing, a teacher's targets), or
+        after an explicit ``train()`` with no step since in code that says it
+        recalibrates BatchNorm (resets running statistics, changes momentum,
+        ``update_bn``) or samples with dropout on (``mc_dropout``) -- and does
+        not say it evaluates (a validation/test loader, an evaluation name)."""
+        if self.loops and _steps_of_its_own(self.loops[-1]):
+            return True
+        if key not in self.trained_on_purpose:
+            return False
+        funcs = []
+        f: Func | None = self.func
+        while f is not None:
+            funcs.append(f)
+            f = f.parent
+        words = set().union(*(name_words(g.name) for g in funcs))
+        loaders = set().union(*(name_words(dotted(_iterated(loop)) or "") for loop in self.loops))
+        if loaders & _EVALUATION_WORDS or words & _EVALUATION_WORDS:
+            return False
+        return bool(words & _ON_PURPOSE_WORDS) or any(_recalibrates(g) for g in funcs)
 
     def emit(self, fact) -> None:
         if self.sink is not None:
@@ -384,30 +466,37 @@ class Walker:
                     var = s.target.elts[-1] if isinstance(s.target, ast.Tuple) and s.target.elts else s.target
                     if isinstance(var, ast.Name):
                         self.loop_params = {**self.loop_params, var.id: owner}
-            # A dry pass finds what the loop body does; the loop head is where
-            # the first and every later iteration start. Its answer is kept: a
-            # loop nested in loops is reached again in the same state.
-            memo = (id(s), flow.signature())
-            if memo not in self._dry:
-                sink, self.sink = self.sink, None
-                try:
-                    self._dry[memo] = self.body(s, flow.fork())
-                finally:
-                    self.sink = sink
-            head = Flow.join(flow, self._dry[memo][0])
-            assert head is not None
-            mark = len(self.sink) if self.sink is not None else 0
-            end, breaks = self.body(s, head.fork())
-            if self.sink is not None and end is not None and not self._in_reentry:
-                self.reentry(s, end, self.sink[mark:])
-            after = Flow.join(head, end)
-            if s.orelse:  # runs when the loop ends without a break
-                after = self.block(s.orelse, after)
-            for state in breaks:
-                after = Flow.join(after, state)
-            return after
+            self.loops.append(s)
+            try:
+                return self._iterate(s, flow)
+            finally:
+                self.loops.pop()
         finally:
             self.loop_params = outer_params
+
+    def _iterate(self, s: ast.For | ast.AsyncFor | ast.While, flow: Flow) -> Flow | None:
+        # A dry pass finds what the loop body does; the loop head is where
+        # the first and every later iteration start. Its answer is kept: a
+        # loop nested in loops is reached again in the same state.
+        memo = (id(s), flow.signature())
+        if memo not in self._dry:
+            sink, self.sink = self.sink, None
+            try:
+                self._dry[memo] = self.body(s, flow.fork())
+            finally:
+                self.sink = sink
+        head = Flow.join(flow, self._dry[memo][0])
+        assert head is not None
+        mark = len(self.sink) if self.sink is not None else 0
+        end, breaks = self.body(s, head.fork())
+        if self.sink is not None and end is not None and not self._in_reentry:
+            self.reentry(s, end, self.sink[mark:])
+        after = Flow.join(head, end)
+        if s.orelse:  # runs when the loop ends without a break
+            after = self.block(s.orelse, after)
+        for state in breaks:
+            after = Flow.join(after, state)
+        return after
 
     def body(self, loop: ast.stmt, flow: Flow) -> tuple[Flow | None, list[Flow]]:
         """One pass of a loop body: the state the next iteration starts from
