@@ -278,7 +278,7 @@ class Expressions:
     def model_call(self, e: ast.Call, key: str, flow: Flow, grad_off: str | None) -> None:
         walk = self.walk
         walk.emit(ModelCall(
-            e, walk.func, key, flow.mode(key), grad_off, walk.liveness(key), walk.deliberate(key),
+            e, walk.func, key, flow.mode(key), grad_off, walk.liveness(key), walk.deliberate(key, dotted(e.func)),
         ))
         if grad_off is None and walk.sink is not None:
             walk.trained.add(key)

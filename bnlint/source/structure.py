@@ -338,6 +338,33 @@ class FileStructure:
                     return other
         return None
 
+    def attribute_live(self, cls: ClassInfo, attr: str, _seen: frozenset = frozenset()) -> bool | None:
+        """Whether ``self.<attr>`` of a class of the file may hold BatchNorm
+        or Dropout, from every assignment of it in the class: False when each
+        builds inert torch.nn layers only (or is another such attribute);
+        None when the class never assigns it."""
+        if attr in _seen:
+            return True
+        found = False
+        for node in ast.walk(cls.node):
+            if not isinstance(node, ast.Assign) or not any(dotted(t) == f"self.{attr}" for t in node.targets):
+                continue
+            found = True
+            value = node.value
+            if isinstance(value, ast.Call):
+                q = self.imports.qualify(value.func) or ""
+                if not (V.is_torch_layer(q) and self.inert_call(value)):
+                    return True
+                inner = [a for a in ast.walk(value) if isinstance(a, ast.Attribute) and dotted(a) and dotted(a).startswith("self.")]
+                if any(self.attribute_live(cls, dotted(a).split(".")[1], _seen | {attr}) is not False for a in inner):
+                    return True
+            elif dotted(value) and dotted(value).startswith("self.") and dotted(value).count(".") == 1:
+                if self.attribute_live(cls, dotted(value).split(".")[1], _seen | {attr}) is not False:
+                    return True
+            else:
+                return True
+        return False if found else None
+
     def inert_call(self, call: ast.Call) -> bool:
         """A ``torch.nn`` construction that certainly holds no BatchNorm or
         Dropout (``nn.Linear``, ``nn.Sequential`` of such layers)."""

@@ -47,38 +47,39 @@ def _iterated(loop: ast.stmt) -> ast.AST | None:
     return it
 
 
-def _own_statements(loop: ast.stmt):
-    stack = list(getattr(loop, "body", []))
+def _trained_in(loop: ast.stmt, imports) -> frozenset:
+    """The names a loop's own statements (not those of loops inside it)
+    call outside ``no_grad`` blocks, when they also run a training step
+    (``loss.backward()``, ``optimizer.step()``); else nothing."""
+    known = getattr(loop, "_bnlint_trained", None)
+    if known is not None:
+        return known
+    called: set[str] = set()
+    steps = False
+    stack = [(st, False) for st in getattr(loop, "body", [])]
     while stack:
-        node = stack.pop()
-        yield node
-        if isinstance(node, (*_LOOPS, *DEFINITIONS)):
+        st, off = stack.pop()
+        if isinstance(st, (*_LOOPS, *DEFINITIONS)):
             continue
-        for block in ("body", "orelse", "finalbody", "handlers"):
-            stack.extend(getattr(node, block, None) or [])
-
-
-def _steps_of_its_own(loop: ast.stmt) -> bool:
-    """Whether a loop's own statements (not those of loops inside it) run a
-    training step: ``loss.backward()``, ``optimizer.step()``."""
-    known = getattr(loop, "_bnlint_steps", None)
-    if known is None:
-        known = False
-        for st in _own_statements(loop):
-            if isinstance(st, DEFINITIONS):
+        if isinstance(st, (ast.With, ast.AsyncWith)):
+            off = off or any(V.grad_off(imports, item.context_expr) for item in st.items)
+        for part in ast.iter_child_nodes(st):
+            if not isinstance(part, (ast.expr, ast.withitem)):
                 continue
-            # the statement's own expressions, not its blocks
-            parts = [c for c in ast.iter_child_nodes(st) if isinstance(c, (ast.expr, ast.withitem))]
-            if any(
-                isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and (
-                    node.func.attr == "backward"
-                    or node.func.attr == "step" and V.looks_like_optimizer(dotted(node.func.value) or "")
-                )
-                for part in parts for node in ast.walk(part)
-            ):
-                known = True
-                break
-        loop._bnlint_steps = known  # type: ignore[attr-defined]
+            for node in ast.walk(part):
+                if not isinstance(node, ast.Call):
+                    continue
+                f = node.func
+                if isinstance(f, ast.Attribute) and (
+                    f.attr == "backward" or f.attr == "step" and V.looks_like_optimizer(dotted(f.value) or "")
+                ):
+                    steps = True
+                elif not off and dotted(f):
+                    called.add(dotted(f))  # type: ignore[arg-type]
+        for block in ("body", "orelse", "finalbody", "handlers"):
+            stack.extend((child, off) for child in getattr(st, block, None) or [])
+    known = frozenset(called) if steps else frozenset()
+    loop._bnlint_trained = known  # type: ignore[attr-defined]
     return known
 
 
@@ -210,6 +211,11 @@ class Walker:
     def liveness(self, key: str) -> bool | None:
         if key in self.live:
             return self.live[key]
+        cls = self.func.cls
+        if cls is not None and key.startswith("self.") and key.count(".") == 1 and not cls.managed:
+            live = self.structure.attribute_live(cls, key.split(".", 1)[1])
+            if live is False:
+                return False  # every assignment of the attribute in the class builds inert layers
         return None if self.func.is_nonlocal(key) and not self.func.is_module else True
 
     def gradients_off(self, flow: Flow) -> str | None:
@@ -219,15 +225,16 @@ class Walker:
             return self.grad_off[-1]
         return flow.grad_off()
 
-    def deliberate(self, key: str) -> bool:
+    def deliberate(self, key: str, name: str | None) -> bool:
         """A forward in training mode on purpose, not an inference: part of
         a training step (the innermost loop around it runs a backward or an
-        optimizer step of its own: label guessing, a teacher's targets), or
+        optimizer step of its own, and runs the same model -- ``name``, as
+        the call spells it -- with gradients: label guessing), or
         after an explicit ``train()`` with no step since in code that says it
         recalibrates BatchNorm (resets running statistics, changes momentum,
         ``update_bn``) or samples with dropout on (``mc_dropout``) -- and does
         not say it evaluates (a validation/test loader, an evaluation name)."""
-        if self.loops and _steps_of_its_own(self.loops[-1]):
+        if self.loops and name in _trained_in(self.loops[-1], self.structure.imports):
             return True
         if key not in self.trained_on_purpose:
             return False
