@@ -342,6 +342,11 @@ def _applied(an: SourceAnalysis, fz: Freeze) -> Iterator[tuple[Func, str, ast.AS
     parameter, each call of the helper (with the caller's key)."""
     yield fz.func, fz.key, fz.node, None, fz.arch
     if fz.key.split(".", 1)[0] not in fz.func.params:
+        if fz.arch is None:  # a global model frozen in a function: as its callers built it
+            for c in an.callers_of(fz.func):
+                bound = c.bound(fz.key)
+                if bound is not None and bound[1] == fz.key and c.archs.get(bound[0]):
+                    yield fz.func, fz.key, fz.node, None, c.archs[bound[0]]
         return
     for c in an.callers_of(fz.func):
         bound = c.bound(fz.key)

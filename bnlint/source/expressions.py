@@ -193,6 +193,8 @@ class Expressions:
         picked = const(name)
         if picked is ... and isinstance(name, ast.Name):
             picked = self.structure.constants().get(name.id, ...)
+        elif picked is ... and isinstance(name, ast.Attribute):  # args.arch: the argument's default
+            picked = self.structure.constants().get(f"<argument>.{name.attr}", ...)
         if isinstance(picked, str):
             if V.is_builder(f"{module}.{picked}"):
                 return Val(mode=TRAINING, arch=f"{module}.{picked}")
@@ -204,12 +206,17 @@ class Expressions:
         other = self.structure.module_structure(module)
         if other is None:
             return None
-        classes = [other.foreign_class(q) if q else None for q in other.imports.table.values()]
-        models = [o.classes[n] for o, n in filter(None, classes) if o.classes[n].is_model]
-        models += [c for c in other.classes.values() if c.is_model]
+        models = other.exported_models()
         if not models:
             return None
-        return Val(mode=TRAINING, live=any(m.live is not False for m in models))
+        live = any(o.class_is_live(n) for o, n in models)
+        # what it was built as, when every class it may be says BatchNorm
+        # (the first of them stands for all: `module.Name` as seen from here)
+        everywhere = all(any("BatchNorm" in w for w in o.classes[n].names) for o, n in models)
+        arch = None
+        if everywhere and self.structure.foreign_class(f"{module}.{models[0][1]}") is not None:
+            arch = f"{module}.{models[0][1]}"
+        return Val(mode=TRAINING, arch=arch, live=live)
 
     def _method(self, e: ast.Call, attr: str, recv: Val, flow: Flow, grad_off: str | None) -> tuple[bool, Val | None]:
         """A method called on a value: (whether it was one of a module's, its value)."""
@@ -402,6 +409,8 @@ class Expressions:
                 continue  # the callee's global, not the caller's own variable of that name
             call.binding.setdefault(k, (k, flow.mode(k)))
             call.live.setdefault(k, walk.liveness(k))
+            if root in walk.built:  # a global the caller built
+                call.archs.setdefault(k, walk.built[root])
 
     _BY_TYPE: dict[type, Callable] = {
         ast.Call: _call,

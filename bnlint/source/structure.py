@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from bnlint.source import vocabulary as V
 from bnlint.source.flow import TRAINING, Val
-from bnlint.source.syntax import FUNCTIONS, Imports, definitions, dotted, identifiers, own_nodes
+from bnlint.source.syntax import FUNCTIONS, Imports, const, definitions, dotted, identifiers, own_nodes
 
 
 @dataclass(eq=False)
@@ -223,6 +223,18 @@ class FileStructure:
                             if isinstance(node.value, ast.Constant):
                                 values[t.id] = node.value.value
             self._constants = {k: v for k, v in values.items() if counts[k] == 1}
+            # argparse defaults, by destination: `parser.add_argument("--arch", default="resnet50")`
+            for node in ast.walk(self.tree):
+                if (
+                    isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "add_argument" and node.args
+                    and isinstance(const(node.args[0]), str) and node.args[0].value.startswith("-")  # type: ignore[attr-defined]
+                ):
+                    dest = next((k.value for k in node.keywords if k.arg == "dest"), None)
+                    name = const(dest) if dest is not None else node.args[-1].value.lstrip("-").replace("-", "_")  # type: ignore[attr-defined]
+                    default = next((k.value for k in node.keywords if k.arg == "default"), None)
+                    if isinstance(name, str) and isinstance(const(default), str):
+                        self._constants.setdefault(f"<argument>.{name}", default.value)  # type: ignore[union-attr]
         return self._constants
 
     def function(self, name: str, scope: Func) -> Func | None:
@@ -307,7 +319,31 @@ class FileStructure:
         again = other.imports.table.get(name)
         if again is not None and other is not self:
             return other.foreign(again, _depth + 1)
+        if other is not self:
+            for node in other.tree.body:  # `from .resnet import *`
+                if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
+                    found = other.foreign("." * node.level + (node.module or "") + "." + name, _depth + 1)
+                    if found is not None:
+                        return found
         return None
+
+    def exported_models(self, _depth: int = 0) -> "list[tuple[FileStructure, str]]":
+        """The model classes a module offers by name: its own, those it
+        imports by name, and those of the modules it star-imports
+        (``from .resnet import *`` in ``models/__init__.py``)."""
+        found = [(self, c.name) for c in self.classes.values() if c.is_model]
+        if _depth > 3:
+            return found
+        for q in self.imports.table.values():
+            other = self.foreign_class(q)
+            if other is not None and other[0].classes[other[1]].is_model:
+                found.append(other)
+        for node in self.tree.body:
+            if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
+                other = self.module_structure("." * node.level + (node.module or ""))
+                if other is not None and other is not self:
+                    found.extend(other.exported_models(_depth + 1))
+        return found
 
     def module_structure(self, module: str) -> "FileStructure | None":
         """The parsed file of a module of the checked tree, by its import

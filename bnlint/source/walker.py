@@ -611,9 +611,12 @@ class Walker:
             elif isinstance(fact, CallOf):
                 uses.update(ck for ck, _ in fact.binding.values() if ck)
         uses = {k for k in uses if func.is_nonlocal(k)}
-        freezes = {f.key for f in self.main if isinstance(f, Freeze) and func.is_nonlocal(f.key)}
+        freezes = {f.key for f in self.main if isinstance(f, Freeze) and f.key.split(".", 1)[0] in func.params}
         vals = {val for _, val in returns}
         ret = vals.pop() if len(vals) == 1 else None
+        if len(vals) > 1 and all(v is not None and v.key is None and v.mode is not None for v in vals):
+            # a factory returning one of several new models (`if name == "vgg": return VGG()` ...)
+            ret = Val(mode=frozenset().union(*(v.mode for v in vals)), live=any(v.live for v in vals))
         if ret is not None and ret.key is not None and not func.is_nonlocal(ret.key):
             mode = out.mode(ret.key) if out is not None else self.default(ret.key)
             ret = Val(mode=mode, arch=self.built.get(ret.key), live=self.liveness(ret.key) is not False)
