@@ -97,9 +97,12 @@ def test_the_same_helper_summarized_once_across_modules(tmp_path):
             "net = torchvision.models.resnet18()\nfreeze(net)\n"
             "for x in loader:\n    net(x).sum().backward()\n    optimizer.step()\n"
         )
-    from bnlint.source import interproc
+    from bnlint.source import interproc, structure
 
     assert [f.code for f in check_source(str(tmp_path / "a.py"))] == ["BN401"]
-    first = interproc._ANALYSES[str(tmp_path / "helpers.py")]
+    helpers = structure.structure_of(str(tmp_path / "helpers.py"))
+    summary = interproc.foreign_summary(helpers, helpers.functions["freeze"])
+    assert summary is not None and summary.freezes == {"net"}
     assert [f.code for f in check_source(str(tmp_path / "b.py"))] == ["BN401"]
-    assert interproc._ANALYSES[str(tmp_path / "helpers.py")] is first
+    assert structure.structure_of(str(tmp_path / "helpers.py")) is helpers  # parsed once
+    assert interproc.foreign_summary(helpers, helpers.functions["freeze"]) is summary  # summarized once

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from bnlint.findings import Finding
 from bnlint.source.interproc import SourceAnalysis, analysis_of
-from bnlint.source.structure import FileStructure
+from bnlint.source.structure import FileStructure, known_structure
 from bnlint.source.syntax import Imports
 
 @dataclass
@@ -24,7 +24,9 @@ class SourceContext:
     @property
     def analysis(self) -> SourceAnalysis:
         if self._analysis is None:
-            structure = FileStructure(self.path, self.text, self.tree, self.imports)
+            structure = known_structure(
+                self.path, self.text, lambda: FileStructure(self.path, self.text, self.tree, self.imports)
+            )
             self._analysis = analysis_of(structure) or SourceAnalysis(structure)
         return self._analysis
 

@@ -31,7 +31,7 @@ _PASSED_ROUNDS = 4  # walks of a file at most (see SourceAnalysis.__init__)
 class SourceAnalysis:
     """Everything the source rules ask about one file."""
 
-    def __init__(self, structure: FileStructure):
+    def __init__(self, structure: FileStructure, walk_all: bool = True):
         self.structure = structure
         self.events: list = []  # every fact of the file, function by function
         self._summaries: dict[int, Summary | None] = {}
@@ -44,6 +44,8 @@ class SourceAnalysis:
         # name (`train(args, generator, g_ema)`): when a walk finds one, the
         # file is walked again knowing it. Each round carries a model one call
         # further down; past the last round, such parameters stay unknown.
+        if not walk_all:  # summaries on demand only (a module another one imports)
+            return
         order = self._callees_first()
         for round_ in range(_PASSED_ROUNDS):
             for func in order:
@@ -239,7 +241,20 @@ def analysis_of(structure: FileStructure) -> SourceAnalysis | None:
     return analysis
 
 
+_ON_DEMAND: dict[str, SourceAnalysis] = {}
+
+
 def foreign_summary(structure: FileStructure, func: Func) -> Summary | None:
-    """What a function of another module does, from that module's analysis."""
-    analysis = analysis_of(structure)
-    return None if analysis is None else analysis._summaries.get(id(func))
+    """What a function of another module does: from that module's analysis
+    when the run has built it, else walked on demand -- that function and
+    its callees only, each once."""
+    path = os.path.abspath(structure.path)
+    full = _ANALYSES.get(path)
+    if full is not None and full.structure is structure:
+        return full._summaries.get(id(func))
+    lazy = _ON_DEMAND.get(path)
+    if lazy is None or lazy.structure is not structure:
+        if len(_ON_DEMAND) > 4096:
+            _ON_DEMAND.clear()
+        lazy = _ON_DEMAND[path] = SourceAnalysis(structure, walk_all=False)
+    return lazy.summary(func)

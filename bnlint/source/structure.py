@@ -347,7 +347,18 @@ class FileStructure:
 
     def module_structure(self, module: str) -> "FileStructure | None":
         """The parsed file of a module of the checked tree, by its import
-        name (relative ones from this file's package)."""
+        name (relative ones from this file's package); looked up once per
+        directory and name."""
+        memo = (os.path.dirname(os.path.abspath(self.path)), module)
+        if memo in _MODULES:
+            path = _MODULES[memo]
+            return None if path is None else self if path == os.path.abspath(self.path) else structure_of(path)
+        found = self._module_structure(module)
+        if found is not None or not _BUILDING:  # a miss inside a cycle may be found later
+            _MODULES[memo] = None if found is None else os.path.abspath(found.path)
+        return found
+
+    def _module_structure(self, module: str) -> "FileStructure | None":
         level = len(module) - len(module.lstrip("."))
         here = os.path.dirname(os.path.abspath(self.path))
         parts = module.lstrip(".").split(".") if module.strip(".") else []
@@ -361,8 +372,8 @@ class FileStructure:
             roots = [here]
             for _ in range(_ANCESTORS):
                 parent = os.path.dirname(roots[-1])
-                if parent == roots[-1]:
-                    break
+                if parent == roots[-1] or os.path.basename(parent) in _INSTALLED:
+                    break  # installed packages are not the checked tree
                 roots.append(parent)
         for root in roots:
             rel = os.path.join(root, *parts)
@@ -469,6 +480,7 @@ class FileStructure:
 # import Y` in `tool/`); the standard library and torch's own packages are
 # never the user's.
 _ANCESTORS = 3
+_INSTALLED = frozenset({"site-packages", "dist-packages"})
 _NOT_THE_TREE = frozenset({
     "torch", "torchvision", "torchaudio", "timm", "numpy", "os", "sys", "re", "math", "typing", "collections",
     "functools", "itertools", "json", "time", "logging", "argparse", "random", "pathlib", "warnings",
@@ -482,7 +494,6 @@ def _file_exists(path: str) -> bool:
     return os.path.isfile(path)
 
 
-@functools.lru_cache(maxsize=4096)
 def _structure_of(path: str) -> FileStructure | None:
     try:
         with open(path, "rb") as fh:
@@ -493,20 +504,42 @@ def _structure_of(path: str) -> FileStructure | None:
     return FileStructure(path, raw.decode("utf-8", "replace"), tree)
 
 
+# Every file of the checked tree read so far, by path: the run's own files
+# and those they import, one parse and one structure each.
+_FILES: dict[str, FileStructure | None] = {}
+
+
+def known_structure(path: str, text: str, build) -> FileStructure:
+    """The structure of a file the run reads -- the one its importers
+    already built when the text is the same, else ``build()``'s."""
+    path = os.path.abspath(path)
+    cached = _FILES.get(path)
+    if cached is not None and cached.text == text:
+        return cached
+    if len(_FILES) > 8192:
+        _FILES.clear()
+    structure = _FILES[path] = build()
+    return structure
+
+
 def structure_of(path: str) -> FileStructure | None:
     """Another file of the checked tree, parsed (not imported) once per
     process, for its classes and functions."""
     path = os.path.abspath(path)
+    if path in _FILES:
+        return _FILES[path]
     if not _file_exists(path) or path in _BUILDING:
         return None  # absent, or being read now (modules that import each other)
     _BUILDING.add(path)
     try:
-        return _structure_of(path)
+        found = _FILES[path] = _structure_of(path)
+        return found
     finally:
         _BUILDING.discard(path)
 
 
 _BUILDING: set[str] = set()
+_MODULES: dict[tuple[str, str], str | None] = {}  # (directory, module name) -> its file, or None
 
 
 class CycleMemo:

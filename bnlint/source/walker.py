@@ -102,7 +102,11 @@ def guard(test: ast.expr, holds: bool) -> tuple:
         subject = dotted(left)
         if subject is not None and isinstance(right, ast.Constant):
             return ("eq", subject, right.value, holds == isinstance(test.ops[0], ast.Eq))
-    return ("test", ast.dump(test), holds)
+    # any other test: by what it names (`if args.freeze:`), else only itself
+    name = dotted(test)
+    if name is None and isinstance(test, ast.Call) and not test.args and not test.keywords:
+        name = (dotted(test.func) or "?") + "()"
+    return ("test", name if name is not None else (test.lineno, test.col_offset), holds)
 
 
 def exclusive(a: tuple, b: tuple) -> bool:
