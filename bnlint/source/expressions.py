@@ -22,6 +22,18 @@ if TYPE_CHECKING:  # pragma: no cover
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
 
 
+def _passed_constant(e: ast.Call, callee: Func, param: str):
+    """The literal a call passes for a parameter (``...`` when none is known)."""
+    if param in callee.positional:
+        i = callee.positional.index(param)
+        if i < len(e.args) and not any(isinstance(a, ast.Starred) for a in e.args[: i + 1]):
+            return const(e.args[i])
+    for k in e.keywords:
+        if k.arg == param:
+            return const(k.value)
+    return ...
+
+
 class Expressions:
     """Evaluates the expressions of one walk, in the flow state given;
     records what it finds through the walker."""
@@ -297,7 +309,7 @@ class Expressions:
             return
         if trains is None:
             trains = {k: flow.mode(k) for k in walk.trained}
-        walk.emit(Step(e, walk.func, trains))
+        walk.emit(Step(e, walk.func, trains, tuple(walk.guards)))
 
     # -- calls of the file's own functions ---------------------------------------------
     def call_function(
@@ -331,7 +343,10 @@ class Expressions:
             if ck is not None:
                 walk.freeze(e, ck, via=callee.qualname)
 
-        if summary.trains:
+        if summary.trains and not any(
+            (val := _passed_constant(e, callee, p)) is not ... and bool(val) != holds
+            for p, holds in summary.train_if.items()
+        ):  # `run_epoch(model, loader, None)` runs no step of `if optimizer: optimizer.step()`
             trains = {}
             for k, m in summary.trains.items():
                 ck = caller_key(k)

@@ -60,6 +60,7 @@ class Step:
     node: ast.AST
     func: Func
     trains: dict[str, Mode]
+    guards: tuple = ()  # the branch conditions it is under (see Walker.guards)
 
 
 @dataclass(eq=False)

@@ -46,6 +46,9 @@ class Summary:
     uses: set[str]  # every key it shares with its callers and touches
     returns: Val | None = None
     freezes: set[str] = field(default_factory=set)  # keys it freezes (requires_grad=False)
+    # parameters every training step is conditional on, each with the outcome
+    # it needs (`if optimizer: ... optimizer.step()` -> {"optimizer": True})
+    train_if: dict[str, bool] = field(default_factory=dict)
 
 
 # Gradients, as `torch.set_grad_enabled(...)` statements left them: the set

@@ -51,7 +51,7 @@ _INERT_LAYER = re.compile(
     r"|Softmax\w*|LogSoftmax|Softmin|ReLU\d*|LeakyReLU|PReLU|ELU|SELU|CELU|GELU|SiLU|Mish|Sigmoid|LogSigmoid"
     r"|Tanh|Hardtanh|Hardswish|Hardsigmoid|Hardshrink|Softshrink|Softplus|Softsign|Tanhshrink|Threshold|GLU"
     r"|\w*Pad\dd|ChannelShuffle|Fold|Unfold|CosineSimilarity|PairwiseDistance"
-    r"|Sequential|ModuleList|ModuleDict)$"
+    r"|LSTMCell|GRUCell|RNNCell|Sequential|ModuleList|ModuleDict)$"
 )
 # Words of a class body that may build a mode-dependent layer.
 LIVE_WORDS = re.compile(r"BatchNorm|batch_norm|Dropout|dropout|RReLU|rrelu|track_running_stats")

@@ -616,6 +616,11 @@ class Walker:
                 uses.update(ck for ck, _ in fact.binding.values() if ck)
         uses = {k for k in uses if func.is_nonlocal(k)}
         freezes = {f.key for f in self.main if isinstance(f, Freeze) and f.key.split(".", 1)[0] in func.params}
+        steps = [f for f in self.main if isinstance(f, Step)]
+        train_if: dict[str, bool] = {}
+        if steps:  # conditions on a parameter that every step is under
+            common = set(steps[0].guards).intersection(*(s.guards for s in steps[1:]))
+            train_if = {g[1]: g[2] for g in common if g[0] == "test" and g[1] in func.params}
         vals = {val for _, val in returns}
         ret = vals.pop() if len(vals) == 1 else None
         if len(vals) > 1 and all(v is not None and v.key is None and v.mode is not None for v in vals):
@@ -624,7 +629,7 @@ class Walker:
         if ret is not None and ret.key is not None and not func.is_nonlocal(ret.key):
             mode = out.mode(ret.key) if out is not None else self.default(ret.key)
             ret = Val(mode=mode, arch=self.built.get(ret.key), live=self.liveness(ret.key) is not False)
-        return Summary(None if out is None else keep, trains, evals, uses, ret, freezes)
+        return Summary(None if out is None else keep, trains, evals, uses, ret, freezes, train_if)
 
     _BY_TYPE: dict[type, Callable] = {
         **dict.fromkeys(DEFINITIONS, _definition),
