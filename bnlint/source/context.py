@@ -7,7 +7,7 @@ import ast
 from dataclasses import dataclass
 
 from bnlint.findings import Finding
-from bnlint.source.interproc import SourceAnalysis, analysis_of
+from bnlint.source.interproc import SourceAnalysis
 from bnlint.source.structure import FileStructure, known_structure
 from bnlint.source.syntax import Imports
 
@@ -27,7 +27,9 @@ class SourceContext:
             structure = known_structure(
                 self.path, self.text, lambda: FileStructure(self.path, self.text, self.tree, self.imports)
             )
-            self._analysis = analysis_of(structure) or SourceAnalysis(structure)
+            # the file's own analysis (every fact) is the rules' only; what
+            # importers need of it are summaries, kept per function
+            self._analysis = SourceAnalysis(structure)
         return self._analysis
 
     @property

@@ -214,44 +214,16 @@ class SourceAnalysis:
 
 
 # -- the project view -----------------------------------------------------------------
-# One analysis per file of the checked tree, built when first needed -- for the
-# file itself or for a module that imports it -- and kept for the process, so
-# that each function is summarized once however many modules call it.
-_ANALYSES: dict[str, SourceAnalysis] = {}
-_BUSY: set[str] = set()
-
-
-def analysis_of(structure: FileStructure) -> SourceAnalysis | None:
-    """The analysis of a file of the checked tree (None while it is being
-    built: modules that import each other see no summaries across the cycle)."""
-    path = os.path.abspath(structure.path)
-    known = _ANALYSES.get(path)
-    if known is not None and (known.structure is structure or known.structure.text == structure.text):
-        return known
-    if path in _BUSY:
-        return None
-    _BUSY.add(path)
-    try:
-        analysis = SourceAnalysis(structure)
-    finally:
-        _BUSY.discard(path)
-    if len(_ANALYSES) > 4096:
-        _ANALYSES.clear()
-    _ANALYSES[path] = analysis
-    return analysis
-
-
+# What a module needs of the modules of the checked tree it imports are
+# summaries of their functions: walked on demand -- the function asked for
+# and its callees, each once per process -- from that module's one structure
+# (structure.structure_of), never from its file's full analysis.
 _ON_DEMAND: dict[str, SourceAnalysis] = {}
 
 
 def foreign_summary(structure: FileStructure, func: Func) -> Summary | None:
-    """What a function of another module does: from that module's analysis
-    when the run has built it, else walked on demand -- that function and
-    its callees only, each once."""
+    """What a function of another module does (None: unknown, or a cycle)."""
     path = os.path.abspath(structure.path)
-    full = _ANALYSES.get(path)
-    if full is not None and full.structure is structure:
-        return full._summaries.get(id(func))
     lazy = _ON_DEMAND.get(path)
     if lazy is None or lazy.structure is not structure:
         if len(_ON_DEMAND) > 4096:

@@ -510,16 +510,15 @@ _FILES: dict[str, FileStructure | None] = {}
 
 
 def known_structure(path: str, text: str, build) -> FileStructure:
-    """The structure of a file the run reads -- the one its importers
-    already built when the text is the same, else ``build()``'s."""
-    path = os.path.abspath(path)
-    cached = _FILES.get(path)
+    """The structure of a file the run reads: the one its importers already
+    built when the text is the same, else ``build()``'s -- not kept: a file
+    is kept once a module imports it (so each file is parsed at most twice,
+    and summarized once), and the run's other trees are let go, which keeps
+    the collector's work small on large trees."""
+    cached = _FILES.get(os.path.abspath(path))
     if cached is not None and cached.text == text:
         return cached
-    if len(_FILES) > 8192:
-        _FILES.clear()
-    structure = _FILES[path] = build()
-    return structure
+    return build()
 
 
 def structure_of(path: str) -> FileStructure | None:
