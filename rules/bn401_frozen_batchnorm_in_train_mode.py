@@ -6,6 +6,7 @@ from bnlint.findings import FixSafety, Severity
 from bnlint.engine.rule import Example, Rule
 from bnlint.model import layers as L
 from bnlint.source import EVAL, TRAIN, FileStructure, Freeze, Func, ModeSet, SourceAnalysis, Step
+from bnlint.source.walker import exclusive
 from bnlint.source.syntax import const, dotted, identifiers
 from bnlint.source.vocabulary import is_builder
 
@@ -134,10 +135,19 @@ class FrozenBatchNormInTrainMode(Rule):
                 arch = batchnorm_architecture(an.structure, built)
                 if arch is None or (id(node), key) in seen:
                     continue
-                modes = [e.mode for e in an.events_of(func) if isinstance(e, ModeSet) and e.key == root]
+                if not _trained(an, root):
+                    continue  # the training steps of the script train other models
+                # mode switches on no common path with the freeze do not count
+                # (`if weights == "freeze": freeze...` / `elif weights == "finetune": model.train()`)
+                guards = fz.guards if func is fz.func else ()
+                modes = [
+                    e.mode for e in an.events_of(func)
+                    if isinstance(e, ModeSet) and e.key == root and not exclusive(e.guards, guards)
+                ]
                 if any(EVAL in m for m in modes) and not any(TRAIN in m for m in modes):
                     continue
                 seen.add((id(node), key))
+                via = via or fz.via
                 how = f"by {via}()" if via else "with requires_grad=False"
                 yield ctx.report(
                     self,
@@ -321,12 +331,23 @@ _KEEPS_BN_EVAL = re.compile(
 )
 
 
+def _trained(an: SourceAnalysis, root: str) -> bool:
+    """Whether some training step of the file trains the model named ``root``
+    (or one of its submodules)."""
+    return any(k.split(".", 1)[0] == root for step in an.of(Step) for k in step.trains)
+
+
 def _applied(an: SourceAnalysis, fz: Freeze) -> Iterator[tuple[Func, str, ast.AST, str | None, str | None]]:
     """Where a freeze takes effect, with what the frozen model was built
     as there: the freeze itself, and for a helper that freezes its
     parameter, each call of the helper (with the caller's key)."""
     yield fz.func, fz.key, fz.node, None, fz.arch
     if fz.key.split(".", 1)[0] not in fz.func.params:
+        if fz.arch is None:  # a global model frozen in a function: as its callers built it
+            for c in an.callers_of(fz.func):
+                bound = c.bound(fz.key)
+                if bound is not None and bound[1] == fz.key and c.archs.get(bound[0]):
+                    yield fz.func, fz.key, fz.node, None, c.archs[bound[0]]
         return
     for c in an.callers_of(fz.func):
         bound = c.bound(fz.key)

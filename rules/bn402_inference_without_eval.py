@@ -3,7 +3,7 @@ from typing import Callable
 from bnlint.findings import Severity
 from bnlint.engine.rule import Example, Rule
 from bnlint.source import FROM_CALLER, CycleMemo, Func, ModelCall, SourceAnalysis
-from bnlint.source.syntax import name_words
+from bnlint.source.syntax import identifiers, name_words
 
 
 class InferenceWithoutEval(Rule):
@@ -74,6 +74,7 @@ class InferenceWithoutEval(Rule):
                 or (call.node.lineno, call.key) in seen
                 or call.deliberate
                 or not an.is_live(func, call.key, call.live)
+                or (not call.grad_off and not func.grad_off and _smoke_test(func, call.key))
             ):
                 continue
             path = an.train_path(func, call.key, call.mode)
@@ -454,6 +455,19 @@ _INFERENCE_WORDS = {
     "validation", "val", "valid", "test", "testing", "infer", "inference",
 }
 _TRAINING_WORDS = {"train", "training", "fit", "finetune", "step"}
+
+
+_WEIGHTS = {"load_state_dict", "load", "from_pretrained", "pretrained", "weights", "load_checkpoint", "checkpoint", "resume"}
+
+
+def _smoke_test(func: Func, key: str) -> bool:
+    """A ``test()`` that builds a model and runs it without loading any
+    weights (``net = ResNet18(); print(net(x).size())`` in a model file):
+    an untrained model's outputs are no inference, its shapes are checked."""
+    root = key.split(".", 1)[0]
+    if func.is_module or root not in func.locals or root in func.params:
+        return False
+    return not (identifiers(func.node) & _WEIGHTS)
 
 
 def is_inference_name(name: str) -> bool:

@@ -19,7 +19,7 @@ The layers, each on the ones before it:
 
 Heuristics that one rule uses live in that rule's file."""
 
-from bnlint.source.context import SourceContext, needs_flow
+from bnlint.source.context import SourceContext
 from bnlint.source.facts import CallOf, Export, Freeze, ModelCall, ModeSet, Reentry, Step
 from bnlint.source.flow import EVAL, EVALUATING, FROM_CALLER, TRAIN, Mode
 from bnlint.source.interproc import SourceAnalysis
@@ -29,5 +29,5 @@ from bnlint.source.syntax import parse
 __all__ = [
     "EVAL", "EVALUATING", "FROM_CALLER", "TRAIN", "CallOf", "CycleMemo", "Export", "FileStructure", "Freeze",
     "Func", "Mode", "ModelCall", "ModeSet", "Reentry", "SourceAnalysis", "SourceContext", "Step",
-    "needs_flow", "parse",
+    "parse",
 ]

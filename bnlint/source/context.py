@@ -4,22 +4,12 @@ when first asked -- its structure and flow analysis."""
 from __future__ import annotations
 
 import ast
-import re
 from dataclasses import dataclass
 
 from bnlint.findings import Finding
 from bnlint.source.interproc import SourceAnalysis
-from bnlint.source.structure import FileStructure
+from bnlint.source.structure import FileStructure, known_structure
 from bnlint.source.syntax import Imports
-
-# Cheap text checks: a file that mentions none of these has nothing for the
-# flow analysis to find, and is not walked at all.
-_FLOW_WORDS = re.compile(r"no_grad|inference_mode|set_grad_enabled|\.eval\(|\.train\(|jit\.trace|export|backward|requires_grad")
-
-
-def needs_flow(text: str) -> bool:
-    return _FLOW_WORDS.search(text) is not None
-
 
 @dataclass
 class SourceContext:
@@ -34,14 +24,20 @@ class SourceContext:
     @property
     def analysis(self) -> SourceAnalysis:
         if self._analysis is None:
-            self._analysis = SourceAnalysis(FileStructure(self.path, self.text, self.tree, self.imports))
+            structure = known_structure(
+                self.path, self.text, lambda: FileStructure(self.path, self.text, self.tree, self.imports)
+            )
+            # the file's own analysis (every fact) is the rules' only; what
+            # importers need of it are summaries, kept per function
+            self._analysis = SourceAnalysis(structure)
         return self._analysis
 
     @property
-    def flow(self) -> SourceAnalysis | None:
-        """The mode analysis, or None for a file that mentions nothing it
-        could find (no no_grad, eval(), train(), export, backward ...)."""
-        return self.analysis if needs_flow(self.text) else None
+    def flow(self) -> SourceAnalysis:
+        """The mode analysis. Every file is walked: no text pre-filter
+        decides what is read (``def predict(net, x): return net(x)`` names
+        none of the usual words and is still an inference)."""
+        return self.analysis
 
     @property
     def imports(self) -> Imports:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Callable
 
 from bnlint.source import vocabulary as V
 from bnlint.source.facts import CallOf, Export, ModeSet, ModelCall, Step
-from bnlint.source.flow import EITHER, EVAL, EVALUATING, TRAIN, TRAINING, Flow, Mode, Val, substitute
+from bnlint.source.flow import EITHER, EVAL, EVALUATING, TRAIN, TRAINING, Flow, Mode, Summary, Val, substitute
 from bnlint.source.structure import Func
 from bnlint.source.syntax import argument, const, dotted
 
@@ -20,6 +20,18 @@ if TYPE_CHECKING:  # pragma: no cover
     from bnlint.source.walker import Walker
 
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
+
+
+def _passed_constant(e: ast.Call, callee: Func, param: str):
+    """The literal a call passes for a parameter (``...`` when none is known)."""
+    if param in callee.positional:
+        i = callee.positional.index(param)
+        if i < len(e.args) and not any(isinstance(a, ast.Starred) for a in e.args[: i + 1]):
+            return const(e.args[i])
+    for k in e.keywords:
+        if k.arg == param:
+            return const(k.value)
+    return ...
 
 
 class Expressions:
@@ -105,6 +117,10 @@ class Expressions:
         if isinstance(f, ast.Attribute):
             recv = self.expr(f.value, flow)
         elif not isinstance(f, ast.Name):
+            built = self.dynamic_build(f)
+            if built is not None:  # getattr(models, name)(), models.__dict__[arch]()
+                self._children(e, flow)
+                return built
             made = self.expr(f, flow)  # `Net()(x)`, `model.eval()(x)`
             if made is not None:
                 for a in e.args:
@@ -159,7 +175,60 @@ class Expressions:
         callee = self.structure.callee(f, walk.func)
         if callee is not None:  # a call of another function of this file
             return self.call_function(e, callee, args, kwargs, flow, grad_off)
+        if qual is not None:  # a function of another module of the checked tree
+            found = self.structure.foreign(qual)
+            if found is not None and found[1] in found[0].functions:
+                other, name = found
+                func = other.functions[name]
+                return self.call_function(e, func, args, kwargs, flow, grad_off, walk.foreign(other, func))
         return None
+
+    def dynamic_build(self, f: ast.AST) -> Val | None:
+        """A model class or builder picked by name from a module:
+        ``getattr(models, name)``, ``models.__dict__[arch]`` -- what calling
+        it builds, when the module is torchvision's/timm's (the name's
+        builder when the name is a constant of the file) or one of the
+        checked tree whose classes are models."""
+        owner = name = None
+        if (
+            isinstance(f, ast.Call) and isinstance(f.func, ast.Name) and f.func.id == "getattr"
+            and self.imports.qualify(f.func) is None and len(f.args) >= 2
+        ):
+            owner, name = f.args[0], f.args[1]
+        elif isinstance(f, ast.Subscript) and isinstance(f.value, ast.Attribute) and f.value.attr == "__dict__":
+            owner, name = f.value.value, f.slice
+        if owner is None:
+            return None
+        module = self.imports.qualify(owner)
+        if module is None:
+            return None
+        picked = const(name)
+        if picked is ... and isinstance(name, ast.Name):
+            picked = self.structure.constants().get(name.id, ...)
+        elif picked is ... and isinstance(name, ast.Attribute):  # args.arch: the argument's default
+            picked = self.structure.constants().get(f"<argument>.{name.attr}", ...)
+        if isinstance(picked, str):
+            if V.is_builder(f"{module}.{picked}"):
+                return Val(mode=TRAINING, arch=f"{module}.{picked}")
+            fresh = self.structure.fresh(f"{module}.{picked}")
+            if fresh is not None:
+                return fresh
+        if V.is_builder(f"{module}.resnet50"):
+            return Val(mode=TRAINING)  # one of torchvision's / timm's models
+        other = self.structure.module_structure(module)
+        if other is None:
+            return None
+        models = other.exported_models()
+        if not models:
+            return None
+        live = any(o.class_is_live(n) for o, n in models)
+        # what it was built as, when every class it may be says BatchNorm
+        # (the first of them stands for all: `module.Name` as seen from here)
+        everywhere = all(any("BatchNorm" in w for w in o.classes[n].names) for o, n in models)
+        arch = None
+        if everywhere and self.structure.foreign_class(f"{module}.{models[0][1]}") is not None:
+            arch = f"{module}.{models[0][1]}"
+        return Val(mode=TRAINING, arch=arch, live=live)
 
     def _method(self, e: ast.Call, attr: str, recv: Val, flow: Flow, grad_off: str | None) -> tuple[bool, Val | None]:
         """A method called on a value: (whether it was one of a module's, its value)."""
@@ -208,21 +277,27 @@ class Expressions:
         walk = self.walk
         flow.modes[key] = mode
         walk.trained_on_purpose.discard(key)
+        guards = tuple(walk.guards)
+        evals = evals or mode == EVALUATING
         for target in flow.ambiguous.get(key, ()):  # it may be any of them: a weak update
             flow.modes[target] = flow.mode(target) | mode
+            # on the path where `key` is `target` (`test_model = ema if use_ema
+            # else model`), the switch is target's: recorded as such, in the
+            # joined mode, so that what follows that path can be asked about
+            walk.emit(ModeSet(node, walk.func, target, flow.modes[target], via, walk.gradients_off(flow), evals, guards))
         flow.models.add(key)
         # a submodule's mode changes with its parent's, and vice versa for
         # what we track: `model.eval()` makes `model.backbone` eval too
         prefix = key + "."
         for k in [k for k in flow.modes if k.startswith(prefix)]:
             flow.modes[k] = mode
-        walk.emit(ModeSet(node, walk.func, key, mode, via, walk.gradients_off(flow), evals or mode == EVALUATING))
+        walk.emit(ModeSet(node, walk.func, key, mode, via, walk.gradients_off(flow), evals, guards))
         return Val(key=key)
 
     def model_call(self, e: ast.Call, key: str, flow: Flow, grad_off: str | None) -> None:
         walk = self.walk
         walk.emit(ModelCall(
-            e, walk.func, key, flow.mode(key), grad_off, walk.liveness(key), key in walk.trained_on_purpose,
+            e, walk.func, key, flow.mode(key), grad_off, walk.liveness(key), walk.deliberate(key, dotted(e.func)),
         ))
         if grad_off is None and walk.sink is not None:
             walk.trained.add(key)
@@ -234,21 +309,28 @@ class Expressions:
             return
         if trains is None:
             trains = {k: flow.mode(k) for k in walk.trained}
-        walk.emit(Step(e, walk.func, trains))
+        walk.emit(Step(e, walk.func, trains, tuple(walk.guards)))
 
     # -- calls of the file's own functions ---------------------------------------------
     def call_function(
         self, e: ast.Call, callee: Func, args: list[Val | None], kwargs: dict[str | None, Val | None],
-        flow: Flow, grad_off: str | None,
+        flow: Flow, grad_off: str | None, foreign: Summary | None = None,
     ) -> Val | None:
         """Bind what the call passes (models as arguments, and the globals and
         ``self`` attributes the callee uses), record the call, and apply the
-        callee's summary: its training steps, the modes it leaves, what it returns."""
+        callee's summary: its training steps, the modes it leaves, its
+        freezes, what it returns. A function of another module (``foreign``:
+        its summary) is bound by its parameters only and is no call of this
+        file's call graph."""
         walk = self.walk
-        summary = walk.summary(callee)
+        summary = walk.summary(callee) if foreign is None else foreign
         call = CallOf(e, walk.func, callee, {}, grad_off)
-        self._bind(call, e, args, kwargs, flow, summary.uses if summary is not None else ())
-        walk.emit(call)
+        if foreign is None:
+            self._bind(call, e, args, kwargs, flow, summary.uses if summary is not None else ())
+            walk.emit(call)
+        else:
+            self._bind(call, e, args, kwargs, flow, ())
+            call.binding = {k: v for k, v in call.binding.items() if k in callee.params}
         if summary is None:
             return None
 
@@ -256,7 +338,15 @@ class Expressions:
             bound = call.bound(k)
             return bound[1] if bound and bound[1] else None
 
-        if summary.trains:
+        for k in summary.freezes:  # `freeze_layers(net.backbone)`
+            ck = caller_key(k)
+            if ck is not None:
+                walk.freeze(e, ck, via=callee.qualname)
+
+        if summary.trains and not any(
+            (val := _passed_constant(e, callee, p)) is not ... and bool(val) != holds
+            for p, holds in summary.train_if.items()
+        ):  # `run_epoch(model, loader, None)` runs no step of `if optimizer: optimizer.step()`
             trains = {}
             for k, m in summary.trains.items():
                 ck = caller_key(k)
@@ -293,17 +383,27 @@ class Expressions:
             if val.key:
                 call.binding[param] = (val.key, flow.mode(val.key))
                 call.live[param] = walk.liveness(val.key)
-                if val.key in walk.built:
-                    call.archs[param] = walk.built[val.key]
+                arch = walk.built.get(val.key.split(".", 1)[0])  # `net.layer1` is part of what `net` was built as
+                if arch is not None:
+                    call.archs[param] = arch
             else:
                 call.binding[param] = ("", val.mode or EITHER)
                 call.live[param] = val.live
                 if val.arch:
                     call.archs[param] = val.arch
 
+        def submodule(arg: ast.AST) -> Val | None:
+            # `freeze(net.layer1)`: an attribute of a model, handed over
+            d = dotted(arg) if isinstance(arg, ast.Attribute) else None
+            if d is None:
+                return None
+            root = walk.key_of(ast.Name(d.split(".", 1)[0]), flow) or ""
+            return Val(key=walk.canon(d, flow)) if root and walk.is_model(root, flow) else None
+
         for i, (arg, val) in enumerate(zip(e.args, args)):
             if isinstance(arg, ast.Starred) or i >= len(callee.positional):
                 break  # *args: which parameter gets what is unknown from here on
+            val = val or submodule(arg)
             if val is not None:
                 bind(callee.positional[i], val)
         for name, val in kwargs.items():
@@ -324,6 +424,8 @@ class Expressions:
                 continue  # the callee's global, not the caller's own variable of that name
             call.binding.setdefault(k, (k, flow.mode(k)))
             call.live.setdefault(k, walk.liveness(k))
+            if root in walk.built:  # a global the caller built
+                call.archs.setdefault(k, walk.built[root])
 
     _BY_TYPE: dict[type, Callable] = {
         ast.Call: _call,

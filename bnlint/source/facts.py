@@ -42,6 +42,7 @@ class ModeSet(_AtModel):
     # puts the model in eval whenever it sets anything: `.eval()`, or a
     # helper that calls it (perhaps in a loop or a branch) and never train()
     evals: bool = False
+    guards: tuple = ()  # the branch conditions it is under (see Walker.guards)
 
 
 @dataclass(eq=False)
@@ -59,6 +60,7 @@ class Step:
     node: ast.AST
     func: Func
     trains: dict[str, Mode]
+    guards: tuple = ()  # the branch conditions it is under (see Walker.guards)
 
 
 @dataclass(eq=False)
@@ -69,6 +71,8 @@ class Freeze:
     func: Func
     key: str
     arch: str | None = None  # what the frozen model was built as, where known here
+    via: str | None = None  # the helper that froze it, for a call of one
+    guards: tuple = ()  # the branch conditions it is under (see Walker.guards)
 
 
 @dataclass(eq=False)

@@ -9,7 +9,7 @@ it shares with its callers)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 TRAIN, EVAL, ENTRY = "train", "eval", "entry"
@@ -45,6 +45,10 @@ class Summary:
     evals: set[str]  # keys it puts in eval
     uses: set[str]  # every key it shares with its callers and touches
     returns: Val | None = None
+    freezes: set[str] = field(default_factory=set)  # keys it freezes (requires_grad=False)
+    # parameters every training step is conditional on, each with the outcome
+    # it needs (`if optimizer: ... optimizer.step()` -> {"optimizer": True})
+    train_if: dict[str, bool] = field(default_factory=dict)
 
 
 # Gradients, as `torch.set_grad_enabled(...)` statements left them: the set

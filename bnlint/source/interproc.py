@@ -16,6 +16,7 @@ calling ``self(x)`` in its own ``predict`` is fine)."""
 
 from __future__ import annotations
 
+import os
 from typing import Iterator
 
 from bnlint.source import vocabulary as V
@@ -30,7 +31,7 @@ _PASSED_ROUNDS = 4  # walks of a file at most (see SourceAnalysis.__init__)
 class SourceAnalysis:
     """Everything the source rules ask about one file."""
 
-    def __init__(self, structure: FileStructure):
+    def __init__(self, structure: FileStructure, walk_all: bool = True):
         self.structure = structure
         self.events: list = []  # every fact of the file, function by function
         self._summaries: dict[int, Summary | None] = {}
@@ -43,6 +44,8 @@ class SourceAnalysis:
         # name (`train(args, generator, g_ema)`): when a walk finds one, the
         # file is walked again knowing it. Each round carries a model one call
         # further down; past the last round, such parameters stay unknown.
+        if not walk_all:  # summaries on demand only (a module another one imports)
+            return
         order = self._callees_first()
         for round_ in range(_PASSED_ROUNDS):
             for func in order:
@@ -109,7 +112,7 @@ class SourceAnalysis:
         if func.cls is not None and func.cls.managed:
             return None
         self._busy.add(fid)
-        walk = Walker(self.structure, self.summary, func)
+        walk = Walker(self.structure, self.summary, func, foreign_summary)
         try:
             summary = walk.run()
         finally:
@@ -208,3 +211,22 @@ class SourceAnalysis:
             return not calls
 
         return self._memo(("live", id(func), key), True, compute)
+
+
+# -- the project view -----------------------------------------------------------------
+# What a module needs of the modules of the checked tree it imports are
+# summaries of their functions: walked on demand -- the function asked for
+# and its callees, each once per process -- from that module's one structure
+# (structure.structure_of), never from its file's full analysis.
+_ON_DEMAND: dict[str, SourceAnalysis] = {}
+
+
+def foreign_summary(structure: FileStructure, func: Func) -> Summary | None:
+    """What a function of another module does (None: unknown, or a cycle)."""
+    path = os.path.abspath(structure.path)
+    lazy = _ON_DEMAND.get(path)
+    if lazy is None or lazy.structure is not structure:
+        if len(_ON_DEMAND) > 4096:
+            _ON_DEMAND.clear()
+        lazy = _ON_DEMAND[path] = SourceAnalysis(structure, walk_all=False)
+    return lazy.summary(func)

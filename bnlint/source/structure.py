@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from bnlint.source import vocabulary as V
 from bnlint.source.flow import TRAINING, Val
-from bnlint.source.syntax import FUNCTIONS, Imports, definitions, dotted, identifiers, own_nodes
+from bnlint.source.syntax import FUNCTIONS, Imports, const, definitions, dotted, identifiers, own_nodes
 
 
 @dataclass(eq=False)
@@ -109,6 +109,7 @@ class FileStructure:
         self.funcs: list[Func] = []  # every function to walk, module code first
         self.module_keys: set[str] = set()  # names used like modules anywhere: `x.eval()`, `x.parameters()`
         self.model_attrs: dict[str, set[str]] = {}  # class -> `self.x` attributes built as models
+        self._constants: dict[str, object] | None = None
         self._collect()
         self.model_type_names = {
             "torch.nn.Module", "nn.Module", "Module", *(c.name for c in self.classes.values() if c.is_model)
@@ -209,6 +210,33 @@ class FileStructure:
         func.locals -= shared_names
 
     # -- names ---------------------------------------------------------------------
+    def constants(self) -> dict[str, object]:
+        """Module-level names assigned once, to a literal (``ARCH = "resnet50"``)."""
+        if self._constants is None:
+            values: dict[str, object] = {}
+            counts: dict[str, int] = {}
+            for node in self.tree.body:
+                if isinstance(node, ast.Assign):
+                    for t in node.targets:
+                        if isinstance(t, ast.Name):
+                            counts[t.id] = counts.get(t.id, 0) + 1
+                            if isinstance(node.value, ast.Constant):
+                                values[t.id] = node.value.value
+            self._constants = {k: v for k, v in values.items() if counts[k] == 1}
+            # argparse defaults, by destination: `parser.add_argument("--arch", default="resnet50")`
+            for node in ast.walk(self.tree):
+                if (
+                    isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "add_argument" and node.args
+                    and isinstance(const(node.args[0]), str) and node.args[0].value.startswith("-")  # type: ignore[attr-defined]
+                ):
+                    dest = next((k.value for k in node.keywords if k.arg == "dest"), None)
+                    name = const(dest) if dest is not None else node.args[-1].value.lstrip("-").replace("-", "_")  # type: ignore[attr-defined]
+                    default = next((k.value for k in node.keywords if k.arg == "default"), None)
+                    if isinstance(name, str) and isinstance(const(default), str):
+                        self._constants.setdefault(f"<argument>.{name}", default.value)  # type: ignore[union-attr]
+        return self._constants
+
     def function(self, name: str, scope: Func) -> Func | None:
         """The function a plain name calls, seen from ``scope``."""
         f: Func | None = scope
@@ -264,22 +292,125 @@ class FileStructure:
         return None
 
     def foreign_class(self, qual: str) -> "tuple[FileStructure, str] | None":
-        """A class imported from a module of the user's own, found as a file
-        beside this one (``from model import Net``, ``from .nets import
-        ResNet``): that file is parsed -- never imported -- and asked."""
-        module, _, name = qual.rpartition(".")
-        if not module or not name[:1].isupper():
+        """A class imported from a module of the user's own (``from model
+        import Net``, ``from .nets import ResNet``, ``from tool.darknet import
+        Darknet`` inside ``tool/``): that file is parsed -- never imported --
+        and asked (:meth:`foreign`)."""
+        found = self.foreign(qual)
+        if found is None or found[1] not in found[0].classes:
             return None
+        return found
+
+    def foreign(self, qual: str, _depth: int = 0) -> "tuple[FileStructure, str] | None":
+        """Where a qualified name of another module of the checked tree is
+        defined: (that file's structure, the class or function's name there).
+        The module is found as a file beside this one, or beside one of its
+        parent directories (a package imported from inside itself);
+        re-exports (``from .resnet import ResNet34`` in ``models/__init__.py``)
+        are followed."""
+        module, _, name = qual.rpartition(".")
+        if not module or not name.isidentifier() or _depth > 4:
+            return None
+        other = self.module_structure(module)
+        if other is None:
+            return None
+        if name in other.classes or name in other.functions:
+            return other, name
+        again = other.imports.table.get(name)
+        if again is not None and other is not self:
+            return other.foreign(again, _depth + 1)
+        if other is not self:
+            for node in other.tree.body:  # `from .resnet import *`
+                if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
+                    found = other.foreign("." * node.level + (node.module or "") + "." + name, _depth + 1)
+                    if found is not None:
+                        return found
+        return None
+
+    def exported_models(self, _depth: int = 0) -> "list[tuple[FileStructure, str]]":
+        """The model classes a module offers by name: its own, those it
+        imports by name, and those of the modules it star-imports
+        (``from .resnet import *`` in ``models/__init__.py``)."""
+        found = [(self, c.name) for c in self.classes.values() if c.is_model]
+        if _depth > 3:
+            return found
+        for q in self.imports.table.values():
+            other = self.foreign_class(q)
+            if other is not None and other[0].classes[other[1]].is_model:
+                found.append(other)
+        for node in self.tree.body:
+            if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
+                other = self.module_structure("." * node.level + (node.module or ""))
+                if other is not None and other is not self:
+                    found.extend(other.exported_models(_depth + 1))
+        return found
+
+    def module_structure(self, module: str) -> "FileStructure | None":
+        """The parsed file of a module of the checked tree, by its import
+        name (relative ones from this file's package); looked up once per
+        directory and name."""
+        memo = (os.path.dirname(os.path.abspath(self.path)), module)
+        if memo in _MODULES:
+            path = _MODULES[memo]
+            return None if path is None else self if path == os.path.abspath(self.path) else structure_of(path)
+        found = self._module_structure(module)
+        if found is not None or not _BUILDING:  # a miss inside a cycle may be found later
+            _MODULES[memo] = None if found is None else os.path.abspath(found.path)
+        return found
+
+    def _module_structure(self, module: str) -> "FileStructure | None":
         level = len(module) - len(module.lstrip("."))
         here = os.path.dirname(os.path.abspath(self.path))
-        for _ in range(max(level - 1, 0)):
-            here = os.path.dirname(here)
-        rel = os.path.join(here, *module.lstrip(".").split(".")) if module.strip(".") else here
-        for candidate in (rel + ".py", os.path.join(rel, "__init__.py")):
-            other = structure_of(candidate)
-            if other is not None and name in other.classes:
-                return other, name
+        parts = module.lstrip(".").split(".") if module.strip(".") else []
+        if level:
+            for _ in range(level - 1):
+                here = os.path.dirname(here)
+            roots = [here]
+        else:
+            if parts and parts[0] in _NOT_THE_TREE:
+                return None
+            roots = [here]
+            for _ in range(_ANCESTORS):
+                parent = os.path.dirname(roots[-1])
+                if parent == roots[-1] or os.path.basename(parent) in _INSTALLED:
+                    break  # installed packages are not the checked tree
+                roots.append(parent)
+        for root in roots:
+            rel = os.path.join(root, *parts)
+            for candidate in (rel + ".py", os.path.join(rel, "__init__.py")):
+                if os.path.abspath(candidate) == os.path.abspath(self.path):
+                    return self
+                other = structure_of(candidate)
+                if other is not None:
+                    return other
         return None
+
+    def attribute_live(self, cls: ClassInfo, attr: str, _seen: frozenset = frozenset()) -> bool | None:
+        """Whether ``self.<attr>`` of a class of the file may hold BatchNorm
+        or Dropout, from every assignment of it in the class: False when each
+        builds inert torch.nn layers only (or is another such attribute);
+        None when the class never assigns it."""
+        if attr in _seen:
+            return True
+        found = False
+        for node in ast.walk(cls.node):
+            if not isinstance(node, ast.Assign) or not any(dotted(t) == f"self.{attr}" for t in node.targets):
+                continue
+            found = True
+            value = node.value
+            if isinstance(value, ast.Call):
+                q = self.imports.qualify(value.func) or ""
+                if not (V.is_torch_layer(q) and self.inert_call(value)):
+                    return True
+                inner = [a for a in ast.walk(value) if isinstance(a, ast.Attribute) and dotted(a) and dotted(a).startswith("self.")]
+                if any(self.attribute_live(cls, dotted(a).split(".")[1], _seen | {attr}) is not False for a in inner):
+                    return True
+            elif dotted(value) and dotted(value).startswith("self.") and dotted(value).count(".") == 1:
+                if self.attribute_live(cls, dotted(value).split(".")[1], _seen | {attr}) is not False:
+                    return True
+            else:
+                return True
+        return False if found else None
 
     def inert_call(self, call: ast.Call) -> bool:
         """A ``torch.nn`` construction that certainly holds no BatchNorm or
@@ -290,12 +421,24 @@ class FileStructure:
             if isinstance(node, ast.Call):
                 q = self.imports.qualify(node.func) or ""
                 if V.is_torch_nn_class(q):
-                    if not V.is_inert_layer(q):
+                    if not V.is_inert_layer(q, node):
                         return False
                 elif not (node is not call and q.startswith("torch.")):
                     if q or not (isinstance(node.func, ast.Name) and node.func.id in V.BUILTINS):
                         return False
         return True
+
+    def _foreign_is_live(self, qual: str) -> bool:
+        """Whether calling ``qual``, a name imported from elsewhere, may build
+        BatchNorm or Dropout: a class of the checked tree as its body says, a
+        function of it when it names such a layer; anything unread may."""
+        found = self.foreign(qual)
+        if found is None:
+            return True
+        other, name = found
+        if name in other.classes:
+            return other.class_is_live(name)
+        return any(V.LIVE_WORDS.search(n) for n in identifiers(other.functions[name].node))
 
     def class_is_live(self, name: str, _seen: frozenset = frozenset()) -> bool:
         """Whether instances of a class of this file may hold BatchNorm or
@@ -317,9 +460,9 @@ class FileStructure:
                 q = self.imports.qualify(f)
                 if q is not None:
                     if V.is_torch_nn_class(q):
-                        live = not V.is_inert_layer(q)
-                    else:
-                        live = not q.startswith("torch.")
+                        live = not V.is_inert_layer(q, node)
+                    elif not q.startswith("torch."):
+                        live = self._foreign_is_live(q)
                 elif isinstance(f, ast.Name):
                     if f.id in self.classes:
                         live = self.class_is_live(f.id, _seen | {name})
@@ -332,9 +475,26 @@ class FileStructure:
         return live
 
 
-@functools.lru_cache(maxsize=256)
-def structure_of(path: str) -> FileStructure | None:
-    """Another file of the user's, parsed (not imported), for its classes."""
+# Absolute imports are looked for beside the file and beside this many of its
+# parent directories (a package imported from inside itself: `from tool.x
+# import Y` in `tool/`); the standard library and torch's own packages are
+# never the user's.
+_ANCESTORS = 3
+_INSTALLED = frozenset({"site-packages", "dist-packages"})
+_NOT_THE_TREE = frozenset({
+    "torch", "torchvision", "torchaudio", "timm", "numpy", "os", "sys", "re", "math", "typing", "collections",
+    "functools", "itertools", "json", "time", "logging", "argparse", "random", "pathlib", "warnings",
+    "dataclasses", "abc", "copy", "enum", "inspect", "contextlib", "__future__", "pytorch_lightning", "lightning",
+    "transformers", "scipy", "sklearn", "PIL", "cv2", "matplotlib", "pandas", "tqdm", "yaml",
+})
+
+
+@functools.lru_cache(maxsize=None)
+def _file_exists(path: str) -> bool:
+    return os.path.isfile(path)
+
+
+def _structure_of(path: str) -> FileStructure | None:
     try:
         with open(path, "rb") as fh:
             raw = fh.read()
@@ -342,6 +502,43 @@ def structure_of(path: str) -> FileStructure | None:
     except (OSError, SyntaxError, ValueError):
         return None
     return FileStructure(path, raw.decode("utf-8", "replace"), tree)
+
+
+# Every file of the checked tree read so far, by path: the run's own files
+# and those they import, one parse and one structure each.
+_FILES: dict[str, FileStructure | None] = {}
+
+
+def known_structure(path: str, text: str, build) -> FileStructure:
+    """The structure of a file the run reads: the one its importers already
+    built when the text is the same, else ``build()``'s -- not kept: a file
+    is kept once a module imports it (so each file is parsed at most twice,
+    and summarized once), and the run's other trees are let go, which keeps
+    the collector's work small on large trees."""
+    cached = _FILES.get(os.path.abspath(path))
+    if cached is not None and cached.text == text:
+        return cached
+    return build()
+
+
+def structure_of(path: str) -> FileStructure | None:
+    """Another file of the checked tree, parsed (not imported) once per
+    process, for its classes and functions."""
+    path = os.path.abspath(path)
+    if path in _FILES:
+        return _FILES[path]
+    if not _file_exists(path) or path in _BUILDING:
+        return None  # absent, or being read now (modules that import each other)
+    _BUILDING.add(path)
+    try:
+        found = _FILES[path] = _structure_of(path)
+        return found
+    finally:
+        _BUILDING.discard(path)
+
+
+_BUILDING: set[str] = set()
+_MODULES: dict[tuple[str, str], str | None] = {}  # (directory, module name) -> its file, or None
 
 
 class CycleMemo:

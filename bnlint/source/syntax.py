@@ -99,14 +99,18 @@ def own_nodes(func: ast.AST) -> Iterator[ast.AST]:
     """The nodes of a function's body, not of functions or classes nested in it."""
     stack = list(func.body) if hasattr(func, "body") else []
     nested = (*DEFINITIONS, ast.Lambda)
+    AST = ast.AST
     while stack:
         node = stack.pop()
         yield node
         if isinstance(node, nested):
             continue  # its name is ours, its body is not
-        for child in ast.iter_child_nodes(node):
-            if not isinstance(child, nested):
-                stack.append(child)
+        for name in node._fields:  # ast.iter_child_nodes, inlined: this is the hottest loop of a read
+            value = getattr(node, name, None)
+            if isinstance(value, list):
+                stack.extend(c for c in value if isinstance(c, AST) and not isinstance(c, nested))
+            elif isinstance(value, AST) and not isinstance(value, nested):
+                stack.append(value)
 
 
 class Imports:

@@ -47,11 +47,11 @@ MODULE_LIKE_BASE = re.compile(r"(Module|Model|Net|Network)$")
 # Layers that behave the same in train() and eval().
 _INERT_LAYER = re.compile(
     r"^(?:Lazy)?(?:Conv\w*|ConvTranspose\w*|Linear|Bilinear|\w*Pool\w*|Flatten|Unflatten"
-    r"|Identity|Embedding\w*|LayerNorm|GroupNorm|RMSNorm|LocalResponseNorm|InstanceNorm\dd|Upsample\w*|Pixel\w*"
+    r"|Identity|Embedding\w*|LayerNorm|GroupNorm|RMSNorm|LocalResponseNorm|InstanceNorm\dd|Upsample\w*|Upsampling\w*|Pixel\w*"
     r"|Softmax\w*|LogSoftmax|Softmin|ReLU\d*|LeakyReLU|PReLU|ELU|SELU|CELU|GELU|SiLU|Mish|Sigmoid|LogSigmoid"
     r"|Tanh|Hardtanh|Hardswish|Hardsigmoid|Hardshrink|Softshrink|Softplus|Softsign|Tanhshrink|Threshold|GLU"
     r"|\w*Pad\dd|ChannelShuffle|Fold|Unfold|CosineSimilarity|PairwiseDistance"
-    r"|Sequential|ModuleList|ModuleDict)$"
+    r"|LSTMCell|GRUCell|RNNCell|Sequential|ModuleList|ModuleDict)$"
 )
 # Words of a class body that may build a mode-dependent layer.
 LIVE_WORDS = re.compile(r"BatchNorm|batch_norm|Dropout|dropout|RReLU|rrelu|track_running_stats")
@@ -73,9 +73,23 @@ def is_torch_layer(qual: str) -> bool:
     return is_torch_nn_class(qual) and qual not in _NOT_MODULES
 
 
-def is_inert_layer(qual: str) -> bool:
-    """A ``torch.nn`` layer that computes the same in train() and eval()."""
-    return bool(_INERT_LAYER.match(qual.rsplit(".", 1)[-1]))
+def is_inert_layer(qual: str, call: ast.Call | None = None) -> bool:
+    """A ``torch.nn`` layer that computes the same in train() and eval().
+    What decides is the constructor's arguments, not the name: ``nn.LSTM``
+    / ``nn.GRU`` / ``nn.RNN`` drop out between layers only when built with
+    a ``dropout=`` that is not 0 (known when ``call`` is given)."""
+    name = qual.rsplit(".", 1)[-1]
+    if _INERT_LAYER.match(name):
+        return True
+    position = _RECURRENT_DROPOUT.get(name)
+    if position is None or call is None:
+        return False
+    arg = argument(call, position, "dropout")
+    return arg is None or const(arg) in (0, 0.0)
+
+
+# Recurrent layers: where their constructor takes `dropout` positionally.
+_RECURRENT_DROPOUT = {"LSTM": 5, "GRU": 5, "RNN": 6}
 
 
 def is_builder(qual: str) -> bool:

@@ -29,10 +29,113 @@ from bnlint.source.syntax import DEFINITIONS, const, dotted, name_words, stateme
 _LOOPS = (ast.For, ast.AsyncFor, ast.While)
 
 
+# What code that runs a model in train mode on purpose says; what evaluation says.
+_ON_PURPOSE_WORDS = {
+    "bn", "batchnorm", "recalibrate", "recalibration", "calibrate", "calibration", "stats", "statistics",
+    "swa", "precise", "mc", "monte", "carlo", "mcdropout", "uncertainty", "bayesian", "stochastic",
+}
+_EVALUATION_WORDS = {
+    "val", "valid", "validate", "validation", "test", "testing", "eval", "evaluate", "evaluation", "accuracy",
+}
+_RECALIBRATION = {"reset_running_stats", "running_mean", "running_var", "momentum"}
+
+
+def _iterated(loop: ast.stmt) -> ast.AST | None:
+    it = getattr(loop, "iter", None)
+    while isinstance(it, ast.Call) and it.args:  # enumerate(val_loader), tqdm(test_loader)
+        it = it.args[0]
+    return it
+
+
+def _trained_in(loop: ast.stmt, imports) -> frozenset:
+    """The names a loop's own statements (not those of loops inside it)
+    call outside ``no_grad`` blocks, when they also run a training step
+    (``loss.backward()``, ``optimizer.step()``); else nothing."""
+    known = getattr(loop, "_bnlint_trained", None)
+    if known is not None:
+        return known
+    called: set[str] = set()
+    steps = False
+    stack = [(st, False) for st in getattr(loop, "body", [])]
+    while stack:
+        st, off = stack.pop()
+        if isinstance(st, (*_LOOPS, *DEFINITIONS)):
+            continue
+        if isinstance(st, (ast.With, ast.AsyncWith)):
+            off = off or any(V.grad_off(imports, item.context_expr) for item in st.items)
+        for part in ast.iter_child_nodes(st):
+            if not isinstance(part, (ast.expr, ast.withitem)):
+                continue
+            for node in ast.walk(part):
+                if not isinstance(node, ast.Call):
+                    continue
+                f = node.func
+                if isinstance(f, ast.Attribute) and (
+                    f.attr == "backward" or f.attr == "step" and V.looks_like_optimizer(dotted(f.value) or "")
+                ):
+                    steps = True
+                elif not off and dotted(f):
+                    called.add(dotted(f))  # type: ignore[arg-type]
+        for block in ("body", "orelse", "finalbody", "handlers"):
+            stack.extend((child, off) for child in getattr(st, block, None) or [])
+    known = frozenset(called) if steps else frozenset()
+    loop._bnlint_trained = known  # type: ignore[attr-defined]
+    return known
+
+
+def _recalibrates(func: Func) -> bool:
+    return any(
+        isinstance(n, ast.Attribute) and n.attr in _RECALIBRATION for n in ast.walk(func.node)
+    ) if not func.is_module else False
+
+
+def guard(test: ast.expr, holds: bool) -> tuple:
+    """A branch condition in a form two conditions can be compared in:
+    ``("eq", "args.weights", "freeze", True)`` for ``args.weights ==
+    "freeze"`` holding, else ``("test", <the test>, holds)``."""
+    while isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        test, holds = test.operand, not holds
+    if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], (ast.Eq, ast.NotEq)):
+        left, right = test.left, test.comparators[0]
+        if isinstance(left, ast.Constant):
+            left, right = right, left
+        subject = dotted(left)
+        if subject is not None and isinstance(right, ast.Constant):
+            return ("eq", subject, right.value, holds == isinstance(test.ops[0], ast.Eq))
+    # any other test: by what it names (`if args.freeze:`), else only itself
+    name = dotted(test)
+    if name is None and isinstance(test, ast.Call) and not test.args and not test.keywords:
+        name = (dotted(test.func) or "?") + "()"
+    return ("test", name if name is not None else (test.lineno, test.col_offset), holds)
+
+
+def exclusive(a: tuple, b: tuple) -> bool:
+    """Whether no path is under both lists of conditions: one tests what the
+    other tests with the opposite outcome, or one needs ``x == 1`` where the
+    other needs ``x == 2``."""
+    for ga in a:
+        for gb in b:
+            if ga[0] != gb[0] or ga[1] != gb[1]:
+                continue
+            if ga[0] == "test" and ga[2] != gb[2]:
+                return True
+            if ga[0] == "eq":
+                if ga[2] == gb[2] and ga[3] != gb[3]:
+                    return True
+                if ga[2] != gb[2] and ga[3] and gb[3]:
+                    return True
+    return False
+
+
 class Walker:
-    def __init__(self, structure: FileStructure, summary: Callable[[Func], Summary | None], func: Func):
+    def __init__(
+        self, structure: FileStructure, summary: Callable[[Func], Summary | None], func: Func,
+        foreign: Callable[[FileStructure, Func], Summary | None] | None = None,
+    ):
         self.structure = structure
         self.summary = summary  # a callee's summary (None: unknown, or recursion)
+        # the summary of a function of another module of the checked tree
+        self.foreign = foreign or (lambda structure, func: None)
         self.func = func
         self.exprs = Expressions(self)
         self.main: list = []  # the function's facts
@@ -41,6 +144,11 @@ class Walker:
         self.grad_off: list[str] = [f"@{func.grad_off}"] if func.grad_off else []  # enclosing no_grad
         self.shadowed: frozenset[str] = frozenset()  # comprehension variables in scope
         self.loop_params: dict[str, str] = {}  # `for p in x.parameters()`: p -> x
+        # the conditions of the enclosing branches, each (what it tests, whether
+        # it holds here): facts carry them, so that a rule can tell that two
+        # facts under contradictory conditions are on no common path
+        self.guards: list[tuple] = []
+        self.loops: list[ast.stmt] = []  # the enclosing loops, innermost last
         self.jumps: list[tuple[list[Flow], list[Flow]]] = []  # per enclosing loop: (breaks, continues)
         # every `return` reached: (on the real pass?, state, value); a
         # `finally` rewrites the states of the returns it encloses
@@ -107,6 +215,11 @@ class Walker:
     def liveness(self, key: str) -> bool | None:
         if key in self.live:
             return self.live[key]
+        cls = self.func.cls
+        if cls is not None and key.startswith("self.") and key.count(".") == 1 and not cls.managed:
+            live = self.structure.attribute_live(cls, key.split(".", 1)[1])
+            if live is False:
+                return False  # every assignment of the attribute in the class builds inert layers
         return None if self.func.is_nonlocal(key) and not self.func.is_module else True
 
     def gradients_off(self, flow: Flow) -> str | None:
@@ -116,12 +229,36 @@ class Walker:
             return self.grad_off[-1]
         return flow.grad_off()
 
+    def deliberate(self, key: str, name: str | None) -> bool:
+        """A forward in training mode on purpose, not an inference: part of
+        a training step (the innermost loop around it runs a backward or an
+        optimizer step of its own, and runs the same model -- ``name``, as
+        the call spells it -- with gradients: label guessing), or
+        after an explicit ``train()`` with no step since in code that says it
+        recalibrates BatchNorm (resets running statistics, changes momentum,
+        ``update_bn``) or samples with dropout on (``mc_dropout``) -- and does
+        not say it evaluates (a validation/test loader, an evaluation name)."""
+        if self.loops and name in _trained_in(self.loops[-1], self.structure.imports):
+            return True
+        if key not in self.trained_on_purpose:
+            return False
+        funcs = []
+        f: Func | None = self.func
+        while f is not None:
+            funcs.append(f)
+            f = f.parent
+        words = set().union(*(name_words(g.name) for g in funcs))
+        loaders = set().union(*(name_words(dotted(_iterated(loop)) or "") for loop in self.loops))
+        if loaders & _EVALUATION_WORDS or words & _EVALUATION_WORDS:
+            return False
+        return bool(words & _ON_PURPOSE_WORDS) or any(_recalibrates(g) for g in funcs)
+
     def emit(self, fact) -> None:
         if self.sink is not None:
             self.sink.append(fact)
 
-    def freeze(self, node: ast.AST, key: str) -> None:
-        self.emit(Freeze(node, self.func, key, self.built.get(key.split(".", 1)[0])))
+    def freeze(self, node: ast.AST, key: str, via: str | None = None) -> None:
+        self.emit(Freeze(node, self.func, key, self.built.get(key.split(".", 1)[0]), via, tuple(self.guards)))
 
     # -- bindings --------------------------------------------------------------------
     def rebind(self, name: str, flow: Flow) -> None:
@@ -235,7 +372,15 @@ class Walker:
 
     def _if(self, s: ast.If, flow: Flow) -> Flow | None:
         self.exprs.expr(s.test, flow)
-        return self.branches(flow, [s.body, s.orelse])
+        merged: Flow | None = None
+        for block, holds in ((s.body, True), (s.orelse, False)):
+            self.guards.append(guard(s.test, holds))
+            try:
+                out = self.block(block, flow.fork())
+            finally:
+                self.guards.pop()
+            merged = out if merged is None else Flow.join(merged, out)
+        return merged
 
     def _match(self, s: ast.AST, flow: Flow) -> Flow | None:
         self.exprs.expr(s.subject, flow)  # type: ignore[attr-defined]
@@ -332,30 +477,37 @@ class Walker:
                     var = s.target.elts[-1] if isinstance(s.target, ast.Tuple) and s.target.elts else s.target
                     if isinstance(var, ast.Name):
                         self.loop_params = {**self.loop_params, var.id: owner}
-            # A dry pass finds what the loop body does; the loop head is where
-            # the first and every later iteration start. Its answer is kept: a
-            # loop nested in loops is reached again in the same state.
-            memo = (id(s), flow.signature())
-            if memo not in self._dry:
-                sink, self.sink = self.sink, None
-                try:
-                    self._dry[memo] = self.body(s, flow.fork())
-                finally:
-                    self.sink = sink
-            head = Flow.join(flow, self._dry[memo][0])
-            assert head is not None
-            mark = len(self.sink) if self.sink is not None else 0
-            end, breaks = self.body(s, head.fork())
-            if self.sink is not None and end is not None and not self._in_reentry:
-                self.reentry(s, end, self.sink[mark:])
-            after = Flow.join(head, end)
-            if s.orelse:  # runs when the loop ends without a break
-                after = self.block(s.orelse, after)
-            for state in breaks:
-                after = Flow.join(after, state)
-            return after
+            self.loops.append(s)
+            try:
+                return self._iterate(s, flow)
+            finally:
+                self.loops.pop()
         finally:
             self.loop_params = outer_params
+
+    def _iterate(self, s: ast.For | ast.AsyncFor | ast.While, flow: Flow) -> Flow | None:
+        # A dry pass finds what the loop body does; the loop head is where
+        # the first and every later iteration start. Its answer is kept: a
+        # loop nested in loops is reached again in the same state.
+        memo = (id(s), flow.signature())
+        if memo not in self._dry:
+            sink, self.sink = self.sink, None
+            try:
+                self._dry[memo] = self.body(s, flow.fork())
+            finally:
+                self.sink = sink
+        head = Flow.join(flow, self._dry[memo][0])
+        assert head is not None
+        mark = len(self.sink) if self.sink is not None else 0
+        end, breaks = self.body(s, head.fork())
+        if self.sink is not None and end is not None and not self._in_reentry:
+            self.reentry(s, end, self.sink[mark:])
+        after = Flow.join(head, end)
+        if s.orelse:  # runs when the loop ends without a break
+            after = self.block(s.orelse, after)
+        for state in breaks:
+            after = Flow.join(after, state)
+        return after
 
     def body(self, loop: ast.stmt, flow: Flow) -> tuple[Flow | None, list[Flow]]:
         """One pass of a loop body: the state the next iteration starts from
@@ -463,12 +615,21 @@ class Walker:
             elif isinstance(fact, CallOf):
                 uses.update(ck for ck, _ in fact.binding.values() if ck)
         uses = {k for k in uses if func.is_nonlocal(k)}
+        freezes = {f.key for f in self.main if isinstance(f, Freeze) and f.key.split(".", 1)[0] in func.params}
+        steps = [f for f in self.main if isinstance(f, Step)]
+        train_if: dict[str, bool] = {}
+        if steps:  # conditions on a parameter that every step is under
+            common = set(steps[0].guards).intersection(*(s.guards for s in steps[1:]))
+            train_if = {g[1]: g[2] for g in common if g[0] == "test" and g[1] in func.params}
         vals = {val for _, val in returns}
         ret = vals.pop() if len(vals) == 1 else None
+        if len(vals) > 1 and all(v is not None and v.key is None and v.mode is not None for v in vals):
+            # a factory returning one of several new models (`if name == "vgg": return VGG()` ...)
+            ret = Val(mode=frozenset().union(*(v.mode for v in vals)), live=any(v.live for v in vals))
         if ret is not None and ret.key is not None and not func.is_nonlocal(ret.key):
             mode = out.mode(ret.key) if out is not None else self.default(ret.key)
             ret = Val(mode=mode, arch=self.built.get(ret.key), live=self.liveness(ret.key) is not False)
-        return Summary(None if out is None else keep, trains, evals, uses, ret)
+        return Summary(None if out is None else keep, trains, evals, uses, ret, freezes, train_if)
 
     _BY_TYPE: dict[type, Callable] = {
         **dict.fromkeys(DEFINITIONS, _definition),

@@ -1,0 +1,110 @@
+"""The classes of false alarms and misses of issue 13, each a reproduction
+under tests/data/source_classes/: false alarms (fp_*) are clean, misses within
+the rules' promise (fn_*) are reported, with what each fn_* pins."""
+
+import os
+
+import pytest
+
+from bnlint.api import check_source
+
+HERE = os.path.join(os.path.dirname(__file__), "data", "source_classes")
+
+SOURCE_CODES = ("BN203", "BN401", "BN402", "BN403", "BN404")
+
+
+def reported(rel: str) -> set[str]:
+    return {f"{f.code}:{f.line}" for f in check_source(os.path.join(HERE, rel)) if f.code in SOURCE_CODES}
+
+
+@pytest.mark.parametrize("rel", [
+    "fp_deliberate_train_forward.py",  # label guessing under no_grad in the training step's loop
+    "fp_branch_correlation.py",  # freeze and eval() under the same condition
+    "fp_frozen_but_not_trained.py",  # the steps train another model
+    "fp_lstm_without_dropout.py",  # nn.LSTM without dropout= is mode-independent
+    "fp_loss_module/train.py",  # a loss module whose forward calls a helper of another module
+    "fp_upsampling_layer.py",  # nn.UpsamplingBilinear2d is mode-independent
+    "fp_helper_trains_only_with_optimizer.py",  # run_epoch(model, loader, None) steps nothing (held-out)
+    "fp_lstm_cell.py",  # nn.LSTMCell has no dropout (held-out)
+])
+def test_false_alarm_classes_are_clean(rel):
+    assert reported(rel) == set()
+
+
+@pytest.mark.parametrize("rel, expected", [
+    ("fn_text_prefilter.py", {"BN402:5"}),  # no text pre-filter
+    ("fn_alias_in_branch.py", {"BN403:22"}),  # test_model = ema if use_ema else model
+    ("fn_package_import_darknet/tool/darknet2onnx.py", {"BN404:7"}),  # a package import from inside it
+    ("fn_factory_function_export/e1.py", {"BN404:5"}),  # a factory of another module
+    ("fn_getattr_model/main.py", {"BN402:11"}),  # getattr(models, MODEL)() on the tree's package
+    ("fn_getattr_model/main_direct.py", {"BN402:11"}),
+    ("fn_freeze_helper/train_cross_module.py", {"BN401:6"}),  # a freeze helper of another module
+    ("fn_freeze_helper/train_submodule_arg.py", {"BN401:9"}),  # a helper given a submodule
+    ("fn_dynamic_builder.py", {"BN401:10"}),  # models.__dict__[arch]() on torchvision
+    ("fn_train_then_validation_loader.py", {"BN402:18"}),  # train() then a validation loop under no_grad
+    ("fn_lstm_with_dropout.py", {"BN402:19"}),  # nn.LSTM(dropout=0.3) is mode-dependent
+])
+def test_miss_classes_are_reported(rel, expected):
+    assert reported(rel) == expected
+
+
+def test_a_deliberate_recalibration_stays_clean():
+    text = (
+        "import torch\n\n"
+        "@torch.no_grad()\n"
+        "def recompute(loader, model):\n"
+        "    for m in model.modules():\n"
+        "        m.reset_running_stats()\n"
+        "    model.train()\n"
+        "    for x in loader:\n"
+        "        model(x)\n"
+    )
+    assert [f.code for f in check_source(text) if f.code == "BN402"] == []
+
+
+def test_train_before_a_named_validation_is_reported():
+    text = (
+        "import torch\n\n"
+        "def validate(model, val_loader):\n"
+        "    model.train()\n"
+        "    with torch.no_grad():\n"
+        "        return [model(x) for x in val_loader]\n"
+    )
+    assert [f.code for f in check_source(text)] == ["BN402"]
+
+
+def test_no_common_path_between_a_freeze_and_a_train():
+    text = (
+        "import torch, torchvision\n"
+        "model = torchvision.models.resnet50()\n"
+        "if args.mode != 'probe':\n"
+        "    model.requires_grad_(False)\n"
+        "for epoch in range(3):\n"
+        "    if args.mode == 'probe':\n"
+        "        model.train()\n"
+        "    else:\n"
+        "        model.eval()\n"
+        "    for x in loader:\n"
+        "        model(x).sum().backward()\n"
+        "        optimizer.step()\n"
+    )
+    assert [f.code for f in check_source(text) if f.code == "BN401"] == []
+
+
+def test_the_same_helper_summarized_once_across_modules(tmp_path):
+    (tmp_path / "helpers.py").write_text("def freeze(net):\n    for p in net.parameters():\n        p.requires_grad = False\n")
+    for name in ("a.py", "b.py"):
+        (tmp_path / name).write_text(
+            "import torch, torchvision\nfrom helpers import freeze\n"
+            "net = torchvision.models.resnet18()\nfreeze(net)\n"
+            "for x in loader:\n    net(x).sum().backward()\n    optimizer.step()\n"
+        )
+    from bnlint.source import interproc, structure
+
+    assert [f.code for f in check_source(str(tmp_path / "a.py"))] == ["BN401"]
+    helpers = structure.structure_of(str(tmp_path / "helpers.py"))
+    summary = interproc.foreign_summary(helpers, helpers.functions["freeze"])
+    assert summary is not None and summary.freezes == {"net"}
+    assert [f.code for f in check_source(str(tmp_path / "b.py"))] == ["BN401"]
+    assert structure.structure_of(str(tmp_path / "helpers.py")) is helpers  # parsed once
+    assert interproc.foreign_summary(helpers, helpers.functions["freeze"]) is summary  # summarized once
