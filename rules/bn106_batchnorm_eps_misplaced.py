@@ -17,13 +17,24 @@ _BATCHNORMS = {
 _BATCHNORMS |= {q.replace("torch.nn.", "torch.nn.modules.batchnorm.") for q in _BATCHNORMS}
 
 
+def _surely_not_eps(call: ast.Call, second: ast.AST, written: str, text: str) -> bool:
+    """A variable in eps's place is reported only when it cannot be an eps:
+    the channel count again (``BatchNorm2d(n, n)``) or a name that says
+    momentum. ``module.eps``, ``bn_eps`` or ``cfg.norm_eps`` are eps passed
+    where eps goes (torch's own ``convert_sync_batchnorm`` does that)."""
+    first = ast.get_source_segment(text, call.args[0])
+    words = written.lower()
+    return written == first or ("mom" in words and "eps" not in words)
+
+
 class BatchNormEpsMisplaced(Rule):
     """
     What it does
         Finds a BatchNorm whose ``eps`` is above 0.01, far above any numerical
         purpose, and, in source, a BatchNorm construction call whose second
-        positional argument -- ``eps`` -- is such a constant or a variable
-        (``nn.BatchNorm2d(c, 0.8)``, ``nn.BatchNorm2d(n, n)``). A small
+        positional argument -- ``eps`` -- is such a constant, the channel count
+        again, or a name that says momentum (``nn.BatchNorm2d(c, 0.8)``,
+        ``nn.BatchNorm2d(n, n)``, ``nn.BatchNorm2d(c, bn_momentum)``). A small
         constant there (``BatchNorm2d(c, 1e-3)``) is a deliberate eps and is
         not reported.
 
@@ -90,10 +101,13 @@ class BatchNormEpsMisplaced(Rule):
             second = call.args[1]
             if isinstance(second, ast.Starred):
                 continue
-            value = second.value if isinstance(second, ast.Constant) else None
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and value <= EPS_LIMIT:
-                continue  # a deliberate small eps
             written = ast.get_source_segment(ctx.text, second) or "..."
+            if isinstance(second, ast.Constant):
+                value = second.value
+                if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= EPS_LIMIT:
+                    continue  # a deliberate small eps
+            elif not _surely_not_eps(call, second, written, ctx.text):
+                continue  # `module.eps`, `bn_eps`, `self.eps`: an eps passed where eps goes
             cls = ast.get_source_segment(ctx.text, call.func) or "BatchNorm"
             yield ctx.report(
                 self,
@@ -141,6 +155,18 @@ class BatchNormEpsMisplaced(Rule):
 
             def block(n, eps=1e-3):
                 return nn.Sequential(nn.Conv2d(n, n, 3, bias=False), nn.BatchNorm2d(n, 1e-4))
+            """,
+            kind="source",
+        ),
+        Example(
+            """
+            import torch.nn as nn
+
+            def as_sync(module):  # torch's own convert_sync_batchnorm passes eps positionally
+                return nn.SyncBatchNorm(module.num_features, module.eps, module.momentum, module.affine)
+
+            def block(n, bn_eps):
+                return nn.BatchNorm2d(n, bn_eps)
             """,
             kind="source",
         ),

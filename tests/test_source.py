@@ -342,9 +342,10 @@ def _torch_dir() -> Path:
 def test_torch_own_training_utilities_are_clean(cli):
     """torch.nn, torch.optim and torch.utils (about 110k lines) hold no mode
     bugs that we know of -- swa_utils.update_bn() runs a model in train mode
-    under no_grad on purpose. The analysis must neither crash nor cry wolf."""
+    under no_grad on purpose, convert_sync_batchnorm() passes eps
+    positionally on purpose. The analysis must neither crash nor cry wolf."""
     t = _torch_dir()
-    proc = cli("check", "--static", t / "nn", t / "optim", t / "utils", "--format", "json", "--select", "BN4,BN203")
+    proc = cli("check", "--static", t / "nn", t / "optim", t / "utils", "--format", "json")  # every source rule
     assert proc.returncode == 0, proc.stderr + proc.stdout[:2000]
     assert json.loads(proc.stdout)["findings"] == []
 
