@@ -82,6 +82,15 @@ def test_remove_redundant_bias_leaves_what_does_not_cancel_and_says_why():
     assert result.changed == [] and "called at 2 places" in result.left[0].reason
 
 
+def test_remove_redundant_bias_is_refused_when_verification_fails():
+    # frozen-BN buffers, but the forward ignores running_mean: the bias does not cancel there
+    model = realistic_stats(nn.Sequential(nn.Conv2d(3, 4, 3), LooksFrozenButIsNot(4)))
+    before = same_state(model)
+    with pytest.raises(FixRefused, match="remove_redundant_bias refused"):
+        remove_redundant_bias(model, ((2, 3, 8, 8),))
+    assert_unchanged(model, before)
+
+
 def test_remove_redundant_bias_and_fold_agree():
     model = realistic_stats(nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU())).eval()
     x = torch.randn(2, 3, 8, 8)
@@ -118,7 +127,7 @@ def test_freeze_batchnorm_replaces_frozen_ones_only():
     assert freeze_batchnorm(fixed, (x,)).changed == []
 
 
-def test_freeze_refuses_through_verification_and_on_meta():
+def test_freeze_refuses_meta_models():
     with torch.device("meta"):
         model = _finetune()
     with pytest.raises(ValueError, match="meta device"):

@@ -7,8 +7,9 @@ Pairs are found where dataflow is certain:
   their subclasses as single ``call_module`` nodes and turns untraceable
   submodules into opaque leaves instead of failing. A frozen-BN module that is
   not a torch class (torchvision's ``FrozenBatchNorm2d``) would be traced
-  into; when the model has one, the root is traced again with bnlint's
-  ``Tracer`` holding it as a leaf too. A pair is two ``call_module`` nodes,
+  into; when the model has one, it is traced with bnlint's ``Tracer``
+  holding those as leaves too (the whole model at once, or, when that
+  fails, the root again after ``trace_model`` found what cannot be traced). A pair is two ``call_module`` nodes,
   the second called on the first's output alone, that output used by nothing
   else (shape queries aside);
 * inside an untraceable module, between consecutive children of an
@@ -33,8 +34,9 @@ and keeps its classes and forwards, with ``nn.Identity`` where a BN was.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+import warnings
+from dataclasses import dataclass
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 import torch.fx as fx
@@ -168,6 +170,17 @@ class Pass:
 
     # -- tracing ----------------------------------------------------------------
     def _trace(self) -> None:
+        frozen_anywhere = {
+            id(m) for m in self.model.modules() if M.is_frozen_batchnorm(m) and not is_torch_layer(m)
+        }
+        if frozen_anywhere:  # a whole-model trace with them as leaves, if the forward allows it
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    self.graph = Tracer(frozen_anywhere).trace(self.model, concrete_args=_concrete_args(self.model))
+                return
+            except Exception:  # noqa: BLE001 -- untraceable somewhere: find out where, below
+                pass
         traced = trace_model(self.model)
         self.untraced = sorted({o.qualname for o in traced.opaque})
         root = next((f for f in traced.fragments if f.prefix == ""), None)
