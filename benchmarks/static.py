@@ -66,7 +66,7 @@ def main() -> None:
     n_files, n_lines = corpus_size(corpus)
     ours = measure([sys.executable, "-m", "bnlint", "check", "--static", *corpus, "--format", "json"], args.repeat, cwd=ROOT)
     theirs = measure([args.torchfix, *corpus], args.repeat, cwd=ROOT)
-    n_ours = len(json.loads(ours["stdout"]))
+    n_ours = len(json.loads(ours["stdout"])["findings"])
     n_theirs = sum(1 for line in theirs["stdout"].splitlines() if ": TOR" in line)
     ratio = theirs["wall_s"] / ours["wall_s"]
     cpus = os.cpu_count()
