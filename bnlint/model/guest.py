@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from bnlint.findings import Location, display_path
-from bnlint.model.sites import is_library_file
+from bnlint.model.sites import user_line
 
 
 class RefusedAction(PermissionError):
@@ -80,17 +80,8 @@ _POLICY = _Policy()
 _INSTALLED = False
 
 
-def _user_line() -> Location | None:
-    frame = sys._getframe(2)
-    while frame is not None:
-        if not is_library_file(frame.f_code.co_filename):
-            return Location(frame.f_code.co_filename, frame.f_lineno)
-        frame = frame.f_back
-    return None
-
-
 def _refuse(action: str) -> None:
-    where = _user_line()
+    where = user_line(2)  # above _refuse and the audit hook
     _POLICY.refusals.append(Refusal(action, where))
     raise RefusedAction(action, where)
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import operator
-import sys
 from typing import Any
 
 import torch
@@ -33,7 +32,7 @@ from torch.overrides import TorchFunctionMode
 
 from bnlint.findings import Location
 from bnlint.inputs import InputSpec
-from bnlint.model.sites import is_library_file
+from bnlint.model.sites import user_line
 from bnlint.model.trace import SITE_KEY, Fragment, TraceResult, is_torch_layer
 
 SHAPE_KEY = "bnlint_shape"
@@ -62,15 +61,6 @@ class RunFailed(Exception):
 def _is_method(func) -> bool:
     qual = getattr(func, "__qualname__", "") or ""
     return qual.startswith(("TensorBase.", "Tensor."))
-
-
-def _user_site() -> Location | None:
-    frame = sys._getframe(2)
-    while frame is not None:
-        if not is_library_file(frame.f_code.co_filename):
-            return Location(frame.f_code.co_filename, frame.f_lineno)
-        frame = frame.f_back
-    return None
 
 
 class _Recording:
@@ -148,7 +138,7 @@ class _Recording:
             node = self.graph.create_node("call_method", name, args_n, kwargs_n)
         else:
             node = self.graph.create_node("call_function", func, args_n, kwargs_n, name=name or "op")
-        self._annotate(node, _user_site())
+        self._annotate(node, user_line(1))
         self.bind(out, node)
 
     # -- module calls -----------------------------------------------------------
@@ -163,7 +153,7 @@ class _Recording:
             return
         if is_torch_layer(module):
             self.leaf_depth += 1
-            self.leaf_calls.append((module, self.node_of(tuple(args)), _user_site()))
+            self.leaf_calls.append((module, self.node_of(tuple(args)), user_line(1)))
             if args and isinstance(args[0], torch.Tensor):
                 self.input_shapes.setdefault(qual, []).append(tuple(args[0].shape))
         else:

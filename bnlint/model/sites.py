@@ -41,6 +41,18 @@ def is_library_file(filename: str) -> bool:
     )
 
 
+def user_line(depth: int = 1) -> Location | None:
+    """The innermost frame of the user's code on the current stack, starting
+    ``depth`` frames above the caller: where an op, a node or an audited
+    action came from."""
+    frame = sys._getframe(depth + 1)
+    while frame is not None:
+        if not is_library_file(frame.f_code.co_filename):
+            return Location(frame.f_code.co_filename, frame.f_lineno)
+        frame = frame.f_back
+    return None
+
+
 def _frame_location(frame) -> Location:
     col = 1
     try:

@@ -13,7 +13,6 @@ What stays opaque is reported as BN002.
 from __future__ import annotations
 
 import inspect
-import sys
 import traceback
 import warnings
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ import torch.fx as fx
 import torch.nn as nn
 
 from bnlint.findings import Location
-from bnlint.model.sites import is_library_file
+from bnlint.model.sites import is_library_file, user_line
 
 
 
@@ -67,12 +66,9 @@ class Tracer(fx.Tracer):
 
     def create_node(self, *args, **kwargs):
         node = super().create_node(*args, **kwargs)
-        frame = sys._getframe(1)
-        while frame is not None:
-            if not is_library_file(frame.f_code.co_filename):
-                node.meta[SITE_KEY] = Location(frame.f_code.co_filename, frame.f_lineno)
-                break
-            frame = frame.f_back
+        site = user_line(1)
+        if site is not None:
+            node.meta[SITE_KEY] = site
         return node
 
 
