@@ -23,9 +23,10 @@ import torch.nn as nn
 from bnlint.findings import display_path
 from bnlint.inputs import InputSpec
 from bnlint.model.guest import guest, suspended
+from bnlint.model.server import serve
 from bnlint.model.shapes import DTYPES, spec_from_value
 from bnlint.model.worker import (
-    EXAMPLE_INPUTS, HOOK, expand_hook, user_code, describe_exception, discover, import_file, serve,
+    EXAMPLE_INPUTS, HOOK, expand_hook, user_code, describe_exception, discover, import_file,
 )
 from bnlint.model import layers
 

@@ -56,7 +56,7 @@ _WORKER_BOOT = "import sys; sys.path.append(sys.path.pop(0)); from {module} impo
 
 
 class Worker:
-    """One child process serving jobs (:func:`bnlint.model.worker.serve`):
+    """One child process serving jobs (:func:`bnlint.model.server.serve`):
     the model analysis by default, reused across files; ``entry`` names
     another module whose ``main()`` serves the same protocol."""
 
