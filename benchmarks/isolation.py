@@ -4,16 +4,17 @@ A directory of generated model files -- ResNet-, VGG- and MLP-like, some
 importing a sibling helper module -- checked three ways in the same
 run, each in fresh processes, the median of --repeat runs:
 
-* shared process (the named baseline: what bnlint did before isolation): one
-  Python process imports torch and bnlint once and analyzes every file in
-  turn (``bnlint.model.worker.analyze_file``), modules cached between files;
+* shared process (the named baseline: what bnlint did before isolation): the
+  same ``bnlint check DIR`` with one analysis process that imports torch and
+  bnlint once and every file in turn, modules cached between files
+  (``benchmarks/_shared_process.py``);
 * ``bnlint check DIR -j 1``: each file in a fresh child of a fork server;
 * ``bnlint check DIR -j 2``: the same, two files at a time.
 
 Targets: isolation costs at most 25% over the shared process at -j 1; -j 2 is
 faster than the shared process.
 
-    python benchmarks/isolation.py [--files 200] [--repeat 3] [--markdown]
+    python benchmarks/isolation.py [--files 200] [--format text|json] [--repeat 3] [--markdown]
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import sys
 import tempfile
 
 from _measure import measure
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 COMMON = '''
 import torch.nn as nn
@@ -133,49 +136,43 @@ def generate(root: str, n: int, size: str = "real") -> None:
             fh.write(text)
 
 
-SHARED = (
-    "import sys, os, json\n"
-    "from bnlint.model.worker import analyze_file\n"
-    "root = sys.argv[1]\n"
-    "n = 0\n"
-    "for name in sorted(os.listdir(root)):\n"
-    "    if name.endswith('.py'):\n"
-    "        n += len(analyze_file(os.path.join(root, name)).findings)\n"
-    "print(json.dumps({'findings': n}))\n"
-)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--files", type=int, default=200)
     ap.add_argument("--size", choices=("real", "small"), default="real",
                     help="real: ResNet-18/34-deep and VGG-11-wide models; small: a few layers each (per-file overhead dominates)")
+    ap.add_argument("--format", choices=("text", "json"), default="text",
+                    help="the report the timed runs write (json also plans each finding's source fix, in the parent)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--markdown", action="store_true", help="print a README-ready table")
     args = ap.parse_args()
 
+    shared_cmd = [sys.executable, os.path.join(HERE, "_shared_process.py")]
+    bnlint_cmd = [sys.executable, "-m", "bnlint"]
+    modes = {  # label -> (command, -j)
+        "shared process (baseline: one process, modules cached between files)": (shared_cmd, 1),
+        "`bnlint check -j 1` (each file in a fresh forked child)": (bnlint_cmd, 1),
+        "`bnlint check -j 2` (each file in a fresh forked child)": (bnlint_cmd, 2),
+    }
     with tempfile.TemporaryDirectory(prefix="bnlint-isolation-") as root:
         generate(root, args.files, args.size)
-        shared = measure([sys.executable, "-c", SHARED, root], args.repeat)
-        runs = {
-            jobs: measure([sys.executable, "-m", "bnlint", "check", root, "-j", str(jobs), "--format", "json"], args.repeat)
-            for jobs in (1, 2)
-        }
-    found = {jobs: len(json.loads(r["stdout"])["findings"]) for jobs, r in runs.items()}
-    base = shared["wall_s"]
-    rows = [("shared process (baseline: one process, modules cached between files)", shared, None)]
-    rows += [(f"`bnlint check -j {jobs}` (each file in a fresh forked child)", runs[jobs], found[jobs]) for jobs in (1, 2)]
+        timed, found = {}, {}
+        for label, (cmd, jobs) in modes.items():
+            check = [*cmd, "check", root, "-j", str(jobs)]
+            timed[label] = measure([*check, "--format", args.format], args.repeat)
+            out = timed[label]["stdout"] if args.format == "json" else measure([*check, "--format", "json"], 1)["stdout"]
+            found[label] = len(json.loads(out)["findings"])
+    if len(set(found.values())) != 1:  # the generated files share no module names: all three must agree
+        raise SystemExit(f"the three runs disagree on the findings: {found}")
+    base = next(iter(timed.values()))["wall_s"]
     if args.markdown:
-        print(f"| {args.files} {args.size} models (`python benchmarks/isolation.py --files {args.files} --size {args.size}`) | wall | peak RSS | vs shared |")
+        print(f"| {args.files} {args.size} models, `--format {args.format}` | wall | peak RSS | vs shared |")
         print("|---|---|---|---|")
-        for label, r, _ in rows:
+        for label, r in timed.items():
             print(f"| {label} | {r['wall_s']:.2f} s | {r['peak_rss_mb']:.0f} MB | {r['wall_s'] / base:.2f}x |")
     else:
-        for label, r, n in rows:
-            extra = f", {n} findings" if n is not None else f", {json.loads(r['stdout'])['findings']} findings"
-            print(f"{label}: {r['wall_s']:.2f} s, peak RSS {r['peak_rss_mb']:.0f} MB ({r['wall_s'] / base:.2f}x){extra}")
-    if found[1] != found[2]:
-        raise SystemExit(f"-j 1 and -j 2 disagree: {found[1]} vs {found[2]} findings")
+        for label, r in timed.items():
+            print(f"{label}: {r['wall_s']:.2f} s, peak RSS {r['peak_rss_mb']:.0f} MB ({r['wall_s'] / base:.2f}x), {found[label]} findings")
 
 
 if __name__ == "__main__":

@@ -188,3 +188,48 @@ def test_a_meta_device_limitation_is_built_again_on_the_cpu_and_says_so(tmp_path
     result = analyze_file(str(f), targets=["build"])
     assert [x.code for x in result.findings] == ["BN101"]
     assert any("built on the CPU: it fails on the meta device" in n for n in result.notes)
+
+
+def test_the_servers_warm_up_leaves_no_trace_a_file_could_see(tmp_path):
+    # The fork server analyzes a probe model of bnlint's own before it serves
+    # (bnlint.model.warmup); a user's file must see neither that module nor
+    # its scratch directory, even when the user's file has the probe's name.
+    (tmp_path / "bnlint_probe.py").write_text(textwrap.dedent(
+        """
+        import sys
+        import torch.nn as nn
+
+        leaked = [m for m in sys.modules if "bnlint_probe" in m and sys.modules[m].__file__ != __file__]
+        leaked += [p for p in sys.path if "bnlint-warm-up" in p]
+        assert not leaked, leaked
+        model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8))
+        """
+    ))
+    found = findings(run_cli("check", ".", "--format", "json", "-j", "1", cwd=tmp_path))
+    assert [(f["code"], f["path"]) for f in found] == [("BN101", "bnlint_probe.py")]
+
+
+def test_the_warm_up_probe_is_clean_and_analyzed_whole():
+    # The probe exercises the paths every child takes; it must get through
+    # them (a probe that fails to import or trace warms up nothing).
+    from bnlint.engine.registry import all_rules
+    from bnlint.model.warmup import analyze_probe
+
+    results = []
+    analyze_probe(lambda path: results.append(analyze_file(path, rules=all_rules())))
+    (result,) = results
+    assert result.models == ["Probe"] and not result.internal_errors
+    assert [f.code for f in result.findings] == []
+
+
+def test_the_server_asks_glibc_for_huge_pages_unless_the_user_chose(monkeypatch):
+    from bnlint.model.process import _huge_pages
+
+    monkeypatch.setattr("sys.platform", "linux")
+    assert _huge_pages({}) == {"GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"}
+    assert _huge_pages({"GLIBC_TUNABLES": "glibc.malloc.arena_max=2"}) == {
+        "GLIBC_TUNABLES": "glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1"
+    }
+    assert _huge_pages({"GLIBC_TUNABLES": "glibc.malloc.hugetlb=0"}) == {}
+    monkeypatch.setattr("sys.platform", "darwin")
+    assert _huge_pages({}) == {}

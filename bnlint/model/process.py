@@ -55,6 +55,21 @@ class WorkerDied(Exception):
 _WORKER_BOOT = "import sys; sys.path.append(sys.path.pop(0)); from {module} import main; main()"
 
 
+def _huge_pages(env: dict[str, str]) -> dict[str, str]:
+    """The server forks a child per file, and on Linux a fork copies the page
+    tables of the ~140 MB torch leaves on the heap, and the child's exit
+    tears them down again. glibc (2.35 and later) backs its heap with
+    transparent huge pages when asked: a 2 MB page is one entry where 4 KB
+    pages are 512, and fork plus exit costs about half (``benchmarks/
+    isolation.py``). A tunable the user set wins; other libcs ignore it."""
+    if not sys.platform.startswith("linux"):
+        return {}
+    tunables = env.get("GLIBC_TUNABLES", "")
+    if "glibc.malloc.hugetlb" in tunables:
+        return {}
+    return {"GLIBC_TUNABLES": ":".join(filter(None, [tunables, "glibc.malloc.hugetlb=1"]))}
+
+
 class Worker:
     """One child process serving jobs (:func:`bnlint.model.server.serve`):
     the model analysis by default, reused across files; ``entry`` names
@@ -63,6 +78,7 @@ class Worker:
     def __init__(self, entry: str = "bnlint.model.worker") -> None:
         self.stderr = tempfile.TemporaryFile()
         env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONWARNINGS="ignore")
+        env.update(_huge_pages(env))
         self.proc = subprocess.Popen(
             [sys.executable, "-c", _WORKER_BOOT.format(module=entry)],
             stdin=subprocess.PIPE,
@@ -245,6 +261,8 @@ def analyze_models(
 class _Server:
     """One fork server, restarted when it dies or hangs."""
 
+    entry = "bnlint.model.worker"  # the module whose main() it runs
+
     def __init__(self) -> None:
         self.worker: Worker | None = None
         self.fresh_per_job = not hasattr(os, "fork")  # no fork: a fresh process per file
@@ -253,7 +271,7 @@ class _Server:
     def started(cls) -> "_Server":
         server = cls()
         try:
-            server.worker = Worker()
+            server.worker = Worker(cls.entry)
         except (TimeoutError, WorkerDied):
             server.worker = None  # analyze() starts it again and reports what fails
         return server
@@ -262,7 +280,7 @@ class _Server:
         path = job["path"]
         try:
             if self.worker is None:
-                self.worker = Worker()
+                self.worker = Worker(self.entry)
             msg = self.worker.run(job, timeout + _SERVER_GRACE)
         except TimeoutError as exc:
             self.close()

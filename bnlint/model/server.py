@@ -20,6 +20,7 @@ from typing import Any, Callable
 def serve(
     handle: Callable[[dict, Callable[[str], None]], dict],
     warm_ups: dict[str, Callable[[], None]] | None = None,
+    fork: bool = hasattr(os, "fork"),
 ) -> None:
     """The child's protocol: jobs on stdin, one JSON object a line; for each,
     ``stage`` events and one ``result``, on the original stdout, which user
@@ -34,7 +35,8 @@ def serve(
     is seen by another and torch is imported once. A spare child is forked
     ahead of each job, while the previous one runs. The child's time limit
     (the job's ``timeout``), crash or signal is reported as the job's result;
-    this process lives on."""
+    this process lives on. With ``fork=False`` the jobs run in this process,
+    one after another, and share its modules."""
     warm_ups = dict(warm_ups or {})
     warnings.simplefilter("ignore")
     proto = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
@@ -47,7 +49,7 @@ def serve(
         proto.write(json.dumps(obj) + "\n")
         proto.flush()
 
-    spare = _Spare(handle) if hasattr(os, "fork") else None
+    spare = _Spare(handle) if fork else None
     send({"event": "ready"})
     for line in jobs:
         job = json.loads(line)
@@ -62,7 +64,7 @@ def serve(
                 for name in wanted:
                     warm_ups.pop(name)()
                 spare = _Spare(handle)
-        else:  # the parent starts a fresh process per job instead (see process.py)
+        else:  # without fork, the parent starts a fresh process per job (see process.py)
             payload = _run_job(handle, job, lambda stage: send({"event": "stage", "stage": stage}))
         send({"event": "result", **payload})
     if spare is not None:

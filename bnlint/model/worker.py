@@ -613,37 +613,22 @@ def _analyze_job(job: dict, progress: Callable[[str], None]) -> dict:
         ]).to_json()
 
 
-def _probe():
-    import torch
-    import torch.nn as nn
-
-    with torch.device("meta"):
-        return nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4, 2))
-
-
 def warm_up() -> None:
-    """What every child would otherwise import on its first use, done once
-    in the fork server (never with user code): the rules, the layer
-    taxonomy, torch.fx."""
-    from bnlint.model import layers
-    from bnlint.model.trace import trace_model
+    """Everything a child would otherwise load or build on its first file,
+    done once in the fork server: a whole analysis of bnlint's own probe
+    model (:mod:`bnlint.model.warmup`), every rule, no example inputs."""
+    from bnlint.model.warmup import analyze_probe
 
-    all_rules()
-    layers.BATCHNORM  # noqa: B018 -- builds the taxonomy
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        trace_model(_probe())
+    analyze_probe(lambda path: analyze_file(path, rules=all_rules()))
 
 
 def warm_up_shapes() -> None:
     """The meta-kernel machinery a shape run loads (about a second and 70 MB
     on first use): loaded in the server once a child has needed it, so that
     runs without example inputs never pay for it."""
-    from bnlint.model.shapes import propagate
+    from bnlint.model.warmup import PROBE_INPUTS, analyze_probe
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        propagate(_probe(), InputSpec(((2, 3, 3, 3),), ("float32",), "warm-up"))
+    analyze_probe(lambda path: analyze_file(path, rules=all_rules(), inputs=PROBE_INPUTS))
 
 
 _WARM_UPS = {"shapes": warm_up_shapes}
