@@ -8,6 +8,11 @@
     baseline `python -c "import torch; <build the model eagerly>"`, measured in
     the same run, as a ratio (< 1 means the whole check is faster than merely
     constructing the model).
+(c) Depth: a Sequential of N Conv2d(64, 64, 3)-BatchNorm2d-ReLU blocks (3N
+    modules; N = 250, 1000, 4000), `bnlint check --input-shape 2,64,16,16`
+    against its eager construction, and the time each added module costs
+    (the slope between two depths: flat means no per-module cost grows with
+    the model).
 
 Each measurement runs in a fresh process; the median of --repeat runs is
 reported. Usage:
@@ -21,6 +26,7 @@ import argparse
 import functools
 import os
 import sys
+import tempfile
 
 from _measure import measure as _measure
 
@@ -41,6 +47,36 @@ def eager(module: str, factory: str) -> list[str]:
     return [sys.executable, "-c", code]
 
 
+DEEP = """import torch.nn as nn
+
+
+def deep():
+    return nn.Sequential(*[m for _ in range({n}) for m in (
+        nn.Conv2d(64, 64, 3, padding=1, bias=False), nn.BatchNorm2d(64), nn.ReLU())])
+"""
+DEPTHS = (250, 1000, 4000)
+
+
+def depth_rows(repeat: int) -> list[tuple[int, dict, dict]]:
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bnlint-scale-") as root:
+        for n in DEPTHS:
+            path = os.path.join(root, f"deep_{n}.py")
+            with open(path, "w") as fh:
+                fh.write(DEEP.format(n=n))
+            check = measure(bnlint(f"{path}::deep", "--input-shape", "2,64,16,16"), repeat)
+            build = measure([sys.executable, "-c", f"import sys; sys.path.insert(0, {root!r}); import torch; "
+                             f"from deep_{n} import deep; deep()"], repeat)
+            rows.append((n, check, build))
+    return rows
+
+
+def slope_us(rows, key: int) -> float:
+    """Microseconds per added module between the shallowest and the deepest."""
+    (n0, *first), (n1, *last) = rows[0], rows[-1]
+    return (last[key]["wall_s"] - first[key]["wall_s"]) / (3 * (n1 - n0)) * 1e6
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3)
@@ -58,6 +94,7 @@ def main() -> None:
         shaped = measure(bnlint(f"fixtures/{module}.py::{factory}", "--input-shape", shape), args.repeat)
         build = measure(eager(module, factory), args.repeat)
         rows.append((label, plain, shaped, build))
+    depth = depth_rows(args.repeat)
 
     weights_gb = huge_params * 4 / 1e9
     if args.markdown:
@@ -87,6 +124,13 @@ def main() -> None:
             f"({build['peak_rss_mb']:.0f} MB): ratios {plain['wall_s'] / build['wall_s']:.2f} / "
             f"{shaped['wall_s'] / build['wall_s']:.2f}"
         )
+    for n, check, build in depth:
+        print(f"{n} blocks ({3 * n} modules): check --input-shape {check['wall_s']:.2f} s vs eager {build['wall_s']:.2f} s "
+              f"({check['wall_s'] / build['wall_s']:.2f})")
+    for between in ((0, 1), (1, 2)):
+        part = [depth[i] for i in between]
+        print(f"per added module, {part[0][0]} -> {part[1][0]} blocks: check {slope_us(part, 0):.0f} us, "
+              f"eager {slope_us(part, 1):.0f} us")
 
 
 if __name__ == "__main__":

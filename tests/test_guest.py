@@ -233,3 +233,23 @@ def test_the_server_asks_glibc_for_huge_pages_unless_the_user_chose(monkeypatch)
     assert _huge_pages({"GLIBC_TUNABLES": "glibc.malloc.hugetlb=0"}) == {}
     monkeypatch.setattr("sys.platform", "darwin")
     assert _huge_pages({}) == {}
+
+
+def test_environment_variables_set_while_checking_do_not_stay(tmp_path, monkeypatch):
+    # In-process (the Python API, the pytest plugin's process): what the
+    # user's file sets, or torch on a first import under the scratch
+    # directory (TORCHINDUCTOR_CACHE_DIR), must not outlive the check -- a
+    # later bnlint subprocess inherited a path to a deleted scratch and every
+    # shape run in it was refused.
+    monkeypatch.delenv("BNLINT_TEST_FROM_USER", raising=False)
+    monkeypatch.setenv("BNLINT_TEST_KEPT", "yes")
+    f = tmp_path / "sets_env.py"
+    f.write_text(
+        "import os\nimport torch.nn as nn\n\n"
+        "os.environ['BNLINT_TEST_FROM_USER'] = '1'\nos.environ.pop('BNLINT_TEST_KEPT')\n"
+        "model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8))\n"
+    )
+    before = dict(os.environ)
+    result = analyze_file(str(f))
+    assert [x.code for x in result.findings] == ["BN101"]
+    assert dict(os.environ) == before

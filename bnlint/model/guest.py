@@ -78,6 +78,7 @@ class _Policy:
 
 _POLICY = _Policy()
 _INSTALLED = False
+_REDIRECT_TEMP = [True]  # False only for bnlint's own code, in own_code()
 
 
 def _refuse(action: str) -> None:
@@ -112,30 +113,49 @@ def _hook(event: str, args: tuple) -> None:
 def guest() -> Iterator[list[Refusal]]:
     """Run user code under the policy; yields the list its refusals go to.
     The scratch directory (also ``TMPDIR`` and :mod:`tempfile`'s default) is
-    removed afterwards. Byte-code is not written next to the user's files."""
+    removed afterwards. Byte-code is not written next to the user's files.
+    The environment variables are restored afterwards: what the user's code
+    (or torch, on a first import: ``TORCHINDUCTOR_CACHE_DIR`` under the
+    scratch) sets is not left in the process that asked for the check."""
     global _INSTALLED
     if not _INSTALLED:
         sys.addaudithook(_hook)  # permanent (PEP 578); inert outside `guest()`
         _INSTALLED = True
     scratch = tempfile.mkdtemp(prefix="bnlint-scratch-")
-    saved = (_POLICY.active, _POLICY.scratch, _POLICY.refusals, tempfile.tempdir,
-             os.environ.get("TMPDIR"), sys.dont_write_bytecode)
+    saved = (_POLICY.active, _POLICY.scratch, _POLICY.refusals, tempfile.tempdir, sys.dont_write_bytecode)
+    environ = dict(os.environ)
     _POLICY.active, _POLICY.scratch, _POLICY.refusals = True, os.path.realpath(scratch), []
-    tempfile.tempdir, os.environ["TMPDIR"], sys.dont_write_bytecode = scratch, scratch, True
+    if _REDIRECT_TEMP[-1]:
+        tempfile.tempdir, os.environ["TMPDIR"] = scratch, scratch
+    sys.dont_write_bytecode = True
     try:
         yield _POLICY.refusals
     finally:
         _POLICY.active = False
-        _, _, _, tempfile.tempdir, tmpdir, sys.dont_write_bytecode = saved
-        if tmpdir is None:
-            os.environ.pop("TMPDIR", None)
-        else:
-            os.environ["TMPDIR"] = tmpdir
+        _, _, _, tempfile.tempdir, sys.dont_write_bytecode = saved
+        if os.environ != environ:
+            os.environ.clear()
+            os.environ.update(environ)
         import shutil
 
         shutil.rmtree(scratch, ignore_errors=True)
         _POLICY.active, _POLICY.scratch = saved[0], saved[1]
         _POLICY.refusals = saved[2]
+
+
+@contextlib.contextmanager
+def own_code() -> Iterator[None]:
+    """bnlint's own code run through the guest path (the fork server's
+    warm-up, :mod:`bnlint.model.warmup`): the policy still applies, but the
+    temporary directory is not redirected to the scratch, which is removed
+    afterwards -- a module imported for the first time in the block (torch
+    imports some on a first shape run) may keep the path it saw, and the
+    children forked later would be refused writing there."""
+    _REDIRECT_TEMP.append(False)
+    try:
+        yield
+    finally:
+        _REDIRECT_TEMP.pop()
 
 
 @contextlib.contextmanager

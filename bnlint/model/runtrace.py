@@ -33,6 +33,7 @@ from torch.overrides import TorchFunctionMode
 from bnlint.findings import Location
 from bnlint.inputs import InputSpec
 from bnlint.model.sites import user_line
+from bnlint.model.shapes import absent_imports_fail_fast, shape_only_layers
 from bnlint.model.trace import SITE_KEY, Fragment, TraceResult, is_torch_layer
 
 SHAPE_KEY = "bnlint_shape"
@@ -236,7 +237,7 @@ def _run(model: nn.Module, inputs: tuple, keep_calls: bool) -> _Recording:
     pre = torch.nn.modules.module.register_module_forward_pre_hook(rec.pre)
     post = torch.nn.modules.module.register_module_forward_hook(rec.post)
     try:
-        with torch.no_grad():
+        with torch.no_grad(), absent_imports_fail_fast(), shape_only_layers(model):
             for i, t in enumerate(_tensors(inputs)):
                 rec.bind(t, rec.graph.placeholder(f"input_{i}"))
             with _Mode(rec):

@@ -11,8 +11,12 @@ not branch on tensor *values*.
 from __future__ import annotations
 
 import contextlib
+import functools
+import importlib.util
+import math
+import sys
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import torch
 import torch.nn as nn
@@ -61,6 +65,97 @@ class ShapeInfo:
         return seen[0] if seen else None
 
 
+@functools.lru_cache(maxsize=None)
+def _missing(name: str) -> bool:
+    return name not in sys.modules and importlib.util.find_spec(name) is None
+
+
+@contextlib.contextmanager
+def absent_imports_fail_fast() -> Iterator[None]:
+    """For a run of the model's forward on meta or fake tensors. torch's
+    decompositions behind it (``sym_max`` in every elementwise meta kernel,
+    ten a BatchNorm) try ``import numpy`` on each call; where numpy is not
+    installed, each try searches the whole of sys.path -- 8 of the 10 s that a
+    4,000-block Conv-BN-ReLU model took (``benchmarks/scale.py``). For the
+    run, a missing numpy is None in ``sys.modules``: ``import numpy`` raises
+    ModuleNotFoundError at once (its message says "halted") and
+    ``importlib.util.find_spec`` still answers None."""
+    names = [n for n in ("numpy",) if _missing(n)]
+    for name in names:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        for name in names:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
+
+
+def _same_shape(module: nn.Module, x: Any, *rest: Any, **kw: Any) -> Any:
+    """An elementwise layer's output on shape-only tensors (in place: the
+    input itself, as torch returns it)."""
+    return x if getattr(module, "inplace", False) else torch.empty_like(x)
+
+
+def _batchnorm(module: nn.Module, x: Any) -> Any:
+    module._check_input_dim(x)  # torch's own ValueError for the wrong rank
+    if x.dim() < 2 or x.shape[1] != module.num_features:
+        got = x.shape[1] if x.dim() >= 2 else None
+        raise RuntimeError(f"running_mean should contain {got} elements not {module.num_features}")
+    return torch.empty_like(x)
+
+
+def _linear(module: nn.Module, x: Any) -> Any:
+    if x.dim() < 1 or x.shape[-1] != module.in_features:
+        rows = math.prod(x.shape[:-1]) if x.dim() else 1
+        raise RuntimeError(
+            f"mat1 and mat2 shapes cannot be multiplied ({rows}x{x.shape[-1] if x.dim() else 1} "
+            f"and {module.in_features}x{module.out_features})"
+        )
+    return x.new_empty((*x.shape[:-1], module.out_features))
+
+
+@functools.lru_cache(maxsize=None)
+def _shape_forwards() -> dict[Any, Any]:
+    """torch layers whose output shape is computed here, by the layer's own
+    class's forward function: on meta tensors each of them runs torch's
+    Python reference implementation (0.2 to 0.6 ms a call, most of a shape
+    run of a Conv-BN-ReLU stack), where their output's shape is the input's
+    (BatchNorm, activations, dropout) or its last dim changed (Linear). The
+    checks torch makes that a user's model can fail (BatchNorm's rank and
+    channel count, Linear's in_features) are made here too."""
+    forwards: dict[Any, Any] = {}
+    for cls in (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d):
+        forwards[cls.forward] = _batchnorm
+    for cls in (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish,
+                nn.Sigmoid, nn.Tanh, nn.Hardswish, nn.Hardsigmoid, nn.Hardtanh, nn.Identity,
+                nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout):
+        forwards[cls.forward] = _same_shape
+    forwards[nn.Linear.forward] = _linear
+    return forwards
+
+
+@contextlib.contextmanager
+def shape_only_layers(model: nn.Module) -> Iterator[None]:
+    """For a run on meta or fake tensors in eval mode: each module of
+    ``model`` whose class uses the forward of one of :func:`_shape_forwards`'
+    layers computes just its output's shape, for the run (an instance
+    attribute ``forward``, removed afterwards). Hooks still see every call."""
+    table = _shape_forwards()
+    patched = []
+    for m in model.modules():
+        fn = table.get(getattr(type(m), "forward", None))
+        if fn is None or "forward" in m.__dict__ or (hasattr(m, "training") and m.training):
+            continue
+        m.forward = functools.partial(fn, m)
+        patched.append(m)
+    try:
+        yield
+    finally:
+        for m in patched:
+            m.__dict__.pop("forward", None)
+
+
 def _on_meta(model: nn.Module) -> bool:
     tensors = [*model.parameters(), *model.buffers()]
     return bool(tensors) and all(t.is_meta for t in tensors)
@@ -88,7 +183,7 @@ def propagate(model: nn.Module, spec: InputSpec) -> ShapeInfo:
     handle = torch.nn.modules.module.register_module_forward_pre_hook(record)
     try:
         model.eval()  # BN in eval: no batch-size check, no stat updates
-        with mode, torch.no_grad():
+        with mode, torch.no_grad(), absent_imports_fail_fast(), shape_only_layers(model):
             args = [
                 torch.zeros(shape, dtype=DTYPES[dtype], device=device)
                 for shape, dtype in zip(spec.shapes, spec.dtypes)

@@ -21,6 +21,7 @@ import warnings
 from typing import Callable
 
 from bnlint.inputs import InputSpec
+from bnlint.model.guest import own_code
 
 # A model of the kinds users check: a residual stem built in a loop, functional
 # calls (F.relu, F.dropout), a concatenation, a BatchNorm1d head. Clean: the
@@ -79,7 +80,7 @@ def analyze_probe(analyze: Callable[[str], object]) -> None:
         with open(path, "w", encoding="utf-8") as fh:
             fh.write(PROBE)
         try:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), own_code():
                 warnings.simplefilter("ignore")
                 analyze(path)
         finally:
