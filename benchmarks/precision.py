@@ -14,7 +14,9 @@ before any of the code was read), and two kinds of entries:
   ``torch.jit.trace(X, None)`` inserted right before the ``X.eval()``) and
   ``add_freeze`` (``for _p in X.parameters(): _p.requires_grad = False``
   inserted right before the ``X.train()``); ``code`` is the rule expected to
-  report it in that file.
+  report it in that file. An injection found afterwards to be no bug at all
+  (the model has no mode-dependent layer) keeps its entry with a
+  ``not_a_bug`` reason and is left out of the recall.
 
 This script never fetches anything. It reads the snapshots from a directory
 holding one source tree per repository, named ``owner+name``::
@@ -204,7 +206,8 @@ def main(argv=None) -> int:
         "natural_recall": round(tp / (tp + fn), 3) if tp + fn else None,
     }
     if not args.no_injections:
-        injected = [e for e in manifest["injected"] if e["repo"] in repos]
+        injected = [e for e in manifest["injected"] if e["repo"] in repos and "not_a_bug" not in e]
+        result["injected_not_bugs"] = sum(1 for e in manifest["injected"] if e["repo"] in repos and "not_a_bug" in e)
         by_code: dict[str, list[int]] = {}
         missed = []
         for e in injected:

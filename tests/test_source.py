@@ -389,6 +389,130 @@ def test_a_model_class_of_a_file_beside_the_script_is_read_not_imported(cli, tmp
     assert [f["code"] for f in json.loads(proc.stdout)["findings"]] == ["BN402"]
 
 
+def test_a_model_whose_nn_comes_from_a_star_import_is_a_model(cli, tmp_path, no_torch):
+    # milesial/Pytorch-UNet: unet/unet_model.py has `from .unet_parts import *`
+    # and `class UNet(nn.Module)`, its `nn` and its BatchNorm blocks bound by
+    # the star import; predict.py runs it under no_grad with no eval().
+    pkg = tmp_path / "unet"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("from .unet_model import UNet\n")
+    (pkg / "unet_parts.py").write_text(textwrap.dedent("""
+        import torch.nn as nn
+
+        __all__ = ["nn", "DoubleConv"]
+
+        class DoubleConv(nn.Module):
+            def __init__(self, c):
+                super().__init__()
+                self.body = nn.Sequential(nn.Conv2d(c, c, 3, padding=1), nn.BatchNorm2d(c))
+
+            def forward(self, x):
+                return self.body(x)
+    """))
+    (pkg / "unet_model.py").write_text(textwrap.dedent("""
+        from .unet_parts import *
+
+        class UNet(nn.Module):
+            def __init__(self, c):
+                super().__init__()
+                self.inc = DoubleConv(c)
+
+            def forward(self, x):
+                return self.inc(x)
+    """))
+    script = tmp_path / "predict.py"
+    script.write_text(textwrap.dedent("""
+        import torch
+        from unet import UNet
+
+        def predict_img(net, img):
+            net.eval()
+            with torch.no_grad():
+                return net(img)
+
+        if __name__ == "__main__":
+            net = UNet(3)
+            net.load_state_dict(torch.load("model.pth"))
+            predict_img(net=net, img=torch.zeros(1, 3, 8, 8))
+    """))
+    proc = cli("check", "--static", str(tmp_path), "--format", "json", env=no_torch)
+    assert proc.returncode == 0 and json.loads(proc.stdout)["findings"] == [], proc.stdout
+    script.write_text(script.read_text().replace("    net.eval()\n", ""))
+    proc = cli("check", "--static", str(tmp_path), "--format", "json", env=no_torch)
+    assert [(f["code"], Path(f["path"]).name) for f in json.loads(proc.stdout)["findings"]] == [("BN402", "predict.py")]
+    # `__all__` without `nn`: the star import binds no `nn`, UNet is not known to be a model
+    (pkg / "unet_parts.py").write_text((pkg / "unet_parts.py").read_text().replace('["nn", "DoubleConv"]', '["DoubleConv"]'))
+    proc = cli("check", "--static", str(tmp_path), "--format", "json", env=no_torch)
+    assert json.loads(proc.stdout)["findings"] == [], proc.stdout
+
+
+def test_a_factory_whose_unknown_branch_exits_returns_a_model_built_from_its_arguments(cli, tmp_path, no_torch):
+    # weiaicunzai/pytorch-cifar100: utils.get_network() imports a builder per
+    # branch and calls sys.exit() for an unknown name; vgg16_bn() returns
+    # VGG(make_layers(cfg, batch_norm=True)), whose BatchNorm comes from the
+    # argument, not from VGG's own body.
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "__init__.py").write_text("")
+    (tmp_path / "models" / "vgg.py").write_text(textwrap.dedent("""
+        import torch.nn as nn
+
+        class VGG(nn.Module):
+            def __init__(self, features):
+                super().__init__()
+                self.features = features
+
+            def forward(self, x):
+                return self.features(x)
+
+        def make_layers(cfg, batch_norm=False):
+            layers = []
+            for v in cfg:
+                layers += [nn.Conv2d(3, v, 3)]
+                if batch_norm:
+                    layers += [nn.BatchNorm2d(v)]
+            return nn.Sequential(*layers)
+
+        def vgg16_bn():
+            return VGG(make_layers([64], batch_norm=True))
+    """))
+    (tmp_path / "utils.py").write_text(textwrap.dedent("""
+        import sys
+
+        def get_network(args):
+            if args.net == "vgg16":
+                from models.vgg import vgg16_bn
+                net = vgg16_bn()
+            else:
+                print("the network name you have entered is not supported yet")
+                sys.exit()
+            return net
+    """))
+    script = tmp_path / "test.py"
+    script.write_text(textwrap.dedent("""
+        import torch
+        from utils import get_network
+
+        if __name__ == "__main__":
+            net = get_network(args)
+            net.load_state_dict(torch.load(args.weights))
+            net.eval()
+            with torch.no_grad():
+                for image, label in test_loader:
+                    output = net(image)
+    """))
+    proc = cli("check", "--static", str(tmp_path), "--format", "json", env=no_torch)
+    assert proc.returncode == 0 and json.loads(proc.stdout)["findings"] == [], proc.stdout
+    script.write_text(script.read_text().replace("    net.eval()\n", ""))
+    proc = cli("check", "--static", str(tmp_path), "--format", "json", env=no_torch)
+    assert [(f["code"], Path(f["path"]).name) for f in json.loads(proc.stdout)["findings"]] == [("BN402", "test.py")]
+    # a VGG built from layers without BatchNorm or Dropout stays inert
+    (tmp_path / "models" / "vgg.py").write_text(
+        (tmp_path / "models" / "vgg.py").read_text().replace("nn.BatchNorm2d(v)", "nn.ReLU()").replace("batch_norm", "relu")
+    )
+    proc = cli("check", "--static", str(tmp_path), "--format", "json", env=no_torch)
+    assert json.loads(proc.stdout)["findings"] == [], proc.stdout
+
+
 def test_pre_commit_hook_runs_the_static_check(cli):
     """The published hook's entry, as pre-commit runs it: entry + staged files."""
     text = (ROOT / ".pre-commit-hooks.yaml").read_text()

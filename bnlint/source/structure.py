@@ -104,6 +104,7 @@ class FileStructure:
         self.text = text
         self.tree = tree
         self.imports = imports or Imports(tree)
+        self._star_imports()
         self.classes: dict[str, ClassInfo] = {}
         self.functions: dict[str, Func] = {}  # module-level functions
         self.funcs: list[Func] = []  # every function to walk, module code first
@@ -114,6 +115,31 @@ class FileStructure:
         self.model_type_names = {
             "torch.nn.Module", "nn.Module", "Module", *(c.name for c in self.classes.values() if c.is_model)
         }
+
+    def _star_imports(self) -> None:
+        """``from .parts import *`` of a module of the checked tree binds
+        that module's public names here (its ``__all__`` when it has a literal
+        one): its classes and functions, and the names it imports -- the
+        ``nn`` of ``class UNet(nn.Module)`` often comes from there. Names
+        this file imports itself win."""
+        for node in self.tree.body:
+            if not (isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names)):
+                continue
+            base = "." * node.level + (node.module or "")
+            other = self.module_structure(base) if base.strip(".") else None
+            if other is None or other is self:
+                continue
+            public = _literal_all(other.tree)
+            same_dir = os.path.dirname(os.path.abspath(other.path)) == os.path.dirname(os.path.abspath(self.path))
+            names: dict[str, str] = {}
+            for name, qual in other.imports.table.items():
+                if not qual.startswith(".") or same_dir:  # a relative name means the same only from the same directory
+                    names[name] = qual
+            for name in (*other.classes, *other.functions):
+                names[name] = f"{base}.{name}" if node.module else f"{base}{name}"
+            for name, qual in names.items():
+                if (name in public) if public is not None else not name.startswith("_"):
+                    self.imports.table.setdefault(name, qual)
 
     # -- collecting ----------------------------------------------------------------
     def _collect(self) -> None:
@@ -270,7 +296,7 @@ class FileStructure:
         if qual in self.classes:
             info = self.classes[qual]
             if info.is_model:
-                return Val(mode=TRAINING, arch=qual, live=self.class_is_live(qual))
+                return Val(mode=TRAINING, arch=qual, live=self.class_is_live(qual) or self.args_live(call))
             # a base defined elsewhere and named like a module: probably one
             return Val(mode=TRAINING, arch=qual) if info.managed else None
         if V.is_torch_layer(qual):
@@ -283,7 +309,7 @@ class FileStructure:
         if foreign is not None:  # `from model import Net`, with model.py beside this file
             other, name = foreign
             if other.classes[name].is_model:
-                return Val(mode=TRAINING, arch=qual, live=other.class_is_live(name))
+                return Val(mode=TRAINING, arch=qual, live=other.class_is_live(name) or self.args_live(call))
             return None
         if V.named_like_model_class(qual):
             # defined where we cannot read it, named like a module class:
@@ -412,6 +438,32 @@ class FileStructure:
                 return True
         return False if found else None
 
+    def args_live(self, call: ast.Call | None) -> bool:
+        """Whether a construction's arguments build BatchNorm or Dropout:
+        ``VGG(make_layers(cfg, batch_norm=True))`` holds the layers its
+        argument builds, though VGG's own body builds none. Only calls in the
+        arguments count (a plain name may hold anything, or nothing)."""
+        if call is None:
+            return False
+        for arg in (*call.args, *(k.value for k in call.keywords)):
+            for node in ast.walk(arg):
+                if not isinstance(node, ast.Call):
+                    continue
+                q = self.imports.qualify(node.func)
+                if q is not None:
+                    if V.is_torch_nn_class(q):
+                        if not V.is_inert_layer(q, node):
+                            return True
+                    elif not q.startswith("torch.") and self._foreign_is_live(q):
+                        return True
+                elif isinstance(node.func, ast.Name):
+                    name = node.func.id
+                    if name in self.classes and self.class_is_live(name):
+                        return True
+                    if name in self.functions and any(V.LIVE_WORDS.search(n) for n in identifiers(self.functions[name].node)):
+                        return True
+        return False
+
     def inert_call(self, call: ast.Call) -> bool:
         """A ``torch.nn`` construction that certainly holds no BatchNorm or
         Dropout (``nn.Linear``, ``nn.Sequential`` of such layers)."""
@@ -519,6 +571,20 @@ def known_structure(path: str, text: str, build) -> FileStructure:
     if cached is not None and cached.text == text:
         return cached
     return build()
+
+
+def _literal_all(tree: ast.Module) -> "set[str] | None":
+    """A module's ``__all__``, when it is a literal list or tuple of strings."""
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
+            try:
+                value = ast.literal_eval(node.value)
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                return None
+            if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+                return set(value)
+            return None
+    return None
 
 
 def structure_of(path: str) -> FileStructure | None:

@@ -54,6 +54,9 @@ _INERT_LAYER = re.compile(
     r"|LSTMCell|GRUCell|RNNCell|Sequential|ModuleList|ModuleDict)$"
 )
 # Words of a class body that may build a mode-dependent layer.
+# Calls that end the program: a path through one of them never reaches what follows.
+NO_RETURN = frozenset({"sys.exit", "os._exit", "os.abort"})
+
 LIVE_WORDS = re.compile(r"BatchNorm|batch_norm|Dropout|dropout|RReLU|rrelu|track_running_stats")
 # Builtins a module's constructor may call without building anything.
 BUILTINS = {

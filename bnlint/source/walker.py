@@ -361,14 +361,25 @@ class Walker:
         self.assign(s.target, None, flow, s)
         return flow
 
-    def _expr(self, s: ast.Expr, flow: Flow) -> Flow:
+    def _expr(self, s: ast.Expr, flow: Flow) -> Flow | None:
         call = s.value
         if isinstance(call, ast.Call) and call.args:
             q = self.structure.imports.qualify(call.func)
             if q in V.SET_GRAD:  # torch.set_grad_enabled(False) as a statement
                 flow.set_grad(f"{q}(False)" if const(call.args[0]) is False else None)
                 return flow
+        if isinstance(call, ast.Call) and self._never_returns(call.func):
+            self._other(s, flow)
+            return None  # like a raise: `else: print("unknown net"); sys.exit()` in a factory
         return self._other(s, flow)
+
+    def _never_returns(self, func: ast.expr) -> bool:
+        """``sys.exit()``, ``os._exit()``, ``os.abort()``; ``exit()`` and
+        ``quit()`` unless the file binds those names itself."""
+        q = self.structure.imports.qualify(func)
+        if q is not None:
+            return q in V.NO_RETURN
+        return isinstance(func, ast.Name) and func.id in ("exit", "quit") and func.id not in self.structure.functions
 
     def _if(self, s: ast.If, flow: Flow) -> Flow | None:
         self.exprs.expr(s.test, flow)
