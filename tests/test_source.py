@@ -513,6 +513,57 @@ def test_a_factory_whose_unknown_branch_exits_returns_a_model_built_from_its_arg
     assert json.loads(proc.stdout)["findings"] == [], proc.stdout
 
 
+def test_a_builder_function_picked_by_name_from_a_module_of_the_tree(cli, tmp_path, no_torch):
+    # akamaster/pytorch_resnet_cifar10: `resnet.__dict__[args.arch]()` with
+    # `add_argument('--arch', '-a', default='resnet32')` -- argparse's dest is
+    # the long option -- and resnet32() a function returning ResNet(...).
+    (tmp_path / "resnet.py").write_text(textwrap.dedent("""
+        import torch.nn as nn
+
+        class ResNet(nn.Module):
+            def __init__(self, n):
+                super().__init__()
+                self.bn1 = nn.BatchNorm2d(16)
+
+            def forward(self, x):
+                return self.bn1(x)
+
+        def resnet32():
+            return ResNet(5)
+    """))
+    script = tmp_path / "trainer.py"
+    script.write_text(textwrap.dedent("""
+        import argparse
+        import torch
+        import resnet
+
+        parser = argparse.ArgumentParser()
+        parser.add_argument('--arch', '-a', metavar='ARCH', default='resnet32')
+        args = parser.parse_args()
+
+        def train(loader, model, criterion, optimizer):
+            model.train()
+            for x, y in loader:
+                loss = criterion(model(x), y)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+
+        def main():
+            model = torch.nn.DataParallel(resnet.__dict__[args.arch]())
+            optimizer = torch.optim.SGD(model.parameters(), 0.1)
+            for epoch in range(10):
+                train(loader, model, criterion, optimizer)
+    """))
+    proc = cli("check", "--static", str(tmp_path), "--format", "json", env=no_torch)
+    assert proc.returncode == 0 and json.loads(proc.stdout)["findings"] == [], proc.stdout
+    script.write_text(script.read_text().replace(
+        "    model.train()\n", "    for p in model.parameters():\n        p.requires_grad = False\n    model.train()\n"
+    ))
+    proc = cli("check", "--static", str(tmp_path), "--format", "json", env=no_torch)
+    assert [f["code"] for f in json.loads(proc.stdout)["findings"]] == ["BN401"], proc.stdout
+
+
 def test_pre_commit_hook_runs_the_static_check(cli):
     """The published hook's entry, as pre-commit runs it: entry + staged files."""
     text = (ROOT / ".pre-commit-hooks.yaml").read_text()

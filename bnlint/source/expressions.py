@@ -213,6 +213,12 @@ class Expressions:
             fresh = self.structure.fresh(f"{module}.{picked}")
             if fresh is not None:
                 return fresh
+            found = self.structure.foreign(f"{module}.{picked}")
+            if found is not None and found[1] in found[0].functions:  # a builder function of the tree
+                summary = self.walk.foreign(found[0], found[0].functions[found[1]])
+                ret = summary.returns if summary is not None else None
+                if ret is not None and ret.key is None and ret.mode == TRAINING:  # a new model, certainly
+                    return ret
         if V.is_builder(f"{module}.resnet50"):
             return Val(mode=TRAINING)  # one of torchvision's / timm's models
         other = self.structure.module_structure(module)

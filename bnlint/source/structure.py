@@ -257,7 +257,10 @@ class FileStructure:
                     and isinstance(const(node.args[0]), str) and node.args[0].value.startswith("-")  # type: ignore[attr-defined]
                 ):
                     dest = next((k.value for k in node.keywords if k.arg == "dest"), None)
-                    name = const(dest) if dest is not None else node.args[-1].value.lstrip("-").replace("-", "_")  # type: ignore[attr-defined]
+                    flags = [const(a) for a in node.args if isinstance(const(a), str)]
+                    # argparse's dest: the first long option, else the first short one ('--arch', '-a' -> arch)
+                    flag = next((f for f in flags if f.startswith("--")), flags[0])
+                    name = const(dest) if dest is not None else flag.lstrip("-").replace("-", "_")
                     default = next((k.value for k in node.keywords if k.arg == "default"), None)
                     if isinstance(name, str) and isinstance(const(default), str):
                         self._constants.setdefault(f"<argument>.{name}", default.value)  # type: ignore[union-attr]
