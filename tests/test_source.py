@@ -564,6 +564,44 @@ def test_a_builder_function_picked_by_name_from_a_module_of_the_tree(cli, tmp_pa
     assert [f["code"] for f in json.loads(proc.stdout)["findings"]] == ["BN401"], proc.stdout
 
 
+def test_a_lowercase_class_named_like_a_model_is_a_class():
+    # znxlwm/pytorch-MNIST-CelebA-GAN-DCGAN: `class generator(nn.Module)` and
+    # `G = generator(128)`; the name reads like a model variable, and the
+    # construction was taken for a forward of it (G was then unknown).
+    text = """
+        import torch
+        import torch.nn as nn
+
+        class generator(nn.Module):
+            def __init__(self, d=128):
+                super(generator, self).__init__()
+                self.deconv1 = nn.ConvTranspose2d(100, d, 4, 1, 0)
+                self.deconv1_bn = nn.BatchNorm2d(d)
+
+            def forward(self, x):
+                return self.deconv1_bn(self.deconv1(x))
+
+        def show_result(num_epoch):
+            G.eval()
+            images = G(fixed_z)
+            G.train()
+
+        G = generator(128)
+        G_optimizer = torch.optim.Adam(G.parameters(), lr=0.0002)
+        for epoch in range(20):
+            for x, _ in train_loader:
+                G.zero_grad()
+                G(z).mean().backward()
+                G_optimizer.step()
+            show_result(epoch + 1)
+    """
+    assert source_findings(text) == []
+    frozen = text.replace("            G.train()", "            for p in G.parameters():\n                p.requires_grad = False\n            G.train()")
+    found = source_findings(frozen)
+    assert [(f.code, f.line) for f in found] == [("BN401", line_of(frozen, "p.requires_grad = False"))]
+    assert "class generator" in found[0].message
+
+
 def test_pre_commit_hook_runs_the_static_check(cli):
     """The published hook's entry, as pre-commit runs it: entry + staged files."""
     text = (ROOT / ".pre-commit-hooks.yaml").read_text()

@@ -199,6 +199,8 @@ class Walker:
             return True
         if key.split(".", 1)[0] in self.structure.imports.table:
             return False  # `models.resnet18`, `torch.nn`: modules, not models
+        if key in self.structure.classes or key in self.structure.functions:
+            return False  # `class generator(nn.Module)` of a GAN: a class, named like a model
         if key.startswith("self.") and self.func.cls is not None:
             if key in self.structure.model_attrs.get(self.func.cls.name, ()):
                 return True
