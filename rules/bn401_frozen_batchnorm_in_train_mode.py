@@ -8,7 +8,7 @@ from bnlint.model import layers as L
 from bnlint.source import EVAL, TRAIN, FileStructure, Freeze, Func, ModeSet, SourceAnalysis, Step
 from bnlint.source.walker import exclusive
 from bnlint.source.syntax import const, dotted, identifiers
-from bnlint.source.vocabulary import is_builder
+from bnlint.source.vocabulary import names_batchnorm_architecture
 
 
 class FrozenBatchNormInTrainMode(Rule):
@@ -314,16 +314,6 @@ class FrozenBatchNormInTrainMode(Rule):
 
 
 # -- the script form: which frozen models hold BatchNorm, and what keeps it in eval --
-# BatchNorm architectures among the builders ...
-_BN_ARCH = re.compile(
-    r"resnet|resnext|wide_resnet|densenet|mobilenet|efficientnet|regnet|vgg\d+_bn|inception"
-    r"|googlenet|shufflenet|mnasnet|deeplab|fcn_|lraspp|raft|r3d|r2plus1d|mc3|s3d|x3d"
-    r"|csp|darknet|hrnet|dla|dpn|rexnet|ghostnet",
-    re.I,
-)
-# ... and those of them that have none: BiT (GroupNorm), NF-nets (no norm).
-# Detection models freeze their backbone's BNs themselves (FrozenBatchNorm2d).
-_NOT_BN_ARCH = re.compile(r"nf_|nfnet|_bit|bit_|_gn\b|gn_|resnetv2_\d+x\d|detection|rcnn|retinanet|fcos|ssd", re.I)
 _KEEPS_BN_EVAL = re.compile(
     r"(?:bn|batch_?norm|norm)\w*(?:eval|freez|frozen|fix)|(?:freez|frozen|fix)\w*(?:bn|batch_?norm)"
     r"|FrozenBatchNorm|track_running_stats|freeze_norm|freeze_bn",
@@ -361,41 +351,14 @@ def batchnorm_architecture(structure: FileStructure, arch: str | None) -> str | 
     if arch is None:
         return None
     if arch in structure.classes:
-        return f"class {arch}" if class_has_batchnorm(structure, arch) else None
+        return f"class {arch}" if structure.has_batchnorm(arch) else None
     foreign = structure.foreign_class(arch)
     if foreign is not None:
         other, name = foreign
-        return f"class {arch}" if class_has_batchnorm(other, name) else None
+        return f"class {arch}" if other.has_batchnorm(name) else None
     if arch.startswith("torch.nn."):
         return arch if "BatchNorm" in arch else None
-    return arch if _names_batchnorm_architecture(arch) else None
-
-
-def _names_batchnorm_architecture(builder: str) -> bool:
-    return bool(_BN_ARCH.search(builder)) and not _NOT_BN_ARCH.search(builder)
-
-
-def class_has_batchnorm(structure: FileStructure, name: str) -> bool:
-    """Whether a class of the file builds BatchNorm layers: itself (a
-    BatchNorm layer, ``self.f = resnet18()``), a base of the file, or a class
-    of the file it uses."""
-    seen: set[str] = set()
-    pending = [name]
-    while pending:
-        info = structure.classes[pending.pop()]
-        if info.name in seen:
-            continue
-        seen.add(info.name)
-        if any("BatchNorm" in n for n in info.names):
-            return True
-        for node in ast.walk(info.node):
-            if isinstance(node, ast.Call):
-                q = structure.imports.qualify(node.func)
-                if q and is_builder(q) and _names_batchnorm_architecture(q):
-                    return True
-        pending.extend(p.name for p in info.parents)
-        pending.extend(n for n in structure.classes if n in info.names and n != info.name)
-    return False
+    return arch if names_batchnorm_architecture(arch) else None
 
 
 def keeps_batchnorm_in_eval(structure: FileStructure) -> bool:

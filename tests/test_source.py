@@ -602,6 +602,71 @@ def test_a_lowercase_class_named_like_a_model_is_a_class():
     assert "class generator" in found[0].message
 
 
+def test_a_model_picked_from_a_module_whose_models_are_built_of_batchnorm_blocks(cli, tmp_path, no_torch):
+    # 4uiiurz1/pytorch-nested-unet: `archs.__dict__[config['arch']](...)`;
+    # UNet and NestedUNet hold BatchNorm through their VGGBlock, not in
+    # their own bodies. The finding names a whole model, not the block.
+    (tmp_path / "archs.py").write_text(textwrap.dedent("""
+        import torch.nn as nn
+
+        __all__ = ["UNet", "NestedUNet"]
+
+        class VGGBlock(nn.Module):
+            def __init__(self, c):
+                super().__init__()
+                self.conv = nn.Conv2d(c, c, 3, padding=1)
+                self.bn = nn.BatchNorm2d(c)
+
+            def forward(self, x):
+                return self.bn(self.conv(x))
+
+        class UNet(nn.Module):
+            def __init__(self, num_classes):
+                super().__init__()
+                self.block = VGGBlock(num_classes)
+
+            def forward(self, x):
+                return self.block(x)
+
+        class NestedUNet(nn.Module):
+            def __init__(self, num_classes):
+                super().__init__()
+                self.block = VGGBlock(num_classes)
+                self.deep = VGGBlock(num_classes)
+
+            def forward(self, x):
+                return self.deep(self.block(x))
+    """))
+    script = tmp_path / "train.py"
+    script.write_text(textwrap.dedent("""
+        import torch
+        import archs
+
+        def train(config, loader, model, criterion, optimizer):
+            model.train()
+            for x, y in loader:
+                loss = criterion(model(x), y)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+
+        def main(config):
+            model = archs.__dict__[config['arch']](config['num_classes'])
+            optimizer = torch.optim.Adam(model.parameters())
+            for epoch in range(config['epochs']):
+                train(config, loader, model, criterion, optimizer)
+    """))
+    proc = cli("check", "--static", str(tmp_path), "--format", "json", env=no_torch)
+    assert proc.returncode == 0 and json.loads(proc.stdout)["findings"] == [], proc.stdout
+    script.write_text(script.read_text().replace(
+        "    model.train()\n", "    for p in model.parameters():\n        p.requires_grad = False\n    model.train()\n"
+    ))
+    proc = cli("check", "--static", str(tmp_path), "--format", "json", env=no_torch)
+    found = json.loads(proc.stdout)["findings"]
+    assert [f["code"] for f in found] == ["BN401"], proc.stdout
+    assert "class archs.UNet" in found[0]["message"]
+
+
 def test_pre_commit_hook_runs_the_static_check(cli):
     """The published hook's entry, as pre-commit runs it: entry + staged files."""
     text = (ROOT / ".pre-commit-hooks.yaml").read_text()

@@ -228,12 +228,15 @@ class Expressions:
         if not models:
             return None
         live = any(o.class_is_live(n) for o, n in models)
-        # what it was built as, when every class it may be says BatchNorm
-        # (the first of them stands for all: `module.Name` as seen from here)
-        everywhere = all(any("BatchNorm" in w for w in o.classes[n].names) for o, n in models)
+        # what it was built as, when every class it may be builds BatchNorm
+        # (one of them stands for all: `module.Name` as seen from here; a
+        # whole model rather than a block the others are built of)
+        everywhere = all(o.has_batchnorm(n) for o, n in models)
+        used = {w for o, n in models for w in o.classes[n].names if w != n}
+        whole = [m for m in models if m[1] not in used] or models
         arch = None
-        if everywhere and self.structure.foreign_class(f"{module}.{models[0][1]}") is not None:
-            arch = f"{module}.{models[0][1]}"
+        if everywhere and self.structure.foreign_class(f"{module}.{whole[0][1]}") is not None:
+            arch = f"{module}.{whole[0][1]}"
         return Val(mode=TRAINING, arch=arch, live=live)
 
     def _method(self, e: ast.Call, attr: str, recv: Val, flow: Flow, grad_off: str | None) -> tuple[bool, Val | None]:

@@ -467,6 +467,28 @@ class FileStructure:
                         return True
         return False
 
+    def has_batchnorm(self, name: str) -> bool:
+        """Whether a class of the file builds BatchNorm layers: itself (a
+        BatchNorm layer, ``self.f = resnet18()``), a base of the file, or a class
+        of the file it uses."""
+        seen: set[str] = set()
+        pending = [name]
+        while pending:
+            info = self.classes[pending.pop()]
+            if info.name in seen:
+                continue
+            seen.add(info.name)
+            if any("BatchNorm" in n for n in info.names):
+                return True
+            for node in ast.walk(info.node):
+                if isinstance(node, ast.Call):
+                    q = self.imports.qualify(node.func)
+                    if q and V.is_builder(q) and V.names_batchnorm_architecture(q):
+                        return True
+            pending.extend(p.name for p in info.parents)
+            pending.extend(n for n in self.classes if n in info.names and n != info.name)
+        return False
+
     def inert_call(self, call: ast.Call) -> bool:
         """A ``torch.nn`` construction that certainly holds no BatchNorm or
         Dropout (``nn.Linear``, ``nn.Sequential`` of such layers)."""

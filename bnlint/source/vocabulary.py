@@ -183,3 +183,20 @@ def looks_like_model_name(key: str) -> bool:
 def looks_like_optimizer(owner: str) -> bool:
     """``optimizer.step()``, ``opt_d.step()``, ``scaler.step(opt)``: a training step."""
     return bool(_OPTIMIZER_NAME.search(owner.rsplit(".", 1)[-1]))
+
+
+# BatchNorm architectures among the builders ...
+_BN_ARCH = re.compile(
+    r"resnet|resnext|wide_resnet|densenet|mobilenet|efficientnet|regnet|vgg\d+_bn|inception"
+    r"|googlenet|shufflenet|mnasnet|deeplab|fcn_|lraspp|raft|r3d|r2plus1d|mc3|s3d|x3d"
+    r"|csp|darknet|hrnet|dla|dpn|rexnet|ghostnet",
+    re.I,
+)
+# ... and those of them that have none: BiT (GroupNorm), NF-nets (no norm).
+# Detection models freeze their backbone's BNs themselves (FrozenBatchNorm2d).
+_NOT_BN_ARCH = re.compile(r"nf_|nfnet|_bit|bit_|_gn\b|gn_|resnetv2_\d+x\d|detection|rcnn|retinanet|fcos|ssd", re.I)
+
+
+def names_batchnorm_architecture(builder: str) -> bool:
+    """A builder (``torchvision.models.resnet50``) whose name says BatchNorm."""
+    return bool(_BN_ARCH.search(builder)) and not _NOT_BN_ARCH.search(builder)
