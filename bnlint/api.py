@@ -125,9 +125,19 @@ def check_paths(
                 f"({'it needs' if len(model_only) == 1 else 'they need'} the model analysis)"
             )
     wants_models = not config.static and any(r.analyzes_models() for r in rules)
+    prepared = None
+    if with_edits:  # parse the files to edit while the model analysis runs
+        from bnlint.fix.source import Prepared, fixable
+
+        prepared = Prepared()
+        found_fixable = lambda findings: [prepared.add(f.path) for f in findings if fixable(f)]  # noqa: E731
     with ModelAnalysis(config.jobs or default_jobs()) as models:
         jobs, with_comments = _read_sources(targets, rules, config, run, wants_models, models)
-        no_inputs = _analyze_models(jobs, rules, config, run, models, on_file)
+        if prepared is not None:
+            found_fixable(run.findings)
+        no_inputs = _analyze_models(
+            jobs, rules, config, run, models, on_file, on_result=found_fixable if prepared is not None else None,
+        )
 
     batch_rules = [r.code for r in rules if "shapes" in r.needs and r.analyzes_models() and r.code.startswith("BN3")]
     if no_inputs and batch_rules:
@@ -146,7 +156,7 @@ def check_paths(
     if with_edits:
         from bnlint.fix.source import plan_fixes
 
-        run.findings = attach_edits(run.findings, plan_fixes(run.findings, unsafe=True))
+        run.findings = attach_edits(run.findings, plan_fixes(run.findings, unsafe=True, prepared=prepared))
     return run
 
 
@@ -175,9 +185,10 @@ def _read_sources(targets, rules, config: Config, run: Run, wants_models: bool, 
     return jobs, with_comments
 
 
-def _analyze_models(jobs, rules, config: Config, run: Run, models, on_file) -> list[str]:
+def _analyze_models(jobs, rules, config: Config, run: Run, models, on_file, on_result=None) -> list[str]:
     """The model analysis of ``jobs``, into ``run``; the models analyzed
-    without example inputs."""
+    without example inputs. ``on_result(findings)`` sees each file's
+    findings as they arrive."""
     usage_errors: list[str] = []
     no_inputs: list[str] = []
     counter = iter(range(1, len(jobs) + 1))
@@ -186,6 +197,8 @@ def _analyze_models(jobs, rules, config: Config, run: Run, models, on_file) -> l
         on_file=(lambda path: on_file(path, next(counter), len(jobs))) if on_file else (lambda path: None),
     ):
         run.findings.extend(result.findings)
+        if on_result is not None:
+            on_result(result.findings)
         run.models += len(result.models)
         run.notes.extend(result.notes)
         usage_errors.extend(result.usage_errors)

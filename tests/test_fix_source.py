@@ -615,3 +615,23 @@ def test_real_findings_without_extras_degrade_to_reasons(tmp_path):
         assert f.code in ("BN101", "BN103") and why
     assert "+        x = F.dropout(x, 0.5, training=self.training)  # expect: BN203" in plan.diff()
 
+
+
+def test_files_parsed_ahead_are_used_only_while_unchanged(tmp_path):
+    # check_paths parses the files to edit while the model analysis runs
+    # (fix.source.Prepared); a file changed since must be parsed again.
+    from bnlint.fix.source import Prepared
+
+    f = tmp_path / "m.py"
+    f.write_text("import torch.nn as nn\nconv = nn.Conv2d(3, 8, 3)\n")
+    prepared = Prepared()
+    prepared.add(str(f))
+    prepared.add(str(f))  # asked twice, parsed once
+    prepared.finish()
+    raw = f.read_bytes()
+    assert prepared.take(os.path.realpath(f), raw + b"\n") is None
+    prepared = Prepared()
+    prepared.add(str(f))
+    prepared.finish()
+    assert prepared.take(os.path.realpath(f), raw) is not None
+    assert prepared.take(os.path.realpath(f), raw) is None  # taken once

@@ -226,7 +226,58 @@ class _Skip(Exception):
     """Raised while placing a group's edit: the reason it cannot be placed."""
 
 
-def plan_fixes(findings: Iterable[Finding], unsafe: bool = False) -> SourceFixPlan:
+class Prepared:
+    """Files parsed for planning ahead of :func:`plan_fixes`, by one thread,
+    while the caller waits for something else (the model analysis in the
+    child processes): the libcst parse and metadata of a file cost 20-60 ms,
+    most of a JSON or SARIF run's own time otherwise. A file is used only if
+    its bytes are still those parsed; anything that fails here is done again,
+    and reported, by the planning itself."""
+
+    def __init__(self) -> None:
+        import queue
+        import threading
+
+        self._queue: "queue.Queue[str | None]" = queue.Queue()
+        self._ready: dict[str, tuple[bytes, _Index]] = {}
+        self._asked: set[str] = set()
+        self._thread = threading.Thread(target=self._work, name="bnlint-fix-prepare", daemon=True)
+        self._thread.start()
+
+    def add(self, path: str) -> None:
+        path = os.path.realpath(path)
+        if path not in self._asked:
+            self._asked.add(path)
+            self._queue.put(path)
+
+    def _work(self) -> None:
+        while True:
+            path = self._queue.get()
+            if path is None:
+                return
+            try:
+                with open(path, "rb") as fh:
+                    raw = fh.read()
+                self._ready[path] = (raw, _Index(cst.parse_module(raw), raw))
+            except Exception:  # noqa: BLE001 -- the planning itself says what is wrong
+                pass
+
+    def finish(self) -> None:
+        """Wait for the files asked for (call before planning)."""
+        self._queue.put(None)
+        self._thread.join()
+
+    def take(self, path: str, raw: bytes) -> "_Index | None":
+        found = self._ready.pop(path, None)
+        return found[1] if found is not None and found[0] == raw else None
+
+
+def fixable(f: Finding) -> bool:
+    """Whether :func:`plan_fixes` may plan a source edit for ``f``."""
+    return f.code in _SAFETY and f.fix is not None and bool(f.path)
+
+
+def plan_fixes(findings: Iterable[Finding], unsafe: bool = False, prepared: Prepared | None = None) -> SourceFixPlan:
     """Plan the source edits for ``findings``; nothing is written.
 
     Findings without a fix, or of a code with no source edit, are ignored;
@@ -252,8 +303,10 @@ def plan_fixes(findings: Iterable[Finding], unsafe: bool = False) -> SourceFixPl
             plan.skipped.extend((f, why) for f in group)
         else:
             by_file[key[1]].append((key, group))
+    if prepared is not None:
+        prepared.finish()
     for path in sorted(by_file):
-        _plan_file(path, by_file[path], plan)
+        _plan_file(path, by_file[path], plan, prepared)
     return plan
 
 
@@ -281,7 +334,8 @@ def _site_problem(code: str, group: list[Finding]) -> str | None:
     return None
 
 
-def _plan_file(path: str, groups: list[tuple[tuple, list[Finding]]], plan: SourceFixPlan) -> None:
+def _plan_file(path: str, groups: list[tuple[tuple, list[Finding]]], plan: SourceFixPlan,
+               prepared: Prepared | None = None) -> None:
     def skip_all(why: str) -> None:
         for _, group in groups:
             plan.skipped.extend((f, why) for f in group)
@@ -292,17 +346,19 @@ def _plan_file(path: str, groups: list[tuple[tuple, list[Finding]]], plan: Sourc
     except OSError as exc:
         skip_all(f"cannot read {display_path(path)}: {exc.strerror or exc}")
         return
-    try:
-        module = cst.parse_module(before)
-    except (cst.ParserSyntaxError, UnicodeDecodeError, SyntaxError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        skip_all(f"{display_path(path)} does not parse ({first}): changed since the analysis?")
-        return
-    try:
-        index = _Index(module, before)
-    except RecursionError:
-        skip_all(f"{display_path(path)} nests too deeply to edit")
-        return
+    index = prepared.take(path, before) if prepared is not None else None
+    if index is None:
+        try:
+            module = cst.parse_module(before)
+        except (cst.ParserSyntaxError, UnicodeDecodeError, SyntaxError, ValueError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            skip_all(f"{display_path(path)} does not parse ({first}): changed since the analysis?")
+            return
+        try:
+            index = _Index(module, before)
+        except RecursionError:
+            skip_all(f"{display_path(path)} nests too deeply to edit")
+            return
 
     edits = _Edits()
     placed: list[tuple[list[Finding], str, Any]] = []
@@ -768,4 +824,4 @@ _PLANNERS: dict[str, Callable[[_Index, cst.Call, list[Finding], _Edits], str]] =
     "BN302": _plan_groupnorm,
 }
 
-__all__ = ["SourceFixPlan", "flip_momentum", "groupnorm_groups", "plan_fixes"]
+__all__ = ["Prepared", "SourceFixPlan", "fixable", "flip_momentum", "groupnorm_groups", "plan_fixes"]
