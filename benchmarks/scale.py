@@ -115,6 +115,18 @@ def main() -> None:
                 f"| {label}: `check --input-shape`, peak RSS | {shaped['peak_rss_mb']:.0f} MB "
                 f"| {build['peak_rss_mb']:.0f} MB | {shaped['peak_rss_mb'] / build['peak_rss_mb']:.2f} |"
             )
+        for n, check, build in depth:
+            print(
+                f"| {n}-block Conv-BN-ReLU ({3 * n} modules): `check --input-shape 2,64,16,16` vs eager "
+                f"construction, wall | {check['wall_s']:.2f} s | {build['wall_s']:.2f} s "
+                f"| {check['wall_s'] / build['wall_s']:.2f} |"
+            )
+        for between in ((0, 2), (1, 2)):
+            part = [depth[i] for i in between]
+            print(
+                f"| each module added from {part[0][0]} to {part[1][0]} blocks | {slope_us(part, 0):.0f} us "
+                f"| {slope_us(part, 1):.0f} us | {slope_us(part, 0) / slope_us(part, 1):.2f} |"
+            )
         return
     print(f"huge (10.7B params, {weights_gb:.0f} GB float32): {huge['wall_s']:.2f} s, peak RSS {huge['peak_rss_mb']:.0f} MB")
     for label, plain, shaped, build in rows:
@@ -127,7 +139,7 @@ def main() -> None:
     for n, check, build in depth:
         print(f"{n} blocks ({3 * n} modules): check --input-shape {check['wall_s']:.2f} s vs eager {build['wall_s']:.2f} s "
               f"({check['wall_s'] / build['wall_s']:.2f})")
-    for between in ((0, 1), (1, 2)):
+    for between in ((0, 2), (1, 2)):
         part = [depth[i] for i in between]
         print(f"per added module, {part[0][0]} -> {part[1][0]} blocks: check {slope_us(part, 0):.0f} us, "
               f"eager {slope_us(part, 1):.0f} us")
