@@ -15,7 +15,7 @@ limit. Reported as a table:
 
 Usage (neither library is needed by the test suite)::
 
-    python benchmarks/zoo.py --torchvision [--timm] [--limit N] [--match vgg] [--markdown]
+    python benchmarks/zoo.py --torchvision [--timm] [--limit N] [--every N] [--match vgg] [--markdown]
 """
 
 from __future__ import annotations
@@ -192,6 +192,8 @@ def main() -> None:
     ap.add_argument("--timm", action="store_true")
     ap.add_argument("--match", help="only models whose name contains this")
     ap.add_argument("--limit", type=int, help="at most this many models per library")
+    ap.add_argument("--every", type=int, default=1,
+                    help="a systematic sample: every N-th model of each library's sorted list")
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds per model")
     ap.add_argument("--no-eager", action="store_true", help="do not time eager construction")
     ap.add_argument("--markdown", action="store_true")
@@ -207,6 +209,7 @@ def main() -> None:
         except ImportError as exc:
             print(f"skipped: {exc}", file=sys.stderr)
             continue
+        found = found[:: max(1, args.every)]
         models += found[: args.limit] if args.limit else found
     if not models:
         raise SystemExit("neither torchvision nor timm is installed (pip install torchvision timm)")

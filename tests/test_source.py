@@ -389,6 +389,13 @@ def test_a_model_class_of_a_file_beside_the_script_is_read_not_imported(cli, tmp
     assert [f["code"] for f in json.loads(proc.stdout)["findings"]] == ["BN402"]
 
 
+def static_findings(cli, tree, env) -> list[dict]:
+    """``bnlint check --static TREE`` as JSON findings (a clean exit or exit 1)."""
+    proc = cli("check", "--static", str(tree), "--format", "json", env=env)
+    assert proc.returncode in (0, 1), proc.stderr
+    return json.loads(proc.stdout)["findings"]
+
+
 def test_a_model_whose_nn_comes_from_a_star_import_is_a_model(cli, tmp_path, no_torch):
     # milesial/Pytorch-UNet: unet/unet_model.py has `from .unet_parts import *`
     # and `class UNet(nn.Module)`, its `nn` and its BatchNorm blocks bound by
@@ -435,15 +442,15 @@ def test_a_model_whose_nn_comes_from_a_star_import_is_a_model(cli, tmp_path, no_
             net.load_state_dict(torch.load("model.pth"))
             predict_img(net=net, img=torch.zeros(1, 3, 8, 8))
     """))
-    proc = cli("check", "--static", str(tmp_path), "--format", "json", env=no_torch)
-    assert proc.returncode == 0 and json.loads(proc.stdout)["findings"] == [], proc.stdout
+    found = static_findings(cli, tmp_path, no_torch)
+    assert found == []
     script.write_text(script.read_text().replace("    net.eval()\n", ""))
-    proc = cli("check", "--static", str(tmp_path), "--format", "json", env=no_torch)
-    assert [(f["code"], Path(f["path"]).name) for f in json.loads(proc.stdout)["findings"]] == [("BN402", "predict.py")]
+    found = static_findings(cli, tmp_path, no_torch)
+    assert [(f["code"], Path(f["path"]).name) for f in found] == [("BN402", "predict.py")]
     # `__all__` without `nn`: the star import binds no `nn`, UNet is not known to be a model
     (pkg / "unet_parts.py").write_text((pkg / "unet_parts.py").read_text().replace('["nn", "DoubleConv"]', '["DoubleConv"]'))
-    proc = cli("check", "--static", str(tmp_path), "--format", "json", env=no_torch)
-    assert json.loads(proc.stdout)["findings"] == [], proc.stdout
+    found = static_findings(cli, tmp_path, no_torch)
+    assert found == []
 
 
 def test_a_factory_whose_unknown_branch_exits_returns_a_model_built_from_its_arguments(cli, tmp_path, no_torch):
@@ -500,17 +507,17 @@ def test_a_factory_whose_unknown_branch_exits_returns_a_model_built_from_its_arg
                 for image, label in test_loader:
                     output = net(image)
     """))
-    proc = cli("check", "--static", str(tmp_path), "--format", "json", env=no_torch)
-    assert proc.returncode == 0 and json.loads(proc.stdout)["findings"] == [], proc.stdout
+    found = static_findings(cli, tmp_path, no_torch)
+    assert found == []
     script.write_text(script.read_text().replace("    net.eval()\n", ""))
-    proc = cli("check", "--static", str(tmp_path), "--format", "json", env=no_torch)
-    assert [(f["code"], Path(f["path"]).name) for f in json.loads(proc.stdout)["findings"]] == [("BN402", "test.py")]
+    found = static_findings(cli, tmp_path, no_torch)
+    assert [(f["code"], Path(f["path"]).name) for f in found] == [("BN402", "test.py")]
     # a VGG built from layers without BatchNorm or Dropout stays inert
     (tmp_path / "models" / "vgg.py").write_text(
         (tmp_path / "models" / "vgg.py").read_text().replace("nn.BatchNorm2d(v)", "nn.ReLU()").replace("batch_norm", "relu")
     )
-    proc = cli("check", "--static", str(tmp_path), "--format", "json", env=no_torch)
-    assert json.loads(proc.stdout)["findings"] == [], proc.stdout
+    found = static_findings(cli, tmp_path, no_torch)
+    assert found == []
 
 
 def test_a_builder_function_picked_by_name_from_a_module_of_the_tree(cli, tmp_path, no_torch):
@@ -555,13 +562,13 @@ def test_a_builder_function_picked_by_name_from_a_module_of_the_tree(cli, tmp_pa
             for epoch in range(10):
                 train(loader, model, criterion, optimizer)
     """))
-    proc = cli("check", "--static", str(tmp_path), "--format", "json", env=no_torch)
-    assert proc.returncode == 0 and json.loads(proc.stdout)["findings"] == [], proc.stdout
+    found = static_findings(cli, tmp_path, no_torch)
+    assert found == []
     script.write_text(script.read_text().replace(
         "    model.train()\n", "    for p in model.parameters():\n        p.requires_grad = False\n    model.train()\n"
     ))
-    proc = cli("check", "--static", str(tmp_path), "--format", "json", env=no_torch)
-    assert [f["code"] for f in json.loads(proc.stdout)["findings"]] == ["BN401"], proc.stdout
+    found = static_findings(cli, tmp_path, no_torch)
+    assert [f["code"] for f in found] == ["BN401"], found
 
 
 def test_a_lowercase_class_named_like_a_model_is_a_class():
@@ -656,14 +663,13 @@ def test_a_model_picked_from_a_module_whose_models_are_built_of_batchnorm_blocks
             for epoch in range(config['epochs']):
                 train(config, loader, model, criterion, optimizer)
     """))
-    proc = cli("check", "--static", str(tmp_path), "--format", "json", env=no_torch)
-    assert proc.returncode == 0 and json.loads(proc.stdout)["findings"] == [], proc.stdout
+    found = static_findings(cli, tmp_path, no_torch)
+    assert found == []
     script.write_text(script.read_text().replace(
         "    model.train()\n", "    for p in model.parameters():\n        p.requires_grad = False\n    model.train()\n"
     ))
-    proc = cli("check", "--static", str(tmp_path), "--format", "json", env=no_torch)
-    found = json.loads(proc.stdout)["findings"]
-    assert [f["code"] for f in found] == ["BN401"], proc.stdout
+    found = static_findings(cli, tmp_path, no_torch)
+    assert [f["code"] for f in found] == ["BN401"], found
     assert "class archs.UNet" in found[0]["message"]
 
 
