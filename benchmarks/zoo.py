@@ -9,6 +9,9 @@ limit. Reported as a table:
   as a module tree), ``BN001`` (not analyzable), ``crash`` (an internal error
   or the time limit);
 - findings per code;
+- with ``--verify-bn101``, each BN101 checked against its definition on the
+  eagerly built model: change the bias, the train-mode output (float64, the
+  same seed for dropout) does not move;
 - time per model: the analysis against building the same model eagerly on
   the CPU (``get_model(name)`` / ``timm.create_model(name)``), measured in
   the same run.
@@ -69,7 +72,7 @@ def _torchvision_models(match: str | None):
         yield (
             "torchvision", name,
             _TV_HEADER + f"def bnlint_models():\n    return {{{name!r}: (lambda: build({name!r}), ({shape!r},))}}\n",
-            lambda name=name: _tv_build(name),
+            lambda name=name: _tv_build(name), (shape,),
         )
     for name in tvm.list_models(module=tvm.optical_flow):
         if match and match not in name:
@@ -78,7 +81,7 @@ def _torchvision_models(match: str | None):
             "torchvision", name,
             _TV_HEADER + f"def bnlint_models():\n    return {{{name!r}: (lambda: build({name!r}), "
             f"((1, 3, 128, 128), (1, 3, 128, 128)))}}\n",
-            lambda name=name: _tv_build(name),
+            lambda name=name: _tv_build(name), ((1, 3, 128, 128), (1, 3, 128, 128)),
         )
 
 
@@ -97,7 +100,7 @@ def _timm_models(match: str | None):
             "timm", name,
             f"import timm\n\ndef bnlint_models():\n"
             f"    return {{{name!r}: (lambda: timm.create_model({name!r}, pretrained=False), ((8, *{size!r}),))}}\n",
-            lambda name=name: timm.create_model(name, pretrained=False),
+            lambda name=name: timm.create_model(name, pretrained=False), ((8, *size),),
         )
 
 
@@ -119,11 +122,36 @@ def _timed(fn, limit: float):
         signal.setitimer(signal.ITIMER_REAL, 0)
 
 
-def run(models, limit: float, eager: bool, workdir: str):
+def redundant_biases(build, shapes, modules) -> tuple[int, list[str]]:
+    """The numerical check of BN101: each flagged module's bias changed, the
+    model's train-mode output in float64 (dropout on the same seed) does not
+    move. (modules checked, those whose change moved the output)."""
+    import torch
+
+    torch.manual_seed(0)
+    model = build().double().train()
+    inputs = [torch.randn((min(s[0], 2), *s[1:]), dtype=torch.float64) for s in shapes]
+    moved = []
+    with torch.no_grad():
+        torch.manual_seed(1)
+        ref = model(*inputs)
+        for q in modules:
+            conv = model.get_submodule(q)
+            saved = conv.bias.clone()
+            conv.bias.add_(torch.randn_like(conv.bias) * 3)
+            torch.manual_seed(1)
+            out = model(*inputs)
+            conv.bias.copy_(saved)
+            if ((out - ref).abs().max() / ref.abs().max()).item() > 1e-9:
+                moved.append(q)
+    return len(modules), moved
+
+
+def run(models, limit: float, eager: bool, workdir: str, verify: bool = False):
     from bnlint.model.worker import analyze_file
 
     rows = []
-    for lib, name, source, build in models:
+    for lib, name, source, build, shapes in models:
         path = os.path.join(workdir, f"{lib}_{name.replace('.', '_').replace('-', '_')}.py")
         with open(path, "w") as fh:
             fh.write(source)
@@ -148,6 +176,16 @@ def run(models, limit: float, eager: bool, workdir: str):
                 _, eager_s = _timed(build, limit)
             except BaseException:  # noqa: BLE001
                 eager_s = None
+        if verify and codes["BN101"]:
+            flagged = sorted({f.module for f in result.findings if f.code == "BN101" and f.module})
+            try:
+                (checked, moved), _ = _timed(lambda: redundant_biases(build, shapes, flagged), 10 * limit)
+                codes["BN101 checked"], codes["BN101 not redundant"] = checked, len(moved)
+                if moved:
+                    why = f"BN101 bias not redundant: {', '.join(moved[:3])}"
+            except BaseException as exc:  # noqa: BLE001
+                codes["BN101 not checked"] = len(flagged)
+                why = f"BN101 check failed: {type(exc).__name__}"
         rows.append((lib, name, status, codes, seconds, eager_s, why))
         print(f"{lib:12} {name:45} {status:8} {seconds or 0:6.2f}s "
               f"{dict(sorted((c, n) for c, n in codes.items() if c not in ('BN001',)))} {why[:100]}",
@@ -196,6 +234,8 @@ def main() -> None:
                     help="a systematic sample: every N-th model of each library's sorted list")
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds per model")
     ap.add_argument("--no-eager", action="store_true", help="do not time eager construction")
+    ap.add_argument("--verify-bn101", action="store_true",
+                    help="check each BN101 numerically on the eagerly built model (float64, train mode)")
     ap.add_argument("--markdown", action="store_true")
     args = ap.parse_args()
     if not (args.torchvision or args.timm):
@@ -214,7 +254,7 @@ def main() -> None:
     if not models:
         raise SystemExit("neither torchvision nor timm is installed (pip install torchvision timm)")
     with tempfile.TemporaryDirectory(prefix="bnlint-zoo-") as workdir:
-        rows = run(models, args.timeout, not args.no_eager, workdir)
+        rows = run(models, args.timeout, not args.no_eager, workdir, args.verify_bn101)
     report(rows, args.markdown)
 
 
