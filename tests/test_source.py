@@ -520,6 +520,32 @@ def test_a_factory_whose_unknown_branch_exits_returns_a_model_built_from_its_arg
     assert found == []
 
 
+def test_arguments_that_build_no_layer_leave_an_inert_model_inert():
+    # A model's arguments make it hold BatchNorm only when they build it:
+    # `int(math.sqrt(16))` (a library function bnlint cannot read) builds none.
+    text = """
+        import math
+        import torch
+        import torch.nn as nn
+
+        class Net(nn.Module):
+            def __init__(self, n, head=None):
+                super().__init__()
+                self.fc = nn.Linear(n, 2)
+                self.head = head
+
+            def forward(self, x):
+                return self.fc(x)
+
+        model = Net(int(math.sqrt(16)))
+        with torch.no_grad():
+            model(torch.zeros(1, 4))
+    """
+    assert source_findings(text) == []
+    live = text.replace("Net(int(math.sqrt(16)))", "Net(4, head=nn.Sequential(nn.Linear(2, 2), nn.Dropout()))")
+    assert [f.code for f in source_findings(live)] == ["BN402"]
+
+
 def test_a_builder_function_picked_by_name_from_a_module_of_the_tree(cli, tmp_path, no_torch):
     # akamaster/pytorch_resnet_cifar10: `resnet.__dict__[args.arch]()` with
     # `add_argument('--arch', '-a', default='resnet32')` -- argparse's dest is

@@ -92,9 +92,9 @@ def absent_imports_fail_fast() -> Iterator[None]:
 
 
 def _same_shape(module: nn.Module, x: Any, *rest: Any, **kw: Any) -> Any:
-    """An elementwise layer's output on shape-only tensors (in place: the
-    input itself, as torch returns it)."""
-    return x if getattr(module, "inplace", False) else torch.empty_like(x)
+    """An elementwise layer's output on shape-only tensors (in place, and
+    for Identity: the input itself, as torch returns it)."""
+    return x if getattr(module, "inplace", False) or isinstance(module, nn.Identity) else torch.empty_like(x)
 
 
 def _batchnorm(module: nn.Module, x: Any) -> Any:

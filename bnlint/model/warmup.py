@@ -24,8 +24,9 @@ from bnlint.inputs import InputSpec
 from bnlint.model.guest import own_code
 
 # A model of the kinds users check: a residual stem built in a loop, functional
-# calls (F.relu, F.dropout), a concatenation, a BatchNorm1d head. Clean: the
-# warm-up is about code paths, not findings.
+# calls (F.relu, F.dropout), a concatenation, a BatchNorm1d head. No findings
+# without inputs (with the warm-up's batch of 2, BN302): the warm-up is about
+# code paths, not findings.
 PROBE = '''
 import torch
 import torch.nn as nn

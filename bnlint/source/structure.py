@@ -457,8 +457,10 @@ class FileStructure:
                     if V.is_torch_nn_class(q):
                         if not V.is_inert_layer(q, node):
                             return True
-                    elif not q.startswith("torch.") and self._foreign_is_live(q):
+                    elif V.is_builder(q):  # Net(backbone=resnet50())
                         return True
+                    elif self.foreign(q) is not None and self._foreign_is_live(q):  # read, not guessed:
+                        return True  # `math.sqrt(n)` or `np.zeros(3)` in an argument builds no layer
                 elif isinstance(node.func, ast.Name):
                     name = node.func.id
                     if name in self.classes and self.class_is_live(name):
