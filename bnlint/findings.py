@@ -96,7 +96,9 @@ class Finding:
     line that constructed the offending layer (``nn.Conv2d(...)``), for source
     rules the offending call. ``call_site`` is the forward line that uses the
     layer, where known. ``model`` names the analyzed model, ``module`` the
-    dotted module path inside it (``features.0``).
+    dotted module path inside it (``features.0``). ``built_at`` is where a
+    library built the layer (``torchvision/models/resnet.py:62``) when the
+    reported line is the user's line that called into it.
     """
 
     code: str
@@ -112,6 +114,7 @@ class Finding:
     fix_safety: FixSafety | None = None
     hint: str | None = None
     call_site: Location | None = None
+    built_at: Location | None = None
     source: str = "model"  # which analysis found it: "model" or "source"
     # The source fix, where one can be placed exactly (filled in by the fixer's
     # planning, bnlint.fix.source); empty when the finding has none.
@@ -142,11 +145,9 @@ class Finding:
         d = asdict(self)
         d["severity"] = self.severity.value
         d["fix_safety"] = self.fix_safety.value if self.fix_safety else None
-        d["call_site"] = (
-            {"path": self.call_site.path, "line": self.call_site.line}
-            if self.call_site
-            else None
-        )
+        for key in ("call_site", "built_at"):
+            loc = getattr(self, key)
+            d[key] = {"path": loc.path, "line": loc.line} if loc else None
         return d
 
     @classmethod
@@ -155,9 +156,10 @@ class Finding:
         d["severity"] = Severity(d["severity"])
         if d.get("fix_safety"):
             d["fix_safety"] = FixSafety(d["fix_safety"])
-        cs = d.get("call_site")
-        if cs:
-            d["call_site"] = Location(cs["path"], cs["line"])
+        for key in ("call_site", "built_at"):
+            loc = d.get(key)
+            if loc:
+                d[key] = Location(loc["path"], loc["line"])
         d["edits"] = tuple(Edit(**e) for e in d.get("edits", ()))
         return cls(**d)
 

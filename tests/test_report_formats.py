@@ -130,6 +130,30 @@ def test_sarif_locations_logical_and_related(sarif):
     assert bn001["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "fixtures/broken/syntax_error.py"
 
 
+def test_a_layer_built_in_a_library_keeps_the_users_line_and_names_the_librarys(tmp_path):
+    # A model built by a library: the finding stays at the user's line that
+    # called it, and carries the library's construction line -- in JSON
+    # (built_at), SARIF (a related location) and the full text report.
+    lib = tmp_path / "vendor" / "site-packages" / "fakelib"
+    lib.mkdir(parents=True)
+    (lib / "__init__.py").write_text(
+        "import torch.nn as nn\n\n\ndef convbn():\n    return nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8))\n"
+    )
+    (tmp_path / "model.py").write_text(
+        "import os\nimport sys\n\nsys.path.insert(0, os.path.join(os.path.dirname(__file__), 'vendor', 'site-packages'))\n"
+        "import fakelib\n\nmodel = fakelib.convbn()\n"
+    )
+    proc = run_cli("check", "model.py", "--format", "json", cwd=tmp_path)
+    [f] = json.loads(proc.stdout)["findings"]
+    assert (f["code"], f["path"], f["line"]) == ("BN101", "model.py", 7)
+    assert f["built_at"] == {"path": "vendor/site-packages/fakelib/__init__.py", "line": 5}
+    doc = validate_sarif(run_cli("check", "model.py", "--format", "sarif", cwd=tmp_path).stdout)
+    [related] = doc["runs"][0]["results"][0]["relatedLocations"]
+    assert related["physicalLocation"]["artifactLocation"]["uri"] == "vendor/site-packages/fakelib/__init__.py"
+    assert related["physicalLocation"]["region"] == {"startLine": 5}
+    assert "built at vendor/site-packages/fakelib/__init__.py:5" in run_cli("check", "model.py", "--full", cwd=tmp_path).stdout
+
+
 def test_sarif_bn101_carries_its_source_fix(sarif):
     results = sarif["runs"][0]["results"]
     fc1 = next(r for r in results if r["properties"].get("module") == "fc1")

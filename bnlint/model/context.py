@@ -85,6 +85,7 @@ class ModelContext:
         primary = (called or built) if at_call else (built or called)
         primary = primary or self.anchor
         call_site = called if called != primary else None
+        library = self.graph.library_site(module) if module is not None and primary is not called else None
         return rule.make(
             message,
             path=primary.path if primary else None,
@@ -93,6 +94,7 @@ class ModelContext:
             model=self.name,
             module=module,
             call_site=Location(call_site.path, call_site.line) if call_site else None,
+            built_at=Location(library.path, library.line) if library else None,
             **fields,
         )
 

@@ -149,6 +149,12 @@ class ModelGraph:
             return None
         return self._sites.site(m)
 
+    def library_site(self, module_or_qualname: nn.Module | str) -> Location | None:
+        """Where a library constructed the module, when one did."""
+        m = self.module(module_or_qualname) if isinstance(module_or_qualname, str) else module_or_qualname
+        library_site = getattr(self._sites, "library_site", None)  # SourceSites reads no library
+        return library_site(m) if m is not None and library_site is not None else None
+
     def forward_site(self, node: fx.Node) -> Location | None:
         """The user's forward line that produced ``node`` (innermost user frame)."""
         site = node.meta.get(SITE_KEY)

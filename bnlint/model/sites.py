@@ -116,6 +116,12 @@ class SiteRecorder:
             return self.user.get(module, None)
         return exact
 
+    def library_site(self, module) -> Location | None:
+        """Where a library built ``module``, when it did (the reported line
+        is then the user's line that led there)."""
+        exact = self.exact.get(module)
+        return exact if exact is not None and is_library_file(exact.path) else None
+
 
 class SourceSites:
     """Construction lines for a model built *before* bnlint was watching (a

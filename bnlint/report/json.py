@@ -7,7 +7,7 @@ Schema version 1::
     {"schema_version": 1, "tool": {"name": "bnlint", "version": "..."},
      "findings": [{"code", "name", "severity", "message", "path", "line",
                    "col", "model", "module", "fix", "fix_safety", "hint",
-                   "call_site", "source", "edits", "extra"}, ...],
+                   "call_site", "built_at", "source", "edits", "extra"}, ...],
      "notes": [...], "warnings": [...], "internal_errors": [...],
      "skipped": [{"path", "reason"}, ...],
      "summary": {"files", "models", "static", "findings", "by_severity",
@@ -30,8 +30,9 @@ def finding_dict(f: Finding) -> dict:
     d = f.to_dict()
     if d["path"]:
         d["path"] = display_path(d["path"])
-    if d["call_site"]:
-        d["call_site"]["path"] = display_path(d["call_site"]["path"])
+    for key in ("call_site", "built_at"):
+        if d[key]:
+            d[key]["path"] = display_path(d[key]["path"])
     for e in d["edits"]:
         e["path"] = display_path(e["path"])
     return d

@@ -163,12 +163,19 @@ def _result(f: Finding, index: dict[str, int], root: Path) -> dict:
         if _logical(f):
             location["logicalLocations"] = _logical(f)
         result["locations"] = [location]
+    related = []
     if f.call_site:
-        result["relatedLocations"] = [{
-            "id": 0,
+        related.append({
             "physicalLocation": _physical(f.call_site.path, root, f.call_site.line),  # a line, no column
             "message": {"text": f"{f.module} is called here" if f.module else "called here"},
-        }]
+        })
+    if f.built_at:
+        related.append({
+            "physicalLocation": _physical(f.built_at.path, root, f.built_at.line),
+            "message": {"text": f"'{f.module}' is built here, in the library" if f.module else "built here, in the library"},
+        })
+    if related:
+        result["relatedLocations"] = [{"id": i, **r} for i, r in enumerate(related)]
     if f.edits:
         result["fixes"] = [_fix(f, root)]
     props = {k: v for k, v in (("model", f.model), ("module", f.module), ("hint", f.hint)) if v}

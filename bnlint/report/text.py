@@ -89,6 +89,8 @@ def print_text(run: Run, console: Console, *, quiet: bool = False) -> None:
                     extra.append(f"fix ({f.fix_safety.value if f.fix_safety else 'manual'}): {f.fix}")
                 if f.call_site:
                     extra.append(f"called at {display_path(f.call_site.path)}:{f.call_site.line}")
+                if f.built_at:
+                    extra.append(f"built at {display_path(f.built_at.path)}:{f.built_at.line}")
                 if extra:
                     console.print(f"      [dim]{escape(' · '.join(extra))}[/dim]", soft_wrap=True)
         console.print()
