@@ -131,13 +131,18 @@ def check_paths(
 
         prepared = Prepared()
         found_fixable = lambda findings: [prepared.add(f.path) for f in findings if fixable(f)]  # noqa: E731
-    with ModelAnalysis(config.jobs or default_jobs()) as models:
-        jobs, with_comments = _read_sources(targets, rules, config, run, wants_models, models)
+    try:
+        with ModelAnalysis(config.jobs or default_jobs()) as models:
+            jobs, with_comments = _read_sources(targets, rules, config, run, wants_models, models)
+            if prepared is not None:
+                found_fixable(run.findings)
+            no_inputs = _analyze_models(
+                jobs, rules, config, run, models, on_file, on_result=found_fixable if prepared is not None else None,
+            )
+    except BaseException:
         if prepared is not None:
-            found_fixable(run.findings)
-        no_inputs = _analyze_models(
-            jobs, rules, config, run, models, on_file, on_result=found_fixable if prepared is not None else None,
-        )
+            prepared.finish()  # no thread left waiting in the caller's process
+        raise
 
     batch_rules = [r.code for r in rules if "shapes" in r.needs and r.analyzes_models() and r.code.startswith("BN3")]
     if no_inputs and batch_rules:
