@@ -52,51 +52,31 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
-import re
 import tempfile
 from collections import defaultdict
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Iterable
 
 import libcst as cst
-from libcst.metadata import (
-    MetadataWrapper,
-    ParentNodeProvider,
-    PositionProvider,
-    QualifiedNameProvider,
-    ScopeProvider,
-)
 
 from bnlint.findings import Finding, FixSafety, display_path
 from bnlint.fix import _cst
+from bnlint.fix._index import (
+    BIAS_POSITION,
+    BN_PARAMS,
+    GN_SWAPPABLE,
+    Index,
+    Prepared,
+    SITE_EXEMPT,
+    Skip,
+    decoded,
+)
 from bnlint.model import layers
 
 # -- what each code's call must be --------------------------------------------
 
-# torch.nn classes whose constructor takes `bias`, with bias's position.
-_BIAS_POSITION = {
-    **{f"torch.nn.Conv{d}d": 7 for d in (1, 2, 3)},
-    **{f"torch.nn.ConvTranspose{d}d": 7 for d in (1, 2, 3)},
-    "torch.nn.Linear": 2,
-    **{f"torch.nn.LazyConv{d}d": 6 for d in (1, 2, 3)},
-    **{f"torch.nn.LazyConvTranspose{d}d": 6 for d in (1, 2, 3)},
-    "torch.nn.LazyLinear": 1,
-}
-# BatchNorm constructors: their positional parameters, in order.
-_BN_PARAMS = {
-    **{
-        f"torch.nn.BatchNorm{d}d": ("num_features", "eps", "momentum", "affine", "track_running_stats")
-        for d in (1, 2, 3)
-    },
-    "torch.nn.SyncBatchNorm": ("num_features", "eps", "momentum", "affine", "track_running_stats", "process_group"),
-    **{f"torch.nn.LazyBatchNorm{d}d": ("eps", "momentum", "affine", "track_running_stats") for d in (1, 2, 3)},
-}
-_GN_SWAPPABLE = {f"torch.nn.BatchNorm{d}d" for d in (1, 2, 3)} | {"torch.nn.SyncBatchNorm"}
 _GN_KEEPS = {"eps", "affine", "device", "dtype"}  # BN keywords GroupNorm has too
 _GN_DROPS = {"momentum", "track_running_stats", "process_group"}  # BN-only
-# Functional dropouts whose `training` defaults to True (position 2).
-_FUNCTIONAL_DROPOUT = {f"torch.nn.functional.{n}" for n in ("dropout", "dropout1d", "dropout2d", "dropout3d")}
-
 _SAFETY = {
     "BN101": FixSafety.SAFE,
     "BN203": FixSafety.SAFE,
@@ -105,15 +85,6 @@ _SAFETY = {
     "BN301": FixSafety.UNSAFE,
     "BN302": FixSafety.UNSAFE,
 }
-_SITE_EXEMPT = {"BN203"}  # edits a forward line, not a construction call
-
-
-def _normal(qualified: str) -> str:
-    """``torch.nn.modules.conv.Conv2d`` -> ``torch.nn.Conv2d``."""
-    parts = qualified.split(".")
-    if parts[:3] == ["torch", "nn", "modules"] and len(parts) >= 5:
-        return ".".join(["torch", "nn", parts[-1]])
-    return qualified
 
 
 def groupnorm_groups(channels: int) -> int | None:
@@ -162,8 +133,8 @@ class SourceFixPlan:
         for path in sorted(self.files):
             fp = self.files[path]
             rel = display_path(path, start).replace(os.sep, "/").lstrip("/")
-            before = _text(fp.before).splitlines(keepends=True)
-            after = _text(fp.after).splitlines(keepends=True)
+            before = decoded(fp.before).splitlines(keepends=True)
+            after = decoded(fp.after).splitlines(keepends=True)
             for line in difflib.unified_diff(before, after, f"a/{rel}", f"b/{rel}"):
                 out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
         return "".join(out)
@@ -200,10 +171,6 @@ class SourceFixPlan:
         del self.files[fp.path]
 
 
-def _text(raw: bytes) -> str:
-    return raw.decode("utf-8", "replace")
-
-
 def _write_atomic(path: str, data: bytes) -> None:
     folder = os.path.dirname(path) or "."
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".bnlint-", suffix=".tmp")
@@ -220,56 +187,6 @@ def _write_atomic(path: str, data: bytes) -> None:
 
 
 # -- planning --------------------------------------------------------------------
-
-
-class _Skip(Exception):
-    """Raised while placing a group's edit: the reason it cannot be placed."""
-
-
-class Prepared:
-    """Files parsed for planning ahead of :func:`plan_fixes`, by one thread,
-    while the caller waits for something else (the model analysis in the
-    child processes): the libcst parse and metadata of a file cost 20-60 ms,
-    most of a JSON or SARIF run's own time otherwise. A file is used only if
-    its bytes are still those parsed; anything that fails here is done again,
-    and reported, by the planning itself."""
-
-    def __init__(self) -> None:
-        import queue
-        import threading
-
-        self._queue: "queue.Queue[str | None]" = queue.Queue()
-        self._ready: dict[str, tuple[bytes, _Index]] = {}
-        self._asked: set[str] = set()
-        self._thread = threading.Thread(target=self._work, name="bnlint-fix-prepare", daemon=True)
-        self._thread.start()
-
-    def add(self, path: str) -> None:
-        path = os.path.realpath(path)
-        if path not in self._asked:
-            self._asked.add(path)
-            self._queue.put(path)
-
-    def _work(self) -> None:
-        while True:
-            path = self._queue.get()
-            if path is None:
-                return
-            try:
-                with open(path, "rb") as fh:
-                    raw = fh.read()
-                self._ready[path] = (raw, _Index(cst.parse_module(raw), raw))
-            except Exception:  # noqa: BLE001 -- the planning itself says what is wrong
-                pass
-
-    def finish(self) -> None:
-        """Wait for the files asked for (call before planning)."""
-        self._queue.put(None)
-        self._thread.join()
-
-    def take(self, path: str, raw: bytes) -> "_Index | None":
-        found = self._ready.pop(path, None)
-        return found[1] if found is not None and found[0] == raw else None
 
 
 def fixable(f: Finding) -> bool:
@@ -298,7 +215,7 @@ def plan_fixes(findings: Iterable[Finding], unsafe: bool = False, prepared: Prep
 
     by_file: dict[str, list[tuple[tuple, list[Finding]]]] = defaultdict(list)
     for key, group in groups.items():
-        why = None if key[0] in _SITE_EXEMPT else _site_problem(key[0], group)
+        why = None if key[0] in SITE_EXEMPT else _site_problem(key[0], group)
         if why is not None:
             plan.skipped.extend((f, why) for f in group)
         else:
@@ -355,7 +272,7 @@ def _plan_file(path: str, groups: list[tuple[tuple, list[Finding]]], plan: Sourc
             skip_all(f"{display_path(path)} does not parse ({first}): changed since the analysis?")
             return
         try:
-            index = _Index(module, before)
+            index = Index(module, before)
         except RecursionError:
             skip_all(f"{display_path(path)} nests too deeply to edit")
             return
@@ -366,7 +283,7 @@ def _plan_file(path: str, groups: list[tuple[tuple, list[Finding]]], plan: Sourc
         try:
             call = index.locate(code, group, line, col)
             what = _PLANNERS[code](index, call, group, edits)
-        except _Skip as why:
+        except Skip as why:
             plan.skipped.extend((f, str(why)) for f in group)
             continue
         except Exception as exc:  # a fixer bug costs this fix, not the run
@@ -399,132 +316,6 @@ def _plan_file(path: str, groups: list[tuple[tuple, list[Finding]]], plan: Sourc
         fixed.extend(group)
     if after != before:
         plan.files[path] = _FilePlan(path, before, after, fixed)
-
-
-# -- the file as libcst sees it --------------------------------------------------
-
-
-class _Index(cst.CSTVisitor):
-    """Every call of one file by where it starts, with the metadata the
-    planners read (qualified names, scopes, parents)."""
-
-    METADATA_DEPENDENCIES = (PositionProvider, QualifiedNameProvider, ParentNodeProvider, ScopeProvider)
-
-    def __init__(self, module: cst.Module, raw: bytes) -> None:
-        super().__init__()
-        self.wrapper = MetadataWrapper(module)  # (copies the tree: use wrapper.module)
-        # Lines as the tokenizer counts them (str.splitlines also breaks at \f, \v, ...).
-        self.lines = re.split(r"\r\n|\r|\n", _text(raw))
-        if self.lines and self.lines[-1] == "":
-            self.lines.pop()
-        self.at: dict[tuple[int, int], list[cst.Call]] = defaultdict(list)
-        self.on_line: dict[int, list[cst.Call]] = defaultdict(list)
-        self.classes: dict[str, cst.ClassDef] = {}
-        self.starts: dict[cst.Call, tuple[int, int]] = {}
-        self.qnames: dict[cst.CSTNode, set[str]] = {}
-        self.parents: Any = None
-        self.scopes: Any = None
-        self.wrapper.visit(self)
-        self.parents = self.wrapper.resolve(ParentNodeProvider)
-        self.scopes = self.wrapper.resolve(ScopeProvider)
-
-    def visit_Call(self, node: cst.Call) -> None:
-        start = self.get_metadata(PositionProvider, node).start
-        self.starts[node] = (start.line, start.column)
-        self.at[(start.line, start.column)].append(node)
-        self.on_line[start.line].append(node)
-        if isinstance(node.func, cst.Attribute):
-            # CPython 3.11 places `obj\n    .attr(...)` at the attribute's line.
-            attr = self.get_metadata(PositionProvider, node.func.attr).start
-            if attr.line != start.line:
-                self.at[(attr.line, attr.column)].append(node)
-        self.qnames[node] = {q.name for q in self.get_metadata(QualifiedNameProvider, node.func, set())}
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        names = {q.name for q in self.get_metadata(QualifiedNameProvider, node.name, set())}
-        bases = set()
-        for base in node.bases:
-            bases |= {q.name for q in self.get_metadata(QualifiedNameProvider, base.value, set())}
-        self.qnames[node] = bases
-        for name in names:
-            self.classes[name] = node
-
-    # -- locating ---------------------------------------------------------------
-
-    def locate(self, code: str, group: list[Finding], line: int, col: int) -> cst.Call:
-        """The one call of ``code``'s kind that starts at (line, col)."""
-        kind, accepts = _KINDS[code]
-        if line > len(self.lines):
-            raise _Skip(f"line {line} is past the end of the file ({len(self.lines)} lines): changed since the analysis?")
-        text = self.lines[line - 1]
-        raw = text.encode("utf-8")
-        if col - 1 > len(raw):
-            raise _Skip(f"line {line} has no column {col}: changed since the analysis?")
-        column = len(raw[: col - 1].decode("utf-8", "ignore"))
-        here = self.at.get((line, column), [])
-        found = [c for c in here if accepts(self, c)]
-        if not found and col == 1 and all(f.source == "model" for f in group) and code in _SITE_EXEMPT:
-            # A forward line from an FX trace has no column: take the line's
-            # one call of the kind, if it has exactly one.
-            here = self.on_line.get(line, [])
-            found = [c for c in here if accepts(self, c)]
-            if len(found) > 1:
-                raise _Skip(f"line {line} has {len(found)} {kind} calls and the finding gives no column")
-        if len(found) == 1:
-            return found[0]
-        if len(found) > 1:
-            raise _Skip(f"{len(found)} {kind} calls start at {line}:{col}")
-        there = ", ".join(sorted({self.code(c.func) + "(...)" for c in here}))
-        raise _Skip(
-            f"no {kind} call starts at {line}:{col}"
-            + (f" (there: {there})" if there else "")
-            + ": changed since the analysis, or the layer is built by a call the fix cannot see"
-        )
-
-    def code(self, node: cst.CSTNode) -> str:
-        return self.wrapper.module.code_for_node(node)
-
-    def torch_class(self, call: cst.Call, table: dict | set, *, subclasses: bool = False) -> str | None:
-        """The torch class in ``table`` that ``call`` constructs: directly
-        (``nn.Conv2d``), or with ``subclasses`` through classes of this file
-        that subclass one and define no ``__init__`` (same signature)."""
-        return self._resolve(self.qnames.get(call, set()), table, subclasses, depth=0)
-
-    def _resolve(self, names: set[str], table, subclasses: bool, depth: int) -> str | None:
-        hits = {_normal(n) for n in names} & set(table)
-        if len(hits) == 1 and len(names) == 1:
-            return hits.pop()
-        if not subclasses or depth > 8 or len(names) != 1:
-            return None
-        cls = self.classes.get(next(iter(names)))
-        if cls is None or _defines_init(cls):
-            return None
-        return self._resolve(self.qnames.get(cls, set()), table, subclasses, depth + 1)
-
-
-def _defines_init(cls: cst.ClassDef) -> bool:
-    body = cls.body.body if isinstance(cls.body, cst.IndentedBlock) else []
-    for stmt in body:
-        if isinstance(stmt, cst.FunctionDef) and stmt.name.value in ("__init__", "__new__"):
-            return True
-        if isinstance(stmt, cst.SimpleStatementLine):
-            for small in stmt.body:
-                targets = getattr(small, "targets", None) or [getattr(small, "target", None)]
-                for t in targets:
-                    t = getattr(t, "target", t)
-                    if isinstance(t, cst.Name) and t.value in ("__init__", "__new__"):
-                        return True
-    return False
-
-
-_KINDS: dict[str, tuple[str, Callable[[_Index, cst.Call], bool]]] = {
-    "BN101": ("Conv/ConvTranspose/Linear", lambda ix, c: ix.torch_class(c, _BIAS_POSITION, subclasses=True) is not None),
-    "BN203": ("F.dropout", lambda ix, c: ix.torch_class(c, _FUNCTIONAL_DROPOUT) is not None),
-    "BN202": ("nn.Dropout", lambda ix, c: ix.torch_class(c, {"torch.nn.Dropout"}) is not None),
-    "BN103": ("BatchNorm", lambda ix, c: ix.torch_class(c, _BN_PARAMS, subclasses=True) is not None),
-    "BN301": ("BatchNorm", lambda ix, c: ix.torch_class(c, _GN_SWAPPABLE) is not None),
-    "BN302": ("BatchNorm", lambda ix, c: ix.torch_class(c, _GN_SWAPPABLE) is not None),
-}
 
 
 # -- edits -----------------------------------------------------------------------
@@ -571,9 +362,9 @@ class _Apply(cst.CSTTransformer):
         return updated
 
 
-def _plain_args(index: _Index, call: cst.Call, what: str) -> None:
+def _plain_args(index: Index, call: cst.Call, what: str) -> None:
     if any(a.star for a in call.args):
-        raise _Skip(f"{index.code(call.func)}(...) passes *args or **kwargs: {what} may be in them")
+        raise Skip(f"{index.code(call.func)}(...) passes *args or **kwargs: {what} may be in them")
 
 
 def _literal(node: cst.BaseExpression) -> Any:
@@ -606,34 +397,34 @@ def _set_value(i: int, value: cst.BaseExpression) -> Callable[[cst.Call], cst.Ca
     return edit
 
 
-def _where(index: _Index, call: cst.Call) -> str:
+def _where(index: Index, call: cst.Call) -> str:
     line, column = index.starts[call]
     return f"{line}:{column + 1}"
 
 
-def _plan_bias(index: _Index, call: cst.Call, group: list[Finding], edits: _Edits) -> str:
-    cls = index.torch_class(call, _BIAS_POSITION, subclasses=True)
+def _plan_bias(index: Index, call: cst.Call, group: list[Finding], edits: _Edits) -> str:
+    cls = index.torch_class(call, BIAS_POSITION, subclasses=True)
     _plain_args(index, call, "bias")
     name = index.code(call.func)
-    found = _find_arg(call, "bias", _BIAS_POSITION[cls])
+    found = _find_arg(call, "bias", BIAS_POSITION[cls])
     if found is None:
         edits.add(call, "bias", lambda c: _cst.append_arg(c, _cst.keyword_arg("bias", cst.Name("False"))))
         return f"added bias=False to {name}(...) at {_where(index, call)}"
     i, arg = found
     value = _literal(arg.value)
     if value is False:
-        raise _Skip(f"nothing to change: {name}(...) already has bias=False")
+        raise Skip(f"nothing to change: {name}(...) already has bias=False")
     if value is not True:
-        raise _Skip(f"{name}(...) passes bias={index.code(arg.value)}, not a literal: set it to False where a BatchNorm follows")
+        raise Skip(f"{name}(...) passes bias={index.code(arg.value)}, not a literal: set it to False where a BatchNorm follows")
     edits.add(call, "bias", _set_value(i, cst.Name("False")))
     return f"set bias=False in {name}(...) at {_where(index, call)}"
 
 
-def _plan_training(index: _Index, call: cst.Call, group: list[Finding], edits: _Edits) -> str:
+def _plan_training(index: Index, call: cst.Call, group: list[Finding], edits: _Edits) -> str:
     name = index.code(call.func)
     _plain_args(index, call, "training")
     if _find_arg(call, "training", 2) is not None:
-        raise _Skip(f"nothing to change: {name}(...) already passes training")
+        raise Skip(f"nothing to change: {name}(...) already passes training")
     _check_method_self(index, call)
     value = cst.Attribute(value=cst.Name("self"), attr=cst.Name("training"))
     edits.add(call, "training", lambda c: _cst.append_arg(c, _cst.keyword_arg("training", value)))
@@ -649,7 +440,7 @@ def _params(node: cst.FunctionDef | cst.Lambda) -> list[str]:
     return names
 
 
-def _check_method_self(index: _Index, call: cst.Call) -> None:
+def _check_method_self(index: Index, call: cst.Call) -> None:
     """``self`` at ``call`` is the instance: the call is in a method whose
     first parameter is ``self`` (or in a function nested in one that does not
     rebind ``self``)."""
@@ -657,9 +448,9 @@ def _check_method_self(index: _Index, call: cst.Call) -> None:
     while True:
         node = index.parents.get(node)
         if node is None or isinstance(node, (cst.Module, cst.ClassDef)):
-            raise _Skip("the call is not inside a method with self: no self.training to pass")
+            raise Skip("the call is not inside a method with self: no self.training to pass")
         if isinstance(node, cst.Lambda) and "self" in _params(node):
-            raise _Skip("self is a lambda parameter here, not the module")
+            raise Skip("self is a lambda parameter here, not the module")
         if not isinstance(node, cst.FunctionDef):
             continue
         if "self" not in _params(node):
@@ -674,14 +465,14 @@ def _check_method_self(index: _Index, call: cst.Call) -> None:
             or positional[0].name.value != "self"
             or decorators & {"staticmethod", "classmethod"}
         ):
-            raise _Skip("self here is not the first parameter of a method: no self.training to pass")
+            raise Skip("self here is not the first parameter of a method: no self.training to pass")
         return
 
 
-def _plan_dropout_nd(index: _Index, call: cst.Call, group: list[Finding], edits: _Edits) -> str:
+def _plan_dropout_nd(index: Index, call: cst.Call, group: list[Finding], edits: _Edits) -> str:
     ranks = {f.extra.get("rank") for f in group}
     if ranks - {4, 5} or len(ranks) != 1:
-        raise _Skip(
+        raise Skip(
             "the feature-map rank is not known (no rank from the analysis): cannot choose between "
             "nn.Dropout2d and nn.Dropout3d" if None in ranks else f"the findings disagree on the feature-map rank ({ranks})"
         )
@@ -690,26 +481,26 @@ def _plan_dropout_nd(index: _Index, call: cst.Call, group: list[Finding], edits:
     return f"replaced {index.code(call.func)} with {target} at {_where(index, call)}"
 
 
-def _plan_rename(index: _Index, call: cst.Call, qualified: str, target: str, edits: _Edits) -> None:
+def _plan_rename(index: Index, call: cst.Call, qualified: str, target: str, edits: _Edits) -> None:
     """Plan ``nn.X(...)`` -> ``nn.Target(...)`` the way the user spelled the
     prefix; a bare imported name is renamed and ``Target`` imported next to it."""
     func = call.func
     if isinstance(func, cst.Attribute):
         if qualified not in index.qnames.get(call, set()):  # torch.nn.modules.dropout.Dropout
-            raise _Skip(f"{index.code(func)} is spelled through torch.nn.modules: write torch.nn.{target} by hand")
+            raise Skip(f"{index.code(func)} is spelled through torch.nn.modules: write torch.nn.{target} by hand")
         edits.add(call, "rename", lambda c: c.with_changes(func=c.func.with_changes(attr=cst.Name(target))))
         return
     if not isinstance(func, cst.Name):
-        raise _Skip(f"{index.code(func)}(...) is not a plain name or attribute")
+        raise Skip(f"{index.code(func)}(...) is not a plain name or attribute")
     scope = index.scopes.get(func)
     if scope is None:
-        raise _Skip(f"cannot tell where {func.value} comes from")
+        raise Skip(f"cannot tell where {func.value} comes from")
     bound = {q.name for q in scope.get_qualified_names_for(target)}
     if bound == {f"torch.nn.{target}"}:
         edits.add(call, "rename", lambda c: c.with_changes(func=cst.Name(target)))
         return
     if bound:
-        raise _Skip(f"{target} already names something else here ({', '.join(sorted(bound))})")
+        raise Skip(f"{target} already names something else here ({', '.join(sorted(bound))})")
     importer = None
     for assignment in scope[func.value]:
         node = getattr(assignment, "node", None)
@@ -719,80 +510,80 @@ def _plan_rename(index: _Index, call: cst.Call, qualified: str, target: str, edi
             if mod == "torch.nn" and not node.relative and unaliased:
                 importer = node
     if importer is None:
-        raise _Skip(f"{func.value} is not imported as `from torch.nn import {func.value}`: cannot add {target} next to it")
+        raise Skip(f"{func.value} is not imported as `from torch.nn import {func.value}`: cannot add {target} next to it")
     edits.add_import(importer, target)
     edits.add(call, "rename", lambda c: c.with_changes(func=cst.Name(target)))
 
 
-def _plan_momentum(index: _Index, call: cst.Call, group: list[Finding], edits: _Edits) -> str:
-    cls = index.torch_class(call, _BN_PARAMS, subclasses=True)
+def _plan_momentum(index: Index, call: cst.Call, group: list[Finding], edits: _Edits) -> str:
+    cls = index.torch_class(call, BN_PARAMS, subclasses=True)
     _plain_args(index, call, "momentum")
     name = index.code(call.func)
-    found = _find_arg(call, "momentum", _BN_PARAMS[cls].index("momentum"))
+    found = _find_arg(call, "momentum", BN_PARAMS[cls].index("momentum"))
     if found is None:
-        raise _Skip(f"{name}(...) passes no momentum: it is set elsewhere (a default, an attribute)")
+        raise Skip(f"{name}(...) passes no momentum: it is set elsewhere (a default, an attribute)")
     i, arg = found
     value = _literal(arg.value)
     if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise _Skip(f"{name}(...) passes momentum={index.code(arg.value)}, not a number literal")
+        raise Skip(f"{name}(...) passes momentum={index.code(arg.value)}, not a number literal")
     known = {f.extra.get("momentum") for f in group} - {None}
     if known and any(abs(float(k) - value) > 1e-9 for k in known):
-        raise _Skip(f"the source says momentum={index.code(arg.value)} but the model had {sorted(known)}: changed since the analysis?")
+        raise Skip(f"the source says momentum={index.code(arg.value)} but the model had {sorted(known)}: changed since the analysis?")
     if value <= 0.5:
-        raise _Skip(f"nothing to change: momentum={index.code(arg.value)} is not above 0.5")
+        raise Skip(f"nothing to change: momentum={index.code(arg.value)} is not above 0.5")
     if value >= 1:
-        raise _Skip(f"momentum={index.code(arg.value)}: 1 - m = 0 would freeze the running statistics; choose a value by hand")
+        raise Skip(f"momentum={index.code(arg.value)}: 1 - m = 0 would freeze the running statistics; choose a value by hand")
     flipped = flip_momentum(arg.value.value)  # type: ignore[union-attr]
     if flipped is None:
-        raise _Skip(f"cannot read momentum={index.code(arg.value)}")
+        raise Skip(f"cannot read momentum={index.code(arg.value)}")
     edits.add(call, "momentum", _set_value(i, cst.Float(flipped)))
     return f"set momentum={flipped} (was {index.code(arg.value)}) in {name}(...) at {_where(index, call)}"
 
 
-def _plan_groupnorm(index: _Index, call: cst.Call, group: list[Finding], edits: _Edits) -> str:
-    cls = index.torch_class(call, _GN_SWAPPABLE)
+def _plan_groupnorm(index: Index, call: cst.Call, group: list[Finding], edits: _Edits) -> str:
+    cls = index.torch_class(call, GN_SWAPPABLE)
     _plain_args(index, call, "the BatchNorm arguments")
     name = index.code(call.func)
-    params = _BN_PARAMS[cls]
+    params = BN_PARAMS[cls]
     named: list[tuple[str, int]] = []  # (BatchNorm parameter, index in call.args)
     positional = 0
     for i, a in enumerate(call.args):
         if a.keyword is None:
             if positional >= len(params):
-                raise _Skip(f"{name}(...) has more positional arguments than {cls} takes")
+                raise Skip(f"{name}(...) has more positional arguments than {cls} takes")
             named.append((params[positional], i))
             positional += 1
         else:
             named.append((a.keyword.value, i))
     unknown = [p for p, _ in named if p not in _GN_KEEPS | _GN_DROPS | {"num_features"}]
     if unknown:
-        raise _Skip(f"{name}(...) passes {', '.join(unknown)}, which GroupNorm has no place for")
+        raise Skip(f"{name}(...) passes {', '.join(unknown)}, which GroupNorm has no place for")
     channels_at = next((i for p, i in named if p == "num_features"), None)
     if channels_at is None:
-        raise _Skip(f"{name}(...) has no num_features argument")
+        raise Skip(f"{name}(...) has no num_features argument")
     channels = _literal(call.args[channels_at].value)
     known = {f.extra.get("num_features") for f in group} - {None}
     if not isinstance(channels, int) or isinstance(channels, bool):
         channels = known.pop() if len(known) == 1 else None
     elif known and known != {channels}:
-        raise _Skip(f"the source says {channels} channels but the model had {sorted(known)}: changed since the analysis?")
+        raise Skip(f"the source says {channels} channels but the model had {sorted(known)}: changed since the analysis?")
     given = {f.extra.get("groups") for f in group}
     if given != {None}:
         if len(given) != 1 or None in given:
-            raise _Skip(f"the findings disagree on the GroupNorm group count ({sorted(map(str, given))})")
+            raise Skip(f"the findings disagree on the GroupNorm group count ({sorted(map(str, given))})")
         groups = given.pop()
         if not isinstance(groups, int) or groups < 1 or (channels is not None and channels % groups):
-            raise _Skip(f"group count {groups!r} does not divide the {channels} channels")
+            raise Skip(f"group count {groups!r} does not divide the {channels} channels")
         how = "the analysis' group count"
     else:
         if channels is None:
-            raise _Skip(
+            raise Skip(
                 f"the channel count {index.code(call.args[channels_at].value)} is not a literal and the "
                 "analysis did not give it: cannot choose a GroupNorm group count"
             )
         groups = groupnorm_groups(channels)
         if groups is None:
-            raise _Skip(f"{channels} channel(s): no GroupNorm grouping keeps more than one channel per group")
+            raise Skip(f"{channels} channel(s): no GroupNorm grouping keeps more than one channel per group")
         how = f"gcd(32, C) with at least 2 channels per group, C={channels}"
 
     def edit(c: cst.Call) -> cst.Call:
@@ -815,7 +606,7 @@ def _plan_groupnorm(index: _Index, call: cst.Call, group: list[Finding], edits: 
     return f"replaced {name}(...) with GroupNorm({groups}, ...) ({how}) at {_where(index, call)}"
 
 
-_PLANNERS: dict[str, Callable[[_Index, cst.Call, list[Finding], _Edits], str]] = {
+_PLANNERS: dict[str, Callable[[Index, cst.Call, list[Finding], _Edits], str]] = {
     "BN101": _plan_bias,
     "BN203": _plan_training,
     "BN202": _plan_dropout_nd,
