@@ -21,7 +21,6 @@ kept instead.
 
 from __future__ import annotations
 
-import contextlib
 import operator
 from typing import Any
 
@@ -33,7 +32,7 @@ from torch.overrides import TorchFunctionMode
 from bnlint.findings import Location
 from bnlint.inputs import InputSpec
 from bnlint.model.sites import user_line
-from bnlint.model.shapes import absent_imports_fail_fast, shape_only_layers
+from bnlint.model.shapes import shape_only, spec_tensors, tensor_mode
 from bnlint.model.trace import SITE_KEY, Fragment, TraceResult, is_torch_layer
 
 SHAPE_KEY = "bnlint_shape"
@@ -199,30 +198,13 @@ class _Mode(TorchFunctionMode):
         return out
 
 
-def _on_meta(model: nn.Module) -> bool:
-    tensors = [*model.parameters(), *model.buffers()]
-    return bool(tensors) and all(t.is_meta for t in tensors)
-
-
 def run_trace(model: nn.Module, spec: InputSpec) -> tuple[TraceResult, dict[str, list[tuple[int, ...]]]]:
     """The graph of one run of ``model`` on shape-only inputs of ``spec``, and
     the input shape of each torch layer call. The model should be in eval mode.
     Raises :class:`RunFailed` with the reason when the forward cannot run."""
-    from bnlint.model.shapes import DTYPES
-
-    if _on_meta(model):
-        fake: contextlib.AbstractContextManager = contextlib.nullcontext()
-        device = "meta"
-    else:
-        from torch._subclasses.fake_tensor import FakeTensorMode
-
-        fake, device = FakeTensorMode(allow_non_fake_inputs=True), "cpu"
+    fake, device = tensor_mode(model)
     with fake:
-        inputs = tuple(
-            torch.zeros(shape, dtype=DTYPES[dtype], device=device)
-            for shape, dtype in zip(spec.shapes, spec.dtypes)
-        )
-        rec = _run(model, inputs, keep_calls=device == "meta")
+        rec = _run(model, spec_tensors(spec, device), keep_calls=device == "meta")
     return TraceResult([Fragment("", model, rec.graph)], [], tracer="run"), rec.input_shapes
 
 
@@ -237,7 +219,7 @@ def _run(model: nn.Module, inputs: tuple, keep_calls: bool) -> _Recording:
     pre = torch.nn.modules.module.register_module_forward_pre_hook(rec.pre)
     post = torch.nn.modules.module.register_module_forward_hook(rec.post)
     try:
-        with torch.no_grad(), absent_imports_fail_fast(), shape_only_layers(model):
+        with shape_only(model):
             for i, t in enumerate(_tensors(inputs)):
                 rec.bind(t, rec.graph.placeholder(f"input_{i}"))
             with _Mode(rec):

@@ -16,7 +16,7 @@ import importlib.util
 import math
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator
 
 import torch
 import torch.nn as nn
@@ -161,6 +161,30 @@ def _on_meta(model: nn.Module) -> bool:
     return bool(tensors) and all(t.is_meta for t in tensors)
 
 
+def tensor_mode(model: nn.Module) -> tuple[contextlib.AbstractContextManager, str]:
+    """What a shape-only run of ``model`` runs on: meta tensors for a model on
+    meta, fake ones (device "cpu") for a model that had to be built on the CPU."""
+    if _on_meta(model):
+        return contextlib.nullcontext(), "meta"
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    return FakeTensorMode(allow_non_fake_inputs=True), "cpu"
+
+
+def spec_tensors(spec: InputSpec, device: str) -> tuple:
+    """Zeros of the shapes and dtypes of ``spec`` (inside :func:`tensor_mode`)."""
+    return tuple(torch.zeros(shape, dtype=DTYPES[dtype], device=device) for shape, dtype in zip(spec.shapes, spec.dtypes))
+
+
+@contextlib.contextmanager
+def shape_only(model: nn.Module) -> Iterator[None]:
+    """A forward of ``model`` on shape-only tensors: no autograd, a missing
+    numpy failed at once, the layers of :func:`_shape_forwards` computing
+    only their output's shape."""
+    with torch.no_grad(), absent_imports_fail_fast(), shape_only_layers(model):
+        yield
+
+
 def propagate(model: nn.Module, spec: InputSpec) -> ShapeInfo:
     """Run ``model`` on shape-only inputs and record every module's input shape."""
     info = ShapeInfo(spec)
@@ -172,23 +196,13 @@ def propagate(model: nn.Module, spec: InputSpec) -> ShapeInfo:
         if args and isinstance(args[0], torch.Tensor) and id(module) in names:
             info.inputs.setdefault(names[id(module)], []).append(tuple(args[0].shape))
 
-    if _on_meta(model):
-        mode: contextlib.AbstractContextManager = contextlib.nullcontext()
-        device = "meta"
-    else:
-        from torch._subclasses.fake_tensor import FakeTensorMode
-
-        mode, device = FakeTensorMode(allow_non_fake_inputs=True), "cpu"
+    mode, device = tensor_mode(model)
     was_training = {id(m): m.training for m in model.modules()}
     handle = torch.nn.modules.module.register_module_forward_pre_hook(record)
     try:
         model.eval()  # BN in eval: no batch-size check, no stat updates
-        with mode, torch.no_grad(), absent_imports_fail_fast(), shape_only_layers(model):
-            args = [
-                torch.zeros(shape, dtype=DTYPES[dtype], device=device)
-                for shape, dtype in zip(spec.shapes, spec.dtypes)
-            ]
-            model(*args)
+        with mode, shape_only(model):
+            model(*spec_tensors(spec, device))
     except Exception as exc:  # noqa: BLE001 -- a forward that needs real data
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         info.error = f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__
