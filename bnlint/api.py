@@ -125,20 +125,24 @@ def check_paths(
                 f"({'it needs' if len(model_only) == 1 else 'they need'} the model analysis)"
             )
     wants_models = not config.static and any(r.analyzes_models() for r in rules)
-    prepared = None
+    prepared = found_fixable = None
     if with_edits:  # parse the files to edit while the model analysis runs
         from bnlint.fix.source import Prepared, fixable
 
         prepared = Prepared()
-        found_fixable = lambda findings: [prepared.add(f.path) for f in findings if fixable(f)]  # noqa: E731
+
+        def ahead(findings: list[Finding]) -> None:
+            for f in findings:
+                if fixable(f):
+                    prepared.add(f.path)
+
+        found_fixable = ahead
     try:
         with ModelAnalysis(config.jobs or default_jobs()) as models:
             jobs, with_comments = _read_sources(targets, rules, config, run, wants_models, models)
-            if prepared is not None:
+            if found_fixable is not None:
                 found_fixable(run.findings)
-            no_inputs = _analyze_models(
-                jobs, rules, config, run, models, on_file, on_result=found_fixable if prepared is not None else None,
-            )
+            no_inputs = _analyze_models(jobs, rules, config, run, models, on_file, on_result=found_fixable)
     except BaseException:
         if prepared is not None:
             prepared.finish()  # no thread left waiting in the caller's process

@@ -140,20 +140,16 @@ class ModelGraph:
     # -- locations --------------------------------------------------------------
     def site(self, module_or_qualname: nn.Module | str) -> Location | None:
         """Where a module was constructed (the ``nn.Conv2d(...)`` call)."""
-        m = (
-            self.module(module_or_qualname)
-            if isinstance(module_or_qualname, str)
-            else module_or_qualname
-        )
-        if m is None or self._sites is None:
-            return None
-        return self._sites.site(m)
+        m = self._as_module(module_or_qualname)
+        return self._sites.site(m) if m is not None and self._sites is not None else None
 
     def library_site(self, module_or_qualname: nn.Module | str) -> Location | None:
         """Where a library constructed the module, when one did."""
-        m = self.module(module_or_qualname) if isinstance(module_or_qualname, str) else module_or_qualname
-        library_site = getattr(self._sites, "library_site", None)  # SourceSites reads no library
-        return library_site(m) if m is not None and library_site is not None else None
+        m = self._as_module(module_or_qualname)
+        return self._sites.library_site(m) if m is not None and self._sites is not None else None
+
+    def _as_module(self, module_or_qualname: nn.Module | str) -> nn.Module | None:
+        return self.module(module_or_qualname) if isinstance(module_or_qualname, str) else module_or_qualname
 
     def forward_site(self, node: fx.Node) -> Location | None:
         """The user's forward line that produced ``node`` (innermost user frame)."""

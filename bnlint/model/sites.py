@@ -141,6 +141,10 @@ class SourceSites:
         self._memo: dict[int, "Location | None"] = {}
         self._trees: dict[str, object] = {}
 
+    def library_site(self, module) -> Location | None:
+        """None: library classes are never read (see above)."""
+        return None
+
     def site(self, module) -> Location | None:
         key = id(module)
         if key not in self._memo:
