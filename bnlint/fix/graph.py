@@ -42,7 +42,6 @@ import torch
 import torch.fx as fx
 import torch.nn as nn
 
-from bnlint.fix import maths
 from bnlint.fix import modules as M
 from bnlint.fix.result import Change, Left
 from bnlint.fix.verify import run
@@ -330,10 +329,6 @@ class Pass:
     def fix(self, planner: Planner) -> Tuple[List[Change], List[Left]]:
         """Apply ``planner`` wherever it can, round after round until nothing
         changes (a fold can make new neighbours); what was left, and why."""
-        with maths.reused_buffer():
-            return self._fix(planner)
-
-    def _fix(self, planner: Planner) -> Tuple[List[Change], List[Left]]:
         changes: List[Change] = []
         reasons: Dict[str, str] = {}
         done: set = set()
