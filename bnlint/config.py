@@ -13,7 +13,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 from bnlint.findings import Severity, UsageError

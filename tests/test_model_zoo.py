@@ -116,8 +116,9 @@ def test_bn106_on_the_model_and_in_source():
 
 def test_parts_run_on_their_own_when_the_whole_run_fails_further_on(tmp_path):
     # The head iterates a tensor (torch.fx cannot); the whole model cannot run
-    # on meta tensors (nonzero has a data-dependent size), but the head was
-    # called before that and is run on its own with the arguments it got.
+    # on meta tensors (a copy to the CPU, for which no stand-in exists, before
+    # its last layer), but the head was called before that and is run on its
+    # own with the arguments it got.
     f = tmp_path / "det.py"
     f.write_text(
         "import torch\nimport torch.nn as nn\n\n"
@@ -132,11 +133,12 @@ def test_parts_run_on_their_own_when_the_whole_run_fails_further_on(tmp_path):
         "    def __init__(self):\n"
         "        super().__init__()\n"
         "        self.stem = nn.Conv2d(3, 8, 3, padding=1, bias=False)\n"
-        "        self.head = Head()\n\n"
+        "        self.head = Head()\n"
+        "        self.tail = nn.Conv2d(8, 8, 1, bias=False)\n\n"
         "    def forward(self, x):\n"
         "        y = self.stem(x)\n"
         "        outs = self.head(torch.stack([y, y]))\n"
-        "        return outs, torch.nonzero(outs[0].flatten() > 0)\n\n"
+        "        return self.tail(outs[0].cpu())\n\n"
         "example_inputs = ((16, 3, 8, 8),)\n"
     )
     result = analyze_file(str(f))

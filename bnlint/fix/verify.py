@@ -25,7 +25,7 @@ from typing import Any, Iterator, Sequence
 import torch
 import torch.nn as nn
 
-from bnlint.config import DEFAULT_TOLERANCE  # noqa: E402 -- shared with the torch-free CLI
+from bnlint.config import DEFAULT_TOLERANCE  # noqa: F401 -- re-exported: shared with the torch-free CLI
 
 
 class FixRefused(RuntimeError):

@@ -125,6 +125,17 @@ def build_context(
             for m in model.modules():
                 m.training = was_training[id(m)]
     shapes = propagate(model, inputs) if inputs is not None and "shapes" in needs else None
+    stand_ins = traced.stand_ins or (shapes.stand_ins if shapes is not None else "")
+    if stand_ins:
+        notes.append(
+            f"the forward reads results that depend on the data ({stand_ins}); on meta tensors they were given "
+            "stand-ins so the run goes on past them, and shapes after the first of them are not used"
+        )
+    if traced.ended_early:
+        notes.append(
+            f"the run stopped after the model's last layer ({traced.ended_early}): the graph ends there, "
+            "and every value computed by then counts as an output"
+        )
     return ModelContext(name, model, ModelGraph(model, traced, sites), train_state, anchor, shapes, notes)
 
 

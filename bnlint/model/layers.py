@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import operator
-from typing import Any
+from typing import Any, Sequence
 
 
 @functools.lru_cache(maxsize=None)

@@ -14,13 +14,18 @@ gives (``placeholder``, ``call_module`` with the layer's dotted path,
 node's forward line in ``meta["bnlint_site"]``, its module path in
 ``meta["nn_module_stack"]`` and its output shape in ``meta["bnlint_shape"]``,
 so the rules query it through :class:`~bnlint.model.graph.ModelGraph` the same
-way. Tensors are matched to nodes by identity; a forward that branches on a
-tensor's *values* fails on meta tensors, and the symbolic (partial) graph is
-kept instead.
+way. Tensors are matched to nodes by identity. A run on meta tensors that
+fails is tried once more with stand-ins for the data-dependent ops
+(``nonzero``, NMS, ``item()``: :mod:`bnlint.model.standins`), so a detection
+model's heads after its proposal filtering are reached too; shapes recorded
+after the first stand-in are dropped. A forward that still fails (it
+branches on a tensor's *values* in a way no stand-in covers) keeps the
+symbolic (partial) graph instead.
 """
 
 from __future__ import annotations
 
+import contextlib
 import operator
 from typing import Any
 
@@ -33,6 +38,7 @@ from bnlint.findings import Location
 from bnlint.inputs import InputSpec
 from bnlint.model.sites import user_line
 from bnlint.model.shapes import shape_only, spec_tensors, tensor_mode
+from bnlint.model.standins import StandIns, ended_after_the_layers, failing_line
 from bnlint.model.trace import SITE_KEY, Fragment, TraceResult, is_torch_layer
 
 SHAPE_KEY = "bnlint_shape"
@@ -64,8 +70,9 @@ def _is_method(func) -> bool:
 
 
 class _Recording:
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: nn.Module, stand_ins: StandIns | None = None):
         self.graph = fx.Graph()
+        self.stand_ins = stand_ins
         self.names: dict[int, str] = {}
         for name, m in model.named_modules():
             self.names.setdefault(id(m), name)
@@ -79,6 +86,8 @@ class _Recording:
         self.stack: list[tuple[str, str]] = []  # the user modules whose forward is running
         self.input_shapes: dict[str, list[tuple[int, ...]]] = {}
         self.calls: dict[int, tuple] = {}  # first call's arguments of each user module
+        self.called: set[int] = set()  # every module called (at any depth)
+        self.ended_early = ""  # why and where a run taken as whole stopped after its last layer
 
     # -- values -----------------------------------------------------------------
     def node_of(self, value: Any) -> Any:
@@ -108,13 +117,30 @@ class _Recording:
         """Map ``value``'s tensors to ``node`` (tuple items through getitem nodes)."""
         if isinstance(value, torch.Tensor):
             self.values[id(value)] = (value, node)
-            node.meta[SHAPE_KEY] = tuple(value.shape)
+            if self.shapes_real():
+                node.meta[SHAPE_KEY] = tuple(value.shape)
         elif isinstance(value, (list, tuple)) and depth < 3:
             for i, item in enumerate(value):
                 if _has_tensor(item):
                     item_node = self.graph.create_node("call_function", operator.getitem, (node, i))
                     self._annotate(item_node)
                     self.bind(item, item_node, depth + 1)
+
+    def shapes_real(self) -> bool:
+        """No stand-in has been used yet: the sizes seen are the real ones."""
+        return self.stand_ins is None or not self.stand_ins.used
+
+    def close_early(self, exc: BaseException) -> None:
+        """The run stopped after its last layer: every tensor value computed
+        and used by nothing yet becomes an output."""
+        used = {id(u) for n in self.graph.nodes for u in n.all_input_nodes}
+        dangling = tuple(
+            n for n in self.graph.nodes
+            if n.op in ("call_module", "call_function", "call_method") and id(n) not in used
+        )
+        self.graph.output(dangling)
+        where = failing_line(exc)
+        self.ended_early = f"{_first_line(exc)}{f' at {where}' if where else ''}"
 
     def _annotate(self, node: fx.Node, site: Location | None = None) -> None:
         if site is not None:
@@ -143,6 +169,7 @@ class _Recording:
 
     # -- module calls -----------------------------------------------------------
     def pre(self, module, args) -> None:
+        self.called.add(id(module))
         qual = self.names.get(id(module))
         if self.leaf_depth:
             if is_torch_layer(module):
@@ -154,7 +181,7 @@ class _Recording:
         if is_torch_layer(module):
             self.leaf_depth += 1
             self.leaf_calls.append((module, self.node_of(tuple(args)), user_line(1)))
-            if args and isinstance(args[0], torch.Tensor):
+            if args and isinstance(args[0], torch.Tensor) and self.shapes_real():
                 self.input_shapes.setdefault(qual, []).append(tuple(args[0].shape))
         else:
             self.stack.append((qual, type(module).__name__))
@@ -204,8 +231,19 @@ def run_trace(model: nn.Module, spec: InputSpec) -> tuple[TraceResult, dict[str,
     Raises :class:`RunFailed` with the reason when the forward cannot run."""
     fake, device = tensor_mode(model)
     with fake:
-        rec = _run(model, spec_tensors(spec, device), keep_calls=device == "meta")
-    return TraceResult([Fragment("", model, rec.graph)], [], tracer="run"), rec.input_shapes
+        try:
+            rec = _run(model, spec_tensors(spec, device), keep_calls=device == "meta")
+        except RunFailed as failed:
+            if device != "meta":
+                raise
+            try:  # once more, with stand-ins for data-dependent ops
+                rec = _run(model, spec_tensors(spec, device), keep_calls=False, stand_ins=StandIns())
+            except RunFailed:
+                raise failed from failed.__cause__
+    stand_ins = rec.stand_ins.describe() if rec.stand_ins is not None else ""
+    result = TraceResult([Fragment("", model, rec.graph)], [], tracer="run", stand_ins=stand_ins,
+                         ended_early=rec.ended_early)
+    return result, rec.input_shapes
 
 
 def run_piece(module: nn.Module, prefix: str, args: tuple) -> Fragment:
@@ -214,27 +252,31 @@ def run_piece(module: nn.Module, prefix: str, args: tuple) -> Fragment:
     return Fragment(prefix, module, _run(module, args, keep_calls=False).graph)
 
 
-def _run(model: nn.Module, inputs: tuple, keep_calls: bool) -> _Recording:
-    rec = _Recording(model)
+def _run(model: nn.Module, inputs: tuple, keep_calls: bool, stand_ins: StandIns | None = None) -> _Recording:
+    rec = _Recording(model, stand_ins)
     pre = torch.nn.modules.module.register_module_forward_pre_hook(rec.pre)
     post = torch.nn.modules.module.register_module_forward_hook(rec.post)
     try:
         with shape_only(model):
             for i, t in enumerate(_tensors(inputs)):
                 rec.bind(t, rec.graph.placeholder(f"input_{i}"))
-            with _Mode(rec):
+            with stand_ins or contextlib.nullcontext(), _Mode(rec):
                 out = model(*inputs)
             rec.graph.output(rec.node_of(out))
     except Exception as exc:  # noqa: BLE001 -- a forward that needs real data
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise RunFailed(
-            f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__,
-            rec.calls if keep_calls else None,
-        ) from exc
+        if stand_ins is not None and ended_after_the_layers(model, exc, rec.called):
+            rec.close_early(exc)
+            return rec
+        raise RunFailed(_first_line(exc), rec.calls if keep_calls else None) from exc
     finally:
         pre.remove()
         post.remove()
     return rec
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__
 
 
 def _tensors(value: Any, depth: int = 0):

@@ -59,6 +59,7 @@ class ShapeInfo:
     spec: InputSpec
     inputs: dict[str, list[tuple[int, ...]]] = field(default_factory=dict)
     error: str | None = None  # why propagation failed, if it did
+    stand_ins: str = ""  # the data-dependent ops given stand-ins, after which no shape is recorded
 
     def input_shape(self, qualname: str) -> tuple[int, ...] | None:
         seen = self.inputs.get(qualname)
@@ -186,28 +187,56 @@ def shape_only(model: nn.Module) -> Iterator[None]:
 
 
 def propagate(model: nn.Module, spec: InputSpec) -> ShapeInfo:
-    """Run ``model`` on shape-only inputs and record every module's input shape."""
+    """Run ``model`` on shape-only inputs and record every module's input
+    shape. A run on meta tensors that fails is tried once more with
+    stand-ins for data-dependent ops (:mod:`bnlint.model.standins`); shapes
+    after the first stand-in are not recorded, and ``stand_ins`` says which."""
+    mode, device = tensor_mode(model)
+    info = _propagate(model, spec, mode, device, None)
+    if info.error is not None and device == "meta":
+        from bnlint.model.standins import StandIns
+
+        retried = _propagate(model, spec, mode, device, StandIns())  # see its module on when it counts
+        if retried.error is None:
+            return retried
+    return info
+
+
+def _ended_after_the_layers(model: nn.Module, exc: BaseException, called: set[int]) -> bool:
+    from bnlint.model.standins import ended_after_the_layers
+
+    return ended_after_the_layers(model, exc, called)
+
+
+def _propagate(model: nn.Module, spec: InputSpec, mode: Any, device: str, stand_ins: Any) -> ShapeInfo:
     info = ShapeInfo(spec)
     names: dict[int, str] = {}
     for name, m in model.named_modules():
         names.setdefault(id(m), name)
 
+    called: set[int] = set()
+
     def record(module, args):
+        called.add(id(module))
+        if stand_ins is not None and stand_ins.used:
+            return  # sizes after a stand-in are not the real ones
         if args and isinstance(args[0], torch.Tensor) and id(module) in names:
             info.inputs.setdefault(names[id(module)], []).append(tuple(args[0].shape))
 
-    mode, device = tensor_mode(model)
     was_training = {id(m): m.training for m in model.modules()}
     handle = torch.nn.modules.module.register_module_forward_pre_hook(record)
     try:
         model.eval()  # BN in eval: no batch-size check, no stat updates
-        with mode, shape_only(model):
+        with mode, shape_only(model), stand_ins or contextlib.nullcontext():
             model(*spec_tensors(spec, device))
     except Exception as exc:  # noqa: BLE001 -- a forward that needs real data
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        info.error = f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__
+        if stand_ins is None or not _ended_after_the_layers(model, exc, called):
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            info.error = f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__
     finally:
         handle.remove()
         for m in model.modules():
             m.training = was_training[id(m)]
+    if stand_ins is not None:
+        info.stand_ins = stand_ins.describe()
     return info

@@ -12,10 +12,12 @@ What stays opaque is reported as BN002.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import traceback
 import warnings
 from dataclasses import dataclass, field
+from typing import Iterator
 
 import torch.fx as fx
 import torch.nn as nn
@@ -98,6 +100,8 @@ class TraceResult:
     fragments: list[Fragment] = field(default_factory=list)
     opaque: list[Opaque] = field(default_factory=list)
     tracer: str = "fx"  # "fx" (symbolic) or "run" (recorded from a run on meta tensors)
+    stand_ins: str = ""  # for a run: the data-dependent ops given stand-ins (bnlint.model.standins)
+    ended_early: str = ""  # for a run taken as whole that failed after its last layer: why, where
 
     @property
     def complete(self) -> bool:
@@ -144,7 +148,36 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+@contextlib.contextmanager
+def attributes_kept(model: nn.Module) -> Iterator[None]:
+    """Every module's own attributes as they were before the block, after it.
+    A forward that caches what it computes (torchvision's MultiScaleRoIAlign
+    keeps the scales it derives from the first feature maps' sizes) would
+    keep what it computed from fx Proxies during a symbolic trace, and fail
+    on it in every later run. Only the top level of each ``__dict__`` is
+    restored: a parameter or buffer registered into the tables stays."""
+    saved = [(m, dict(m.__dict__)) for m in model.modules()]
+    try:
+        yield
+    finally:
+        for m, before in saved:
+            now = m.__dict__
+            if len(now) == len(before) and all(now.get(k, before) is v for k, v in before.items()):
+                continue
+            for key in [k for k in now if k not in before]:
+                del now[key]
+            now.update(before)
+
+
 def trace_model(model: nn.Module) -> TraceResult:
+    """The model's forward as torch.fx graphs: one for the whole model, or,
+    where a part cannot be traced, fragments for the parts that can (see
+    :class:`TraceResult`). The modules' attributes are left as they were."""
+    with attributes_kept(model):
+        return _trace_model(model)
+
+
+def _trace_model(model: nn.Module) -> TraceResult:
     result = TraceResult()
     names = {id(m): q for q, m in model.named_modules(remove_duplicate=False)}
     done: set[int] = set()
