@@ -264,7 +264,7 @@ def _run(model: nn.Module, inputs: tuple, keep_calls: bool, stand_ins: StandIns 
                 out = model(*inputs)
             rec.graph.output(rec.node_of(out))
     except Exception as exc:  # noqa: BLE001 -- a forward that needs real data
-        if stand_ins is not None and ended_after_the_layers(model, exc, rec.called):
+        if stand_ins is not None and ended_after_the_layers(model, rec.called):
             rec.close_early(exc)
             return rec
         raise RunFailed(_first_line(exc), rec.calls if keep_calls else None) from exc

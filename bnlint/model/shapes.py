@@ -202,10 +202,10 @@ def propagate(model: nn.Module, spec: InputSpec) -> ShapeInfo:
     return info
 
 
-def _ended_after_the_layers(model: nn.Module, exc: BaseException, called: set[int]) -> bool:
+def _ended_after_the_layers(model: nn.Module, called: set[int]) -> bool:
     from bnlint.model.standins import ended_after_the_layers
 
-    return ended_after_the_layers(model, exc, called)
+    return ended_after_the_layers(model, called)
 
 
 def _propagate(model: nn.Module, spec: InputSpec, mode: Any, device: str, stand_ins: Any) -> ShapeInfo:
@@ -230,7 +230,7 @@ def _propagate(model: nn.Module, spec: InputSpec, mode: Any, device: str, stand_
         with mode, shape_only(model), stand_ins or contextlib.nullcontext():
             model(*spec_tensors(spec, device))
     except Exception as exc:  # noqa: BLE001 -- a forward that needs real data
-        if stand_ins is None or not _ended_after_the_layers(model, exc, called):
+        if stand_ins is None or not _ended_after_the_layers(model, called):
             text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             info.error = f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__
     finally:

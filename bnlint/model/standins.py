@@ -23,10 +23,10 @@ Values are never made up: ``item()``, ``bool(tensor)`` and ``int(tensor)``
 still fail, since one made-up number read twice cannot stay consistent
 with the arithmetic between the reads, and a branch on a value would be
 taken blindly. A retried run that fails is still taken as whole when the
-failure comes after every layer has run, in the model's own forward and not
-inside any submodule's call (:func:`ended_after_the_layers`): Mask R-CNN
-pastes each mask into the image at coordinates it reads with ``item()``,
-after its last layer. The graph then ends there, and every value computed by
+failure comes after every layer has run (:func:`ended_after_the_layers`):
+Mask R-CNN pastes each mask into the image at coordinates it reads with
+``item()``, Keypoint R-CNN reads heatmap sizes with it, each after its last
+layer. The graph then ends there, and every value computed by
 then counts as an output.
 
 Only for runs on meta tensors: fake tensors (a model built on the CPU) raise
@@ -118,22 +118,19 @@ class StandIns(TorchDispatchMode):
         return ", ".join(f"{what}{f' x{n}' if n > 1 else ''}" for what, n in sorted(self.used.items()))
 
 
-def ended_after_the_layers(model: nn.Module, exc: BaseException, called: set[int]) -> bool:
-    """The run of ``model`` failed with ``exc`` in the model's own forward
-    (no submodule's call was in progress) after every module that holds
-    parameters had been called (``called``: their ids), a torch layer
-    counting as a whole."""
-    for frame, _ in traceback.walk_tb(exc.__traceback__):
-        this = frame.f_locals.get("self")
-        if frame.f_code.co_name == "_call_impl" and isinstance(this, nn.Module) and this is not model:
-            return False
+def ended_after_the_layers(model: nn.Module, called: set[int]) -> bool:
+    """Every module of ``model`` that holds parameters or buffers has been
+    called (``called``: their ids), a torch layer counting as a whole: what
+    a failing run had left to do can have called no BatchNorm, conv or
+    linear layer for the first time."""
     todo = [model]
     while todo:
         m = todo.pop()
-        own = m.parameters() if is_torch_layer(m) else m.parameters(recurse=False)
-        if next(iter(own), None) is not None and id(m) not in called:
+        layer = is_torch_layer(m)
+        own = (*m.parameters(recurse=layer), *m.buffers(recurse=layer))
+        if own and id(m) not in called:
             return False
-        if not is_torch_layer(m):
+        if not layer:
             todo.extend(m.children())
     return True
 
