@@ -55,10 +55,14 @@ class ExportInTrainMode(Rule):
         an = ctx.flow
         if an is None:
             return
+        seen = set()
         for ex in an.of(Export):
+            if (ex.node.lineno, ex.key) in seen:  # a loop's first iteration and the later ones
+                continue
             path = an.train_path(ex.func, ex.key, ex.mode)
             if path is None or not an.is_live(ex.func, ex.key, ex.live):
                 continue
+            seen.add((ex.node.lineno, ex.key))
             how = (
                 f"{ex.func.qualname}() is called at line {path[0].node.lineno} with it in training mode"
                 if path else "no .eval() reaches it"

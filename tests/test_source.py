@@ -768,3 +768,43 @@ def test_explicit_training_true_is_reported_without_the_safe_fix():
     """
     found = sorted(source_findings(text, "BN203"), key=lambda f: f.col)
     assert [(f.fix is None, "Monte-Carlo" in f.message) for f in found] == [(True, True), (False, False)]
+
+
+# -- a loop's first iteration -------------------------------------------------
+FIRST_ITERATION = """
+import torch
+import torchvision
+
+def predict(net, image):
+    {before}
+    net.eval()
+    with torch.no_grad():
+        return net(image)
+
+if __name__ == "__main__":
+    net = torchvision.models.resnet18()
+    {setup}
+    for image in images:
+        mask = predict(net=net, image=image)
+"""
+
+
+def test_an_export_before_eval_in_a_helper_called_in_a_loop_is_bn404_on_the_first_iteration():
+    # Each call puts the model in eval, so at the loop head it is "train or
+    # eval"; on the first iteration it is certainly still in training mode.
+    text = FIRST_ITERATION.format(before="traced = torch.jit.trace(net, image)", setup="pass")
+    found = source_findings(text, "BN404")
+    assert [f.line for f in found] == [line_of(text, "traced = torch.jit.trace")]
+    assert "predict() is called at line" in found[0].message
+
+
+def test_a_loop_whose_first_iteration_is_in_eval_stays_clean():
+    text = FIRST_ITERATION.format(before="traced = torch.jit.trace(net, image)", setup="net.eval()")
+    assert source_findings(text, "BN404") == []
+    # and a forward before the eval() in the loop body, on a fresh model: the first iteration infers in train mode
+    loop = (
+        "import torch\nimport torchvision\n\nnet = torchvision.models.resnet18()\n"
+        "for image in images:\n    with torch.no_grad():\n        out = net(image)\n    net.eval()\n"
+    )
+    assert [f.line for f in source_findings(loop, "BN402")] == [7]
+    assert source_findings(loop.replace("for image", "net.eval()\nfor image"), "BN402") == []

@@ -29,6 +29,11 @@ from bnlint.source.syntax import DEFINITIONS, const, dotted, name_words, stateme
 _LOOPS = (ast.For, ast.AsyncFor, ast.While)
 
 
+def _modes(fact) -> object:
+    """The modes a fact saw its models in (for a call of a function: each bound model's)."""
+    return fact.binding if isinstance(fact, CallOf) else fact.mode
+
+
 # What code that runs a model in train mode on purpose says; what evaluation says.
 _ON_PURPOSE_WORDS = {
     "bn", "batchnorm", "recalibrate", "recalibration", "calibrate", "calibration", "stats", "statistics",
@@ -155,6 +160,7 @@ class Walker:
         self.exits: list[tuple[bool, Flow, Val | None]] = []
         self._dry: dict[tuple, tuple[Flow | None, list[Flow]]] = {}  # (loop, state) -> one pass of its body
         self._in_reentry = 0
+        self._in_first = 0
         # in walk order
         self.trained: set[str] = set()  # models run outside no_grad so far (feeding a step)
         self.trained_on_purpose: set[str] = set()  # explicit .train(), no training step since
@@ -515,6 +521,8 @@ class Walker:
         end, breaks = self.body(s, head.fork())
         if self.sink is not None and end is not None and not self._in_reentry:
             self.reentry(s, end, self.sink[mark:])
+        if self.sink is not None and not (self._in_reentry or self._in_first) and head.signature() != flow.signature():
+            self.first_iteration(s, flow, self.sink[mark:])
         after = Flow.join(head, end)
         if s.orelse:  # runs when the loop ends without a break
             after = self.block(s.orelse, after)
@@ -596,6 +604,32 @@ class Walker:
             self._in_reentry -= 1
             self.sink, self.trained, self.trained_on_purpose, self.live, self.built = saved
         self.emit(Reentry(loop, self.func, list(facts), [f for f in probe if isinstance(f, Step)], live))
+
+    def first_iteration(self, loop: ast.stmt, entry: Flow, facts: list) -> None:
+        """The loop head joins the state before the loop with where each
+        iteration ends, so a model the body puts in eval is "train or eval"
+        at the head, and a forward, an export or a helper call before that
+        eval() is not certainly in training mode -- though on the first
+        iteration it is (``for f in files: predict(net=net, ...)`` where
+        ``predict`` exports, then calls ``net.eval()``). Walk the body once
+        more from the state before the loop, and add each model call, export
+        and call of a file's function of that pass whose modes differ from
+        the joined pass's. The pass changes nothing else."""
+        kinds = (ModelCall, Export, CallOf)
+        joined = {(id(f.node), type(f)): f for f in facts if isinstance(f, kinds)}
+        probe: list = []
+        saved = self.sink, self.trained, set(self.trained_on_purpose), dict(self.live), dict(self.built)
+        self.sink, self.trained = probe, set()
+        self._in_first += 1
+        try:
+            self.body(loop, entry.fork())
+        finally:
+            self._in_first -= 1
+            self.sink, self.trained, self.trained_on_purpose, self.live, self.built = saved
+        for f in probe:
+            twin = joined.get((id(f.node), type(f))) if isinstance(f, kinds) else None
+            if twin is not None and _modes(f) != _modes(twin):
+                self.emit(f)
 
     # -- the whole function ------------------------------------------------------------
     def run(self) -> Summary:
