@@ -172,26 +172,34 @@ def check_paths(
 def _read_sources(targets, rules, config: Config, run: Run, wants_models: bool, models):
     """Every file read as source, the source rules run on it; the files to
     import for the model analysis, and the texts that hold suppressions."""
+    from bnlint.source.interproc import project
+
     jobs = []
     with_comments: dict[str, str] = {}  # files that may hold suppression comments
-    for target in targets:
-        try:
-            with open(target.path, "rb") as fh:
-                raw = fh.read()
-        except OSError as exc:
-            raise UsageError(f"{target.path}: {exc.strerror or exc}") from None
-        real = _real(target.path)
-        if b"bnlint" in raw or b"noqa" in raw:
-            with_comments[real] = raw.decode("utf-8", "replace")
-        parsed, verdict = _source_findings(real, raw, rules, run)
-        if not parsed or not wants_models:
-            continue
-        if target.names or config.import_files or (config.import_files is None and verdict.importable):
-            jobs.append(target)
-            models.start(1)  # torch's import in the server overlaps the reading of the other files
-        else:
-            run.skipped.append((real, verdict.reason))
+    with project(t.path for t in targets):
+        for target in targets:
+            _read_source(target, rules, config, run, wants_models, models, jobs, with_comments)
     return jobs, with_comments
+
+
+def _read_source(target, rules, config: Config, run: Run, wants_models: bool, models, jobs, with_comments) -> None:
+    """One file of :func:`_read_sources`."""
+    try:
+        with open(target.path, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        raise UsageError(f"{target.path}: {exc.strerror or exc}") from None
+    real = _real(target.path)
+    if b"bnlint" in raw or b"noqa" in raw:
+        with_comments[real] = raw.decode("utf-8", "replace")
+    parsed, verdict = _source_findings(real, raw, rules, run)
+    if not parsed or not wants_models:
+        return
+    if target.names or config.import_files or (config.import_files is None and verdict.importable):
+        jobs.append(target)
+        models.start(1)  # torch's import in the server overlaps the reading of the other files
+    else:
+        run.skipped.append((real, verdict.reason))
 
 
 def _analyze_models(jobs, rules, config: Config, run: Run, models, on_file, on_result=None) -> list[str]:

@@ -79,7 +79,7 @@ class InferenceWithoutEval(Rule):
                 continue
             path = an.train_path(func, call.key, call.mode)
             if path:
-                why = f"{func.qualname}() is called at line {path[0].node.lineno} with it in training mode"
+                why = f"{func.qualname}() is called at {an.site(path[0])} with it in training mode"
             elif path is not None:
                 why = "no .eval() reaches it"
             elif (

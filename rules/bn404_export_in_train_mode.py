@@ -64,7 +64,7 @@ class ExportInTrainMode(Rule):
                 continue
             seen.add((ex.node.lineno, ex.key))
             how = (
-                f"{ex.func.qualname}() is called at line {path[0].node.lineno} with it in training mode"
+                f"{ex.func.qualname}() is called at {an.site(path[0])} with it in training mode"
                 if path else "no .eval() reaches it"
             )
             if ex.api == "torch.onnx.export" and any(k.arg == "training" for k in ex.node.keywords):

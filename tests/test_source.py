@@ -808,3 +808,55 @@ def test_a_loop_whose_first_iteration_is_in_eval_stays_clean():
     )
     assert [f.line for f in source_findings(loop, "BN402")] == [7]
     assert source_findings(loop.replace("for image", "net.eval()\nfor image"), "BN402") == []
+
+
+# -- callers in the other files of the run ------------------------------------
+ENGINE = """
+import torch
+
+
+def train_one_epoch(model, loader, optimizer):
+    model.train()
+    for x, y in loader:
+        model(x).sum().backward()
+        optimizer.step()
+
+
+def evaluate(loader, model):
+    {export}
+    model.eval()
+    with torch.no_grad():
+        for x, y in loader:
+            model(x)
+"""
+MAIN = """
+import timm
+import torch
+
+from engine import evaluate, train_one_epoch
+
+
+def main(args):
+    model = timm.create_model(args.model)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for epoch in range(10):
+        train_one_epoch(model, train_loader, optimizer)
+        {before}
+        evaluate(val_loader, model)
+"""
+
+
+def test_a_helper_module_is_asked_about_its_callers_in_the_other_files_of_the_run(cli, tmp_path, no_torch):
+    # deit / mae: engine.py's evaluate() exports the model it is given; main.py
+    # calls it right after training. Checked together, the export is in train mode.
+    engine = ENGINE.format(export="traced = torch.jit.trace(model, None)")
+    (tmp_path / "engine.py").write_text(engine)
+    (tmp_path / "main.py").write_text(MAIN.format(before="pass"))
+    found = static_findings(cli, tmp_path, no_torch)
+    assert [(f["code"], f["path"].rsplit("/", 1)[-1], f["line"]) for f in found] == [
+        ("BN404", "engine.py", line_of(engine, "traced = torch.jit.trace"))
+    ], found
+    assert f"main.py:{line_of(MAIN, 'evaluate(val_loader')} with it in training mode" in found[0]["message"]
+    # the caller puts it in eval first: nothing to report
+    (tmp_path / "main.py").write_text(MAIN.format(before="model.eval()"))
+    assert static_findings(cli, tmp_path, no_torch) == []

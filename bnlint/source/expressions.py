@@ -11,7 +11,7 @@ import ast
 from typing import TYPE_CHECKING, Callable
 
 from bnlint.source import vocabulary as V
-from bnlint.source.facts import CallOf, Export, ModeSet, ModelCall, Step
+from bnlint.source.facts import CallOf, Export, ForeignCall, ModeSet, ModelCall, Step
 from bnlint.source.flow import EITHER, EVAL, EVALUATING, TRAIN, TRAINING, Flow, Mode, Summary, Val, substitute
 from bnlint.source.structure import Func
 from bnlint.source.syntax import argument, const, dotted
@@ -180,7 +180,9 @@ class Expressions:
             if found is not None and found[1] in found[0].functions:
                 other, name = found
                 func = other.functions[name]
-                return self.call_function(e, func, args, kwargs, flow, grad_off, walk.foreign(other, func))
+                return self.call_function(
+                    e, func, args, kwargs, flow, grad_off, walk.foreign(other, func), foreign_path=other.path,
+                )
         return None
 
     def dynamic_build(self, f: ast.AST) -> Val | None:
@@ -323,7 +325,7 @@ class Expressions:
     # -- calls of the file's own functions ---------------------------------------------
     def call_function(
         self, e: ast.Call, callee: Func, args: list[Val | None], kwargs: dict[str | None, Val | None],
-        flow: Flow, grad_off: str | None, foreign: Summary | None = None,
+        flow: Flow, grad_off: str | None, foreign: Summary | None = None, foreign_path: str | None = None,
     ) -> Val | None:
         """Bind what the call passes (models as arguments, and the globals and
         ``self`` attributes the callee uses), record the call, and apply the
@@ -340,6 +342,8 @@ class Expressions:
         else:
             self._bind(call, e, args, kwargs, flow, ())
             call.binding = {k: v for k, v in call.binding.items() if k in callee.params}
+            if call.binding and foreign_path is not None:
+                walk.emit(ForeignCall(call, foreign_path))
         if summary is None:
             return None
 

@@ -101,6 +101,22 @@ class CallOf:
 
 
 @dataclass(eq=False)
+class ForeignCall:
+    """A call of a function of another module of the checked tree
+    (``evaluate(loader, model)`` with ``from engine import evaluate``): what
+    it binds, for that module's questions about its callers
+    (:meth:`~bnlint.source.interproc.SourceAnalysis.train_path`). No part of
+    this file's own call graph."""
+
+    call: CallOf
+    path: str  # the file the callee is defined in
+
+    @property
+    def node(self) -> ast.Call:
+        return self.call.node
+
+
+@dataclass(eq=False)
 class Reentry:
     """A loop that puts a model in eval and trains: its body walked once
     more from where the next iteration starts -- the end of this one, with

@@ -16,13 +16,15 @@ calling ``self(x)`` in its own ``predict`` is fine)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 from typing import Iterator
 
 from bnlint.source import vocabulary as V
-from bnlint.source.facts import CallOf, ModeSet, Step
+from bnlint.source.facts import CallOf, ForeignCall, ModeSet, Step
 from bnlint.source.flow import ENTRY, FROM_CALLER, TRAINING, Mode, Summary, substitute
-from bnlint.source.structure import CycleMemo, FileStructure, Func
+from bnlint.source.structure import CycleMemo, FileStructure, Func, structure_of
 from bnlint.source.walker import Walker
 
 _PASSED_ROUNDS = 4  # walks of a file at most (see SourceAnalysis.__init__)
@@ -39,6 +41,7 @@ class SourceAnalysis:
         self._busy: set[int] = set()
         self._callers: dict[int, list[CallOf]] = {}
         self._training: set[int] = set()  # functions with a training step
+        self._outside: dict[int, "SourceAnalysis"] = {}  # a caller in another file -> that file's analysis
         self._memo = CycleMemo()
         # A parameter that a caller passes a model to is a model, whatever its
         # name (`train(args, generator, g_ema)`): when a walk finds one, the
@@ -136,6 +139,35 @@ class SourceAnalysis:
     def has_callers(self, func: Func) -> bool:
         return id(func) in self._callers
 
+    def outside_callers(self, func: Func) -> list[CallOf]:
+        """The calls of ``func`` from the other files of the run
+        (:class:`Project`) that import it, each walked as its own file."""
+        project = _PROJECT[-1] if _PROJECT else None
+        if project is None or func.parent is not None:
+            return []
+        here = os.path.realpath(self.structure.path)
+        found = []
+        for path in project.calling(func.name):
+            if path == here:
+                continue
+            other = project.analysis(path)
+            if other is None:
+                continue
+            for ev in other.of(ForeignCall):
+                callee = ev.call.callee
+                if callee.qualname == func.qualname and os.path.realpath(ev.path) == here:
+                    self._outside[id(ev.call)] = other
+                    found.append(ev.call)
+        return found
+
+    def site(self, call: CallOf) -> str:
+        """Where a call of one of this file's functions is: ``line N``, or
+        ``path:N`` for a call from another file of the run."""
+        other = self._outside.get(id(call))
+        if other is None:
+            return f"line {call.node.lineno}"
+        return f"{_display(other.structure.path)}:{call.node.lineno}"
+
     def trains(self, func: Func) -> bool:
         """Whether ``func`` has a training step (its own or a helper's)."""
         return id(func) in self._training
@@ -155,7 +187,8 @@ class SourceAnalysis:
             callers = self.callers_of(func)
             if not callers and mode == FROM_CALLER and self._attribute_stays_in_train(func, key):
                 return []
-            for c in callers:
+            # this file's calls first, then those of the other files of the run
+            for c in [*callers, *(self.outside_callers(func) if key.split(".", 1)[0] in func.params else ())]:
                 bound = c.bound(key)
                 if bound is None:
                     continue
@@ -164,7 +197,8 @@ class SourceAnalysis:
                     if caller_mode == TRAINING:
                         return [c]
                     continue
-                path = self.train_path(c.caller, bound[1], caller_mode)
+                owner = self._outside.get(id(c), self)
+                path = owner.train_path(c.caller, bound[1], caller_mode)
                 if path is not None:
                     return [c, *path]
             return None
@@ -230,3 +264,64 @@ def foreign_summary(structure: FileStructure, func: Func) -> Summary | None:
             _ON_DEMAND.clear()
         lazy = _ON_DEMAND[path] = SourceAnalysis(structure, walk_all=False)
     return lazy.summary(func)
+
+
+# -- the run's files, read together ---------------------------------------------------
+_CALLED = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
+_PROJECT: list["Project"] = []
+
+
+class Project:
+    """The files one run reads as source. A function of one file that leaves
+    its model's mode to its callers (``def evaluate(loader, model)`` in
+    ``engine.py``) is asked about the calls of it in the others
+    (``evaluate(val_loader, model)`` in ``main.py``, after training): each
+    such file is walked in full, once, and only when a question needs it --
+    the files that call a function of that name at all, by an index of the
+    names called in each file, built on the first question."""
+
+    def __init__(self, paths) -> None:
+        self.paths = sorted({os.path.realpath(p) for p in paths})
+        self._index: dict[str, list[str]] | None = None
+        self._analyses: dict[str, SourceAnalysis | None] = {}
+
+    def calling(self, name: str) -> list[str]:
+        """The files of the run in which ``name(`` appears."""
+        if self._index is None:
+            index: dict[str, list[str]] = {}
+            for path in self.paths:
+                try:
+                    with open(path, encoding="utf-8", errors="replace") as fh:
+                        names = set(_CALLED.findall(fh.read()))
+                except OSError:
+                    continue
+                for n in names:
+                    index.setdefault(n, []).append(path)
+            self._index = index
+        return self._index.get(name, [])
+
+    def analysis(self, path: str) -> SourceAnalysis | None:
+        if path not in self._analyses:
+            self._analyses[path] = None  # a question met again while this file is walked: no answer
+            structure = structure_of(path)
+            self._analyses[path] = SourceAnalysis(structure) if structure is not None else None
+        return self._analyses[path]
+
+
+@contextlib.contextmanager
+def project(paths) -> Iterator[Project]:
+    """The files of one run, for the block: source analyses in it may ask
+    about the calls of their functions in the others."""
+    _PROJECT.append(Project(paths))
+    try:
+        yield _PROJECT[-1]
+    finally:
+        _PROJECT.pop()
+
+
+def _display(path: str) -> str:
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else rel.replace(os.sep, "/")

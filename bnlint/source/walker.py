@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 
 from bnlint.source import vocabulary as V
 from bnlint.source.expressions import Expressions
-from bnlint.source.facts import CallOf, Export, Freeze, ModeSet, ModelCall, Reentry, Step
+from bnlint.source.facts import CallOf, Export, ForeignCall, Freeze, ModeSet, ModelCall, Reentry, Step
 from bnlint.source.flow import EITHER, EVAL, EVALUATING, FROM_CALLER, Flow, Mode, Summary, Val
 from bnlint.source.structure import FileStructure, Func
 from bnlint.source.syntax import DEFINITIONS, const, dotted, name_words, statements
@@ -31,6 +31,8 @@ _LOOPS = (ast.For, ast.AsyncFor, ast.While)
 
 def _modes(fact) -> object:
     """The modes a fact saw its models in (for a call of a function: each bound model's)."""
+    if isinstance(fact, ForeignCall):
+        return fact.call.binding
     return fact.binding if isinstance(fact, CallOf) else fact.mode
 
 
@@ -615,7 +617,7 @@ class Walker:
         more from the state before the loop, and add each model call, export
         and call of a file's function of that pass whose modes differ from
         the joined pass's. The pass changes nothing else."""
-        kinds = (ModelCall, Export, CallOf)
+        kinds = (ModelCall, Export, CallOf, ForeignCall)
         joined = {(id(f.node), type(f)): f for f in facts if isinstance(f, kinds)}
         probe: list = []
         saved = self.sink, self.trained, set(self.trained_on_purpose), dict(self.live), dict(self.built)
