@@ -860,3 +860,59 @@ def test_a_helper_module_is_asked_about_its_callers_in_the_other_files_of_the_ru
     # the caller puts it in eval first: nothing to report
     (tmp_path / "main.py").write_text(MAIN.format(before="model.eval()"))
     assert static_findings(cli, tmp_path, no_torch) == []
+
+
+def test_a_model_class_picked_from_a_module_imported_by_a_computed_name(cli, tmp_path, no_torch):
+    # hysts/pytorch_image_classification: create_model() imports
+    # f"pkg.models.{type}.{name}" with importlib and builds its `Network`;
+    # every Network of the package holds BatchNorm, so the model may too.
+    models = tmp_path / "pkg" / "models"
+    for kind, layer in (("cifar", "nn.BatchNorm2d(8)"), ("imagenet", "nn.Dropout(0.5)")):
+        (models / kind).mkdir(parents=True)
+        (models / kind / "__init__.py").write_text("")
+        (models / kind / "resnet.py").write_text(textwrap.dedent(f"""
+            import torch.nn as nn
+
+            class Network(nn.Module):
+                def __init__(self, config):
+                    super().__init__()
+                    self.body = nn.Sequential(nn.Conv2d(3, 8, 3), {layer})
+
+                def forward(self, x):
+                    return self.body(x)
+        """))
+    (tmp_path / "pkg" / "__init__.py").write_text("from .models import create_model\n")
+    (models / "__init__.py").write_text(textwrap.dedent("""
+        import importlib
+
+        def create_model(config):
+            module = importlib.import_module('pkg.models' f'.{config.model.type}.{config.model.name}')
+            model = getattr(module, 'Network')(config)
+            model.to(config.device)
+            return model
+    """))
+    script = tmp_path / "evaluate.py"
+    text = textwrap.dedent("""
+        import torch
+        from pkg import create_model
+
+        def evaluate(model, loader):
+            {eval}
+            with torch.no_grad():
+                for x, y in loader:
+                    model(x)
+
+        def main(config):
+            model = create_model(config)
+            evaluate(model, loader)
+    """)
+    script.write_text(text.format(eval="model.eval()"))
+    assert static_findings(cli, tmp_path, no_torch) == []
+    script.write_text(text.format(eval="pass"))
+    found = static_findings(cli, tmp_path, no_torch)
+    assert [(f["code"], f["line"]) for f in found] == [("BN402", line_of(text, "model(x)"))], found
+    # with no module of the package holding BatchNorm or Dropout, nothing to say
+    for kind in ("cifar", "imagenet"):
+        f = models / kind / "resnet.py"
+        f.write_text(f.read_text().replace("nn.BatchNorm2d(8)", "nn.ReLU()").replace("nn.Dropout(0.5)", "nn.ReLU()"))
+    assert static_findings(cli, tmp_path, no_torch) == []

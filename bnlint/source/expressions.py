@@ -203,7 +203,11 @@ class Expressions:
             return None
         module = self.imports.qualify(owner)
         if module is None:
-            return None
+            package = self._imported_package(owner)
+            picked = const(name)
+            if package is None or not isinstance(picked, str):
+                return None
+            return self._picked_from(self.structure.package_classes(package, picked), None)
         picked = const(name)
         if picked is ... and isinstance(name, ast.Name):
             picked = self.structure.constants().get(name.id, ...)
@@ -226,7 +230,12 @@ class Expressions:
         other = self.structure.module_structure(module)
         if other is None:
             return None
-        models = other.exported_models()
+        return self._picked_from(other.exported_models(), module)
+
+    def _picked_from(self, models: list, module: str | None) -> Val | None:
+        """A new model that is one of ``models`` (classes of the checked
+        tree), picked at run time; ``module`` is the name they are seen
+        under from here, if one."""
         if not models:
             return None
         live = any(o.class_is_live(n) for o, n in models)
@@ -237,9 +246,37 @@ class Expressions:
         used = {w for o, n in models for w in o.classes[n].names if w != n}
         whole = [m for m in models if m[1] not in used] or models
         arch = None
-        if everywhere and self.structure.foreign_class(f"{module}.{whole[0][1]}") is not None:
+        if everywhere and module is None:
+            arch = whole[0][1]
+        elif everywhere and self.structure.foreign_class(f"{module}.{whole[0][1]}") is not None:
             arch = f"{module}.{whole[0][1]}"
         return Val(mode=TRAINING, arch=arch, live=live)
+
+    def _imported_package(self, owner: ast.AST) -> str | None:
+        """For ``module`` assigned once in this function from
+        ``importlib.import_module("pkg.models" f".{kind}.{name}")``: the
+        package the module certainly lies in (``pkg.models``)."""
+        if not isinstance(owner, ast.Name):
+            return None
+        values = [
+            n.value for n in ast.walk(self.walk.func.node)
+            if isinstance(n, ast.Assign) and len(n.targets) == 1
+            and isinstance(n.targets[0], ast.Name) and n.targets[0].id == owner.id
+        ]
+        if len(values) != 1 or not isinstance(values[0], ast.Call) or not values[0].args:
+            return None
+        call = values[0]
+        if self.imports.qualify(call.func) != "importlib.import_module":
+            return None
+        arg = call.args[0]
+        if isinstance(arg, ast.JoinedStr) and arg.values and isinstance(const(arg.values[0]), str):
+            prefix = const(arg.values[0])
+        elif isinstance(arg, ast.BinOp) and isinstance(arg.op, ast.Add) and isinstance(const(arg.left), str):
+            prefix = const(arg.left)
+        else:
+            return None
+        package = prefix.rpartition(".")[0] if not prefix.endswith(".") else prefix[:-1]
+        return package if package and all(p.isidentifier() for p in package.split(".")) else None
 
     def _method(self, e: ast.Call, attr: str, recv: Val, flow: Flow, grad_off: str | None) -> tuple[bool, Val | None]:
         """A method called on a value: (whether it was one of a module's, its value)."""

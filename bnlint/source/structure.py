@@ -356,6 +356,29 @@ class FileStructure:
                         return found
         return None
 
+    def package_classes(self, package: str, name: str) -> "list[tuple[FileStructure, str]]":
+        """The model classes called ``name`` in the modules of a package of
+        the checked tree, at any depth (``importlib.import_module(
+        f"pkg.models.{kind}.{arch}")`` then ``getattr(module, "Network")``):
+        at most :data:`_PACKAGE_FILES` files are read."""
+        init = self.module_structure(package)
+        if init is None or os.path.basename(init.path) != "__init__.py":
+            return []
+        found = []
+        seen = 0
+        for root, dirs, files in os.walk(os.path.dirname(os.path.abspath(init.path))):
+            dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__")))
+            for f in sorted(files):
+                if not f.endswith(".py"):
+                    continue
+                seen += 1
+                if seen > _PACKAGE_FILES:
+                    return found
+                other = structure_of(os.path.join(root, f))
+                if other is not None and name in other.classes and other.classes[name].is_model:
+                    found.append((other, name))
+        return found
+
     def exported_models(self, _depth: int = 0) -> "list[tuple[FileStructure, str]]":
         """The model classes a module offers by name: its own, those it
         imports by name, and those of the modules it star-imports
@@ -631,6 +654,7 @@ def structure_of(path: str) -> FileStructure | None:
 
 
 _BUILDING: set[str] = set()
+_PACKAGE_FILES = 500  # modules of a package read for a class picked by name from any of them
 _MODULES: dict[tuple[str, str], str | None] = {}  # (directory, module name) -> its file, or None
 
 
