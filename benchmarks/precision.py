@@ -16,7 +16,9 @@ before any of the code was read), and two kinds of entries:
   inserted right before the ``X.train()``); ``code`` is the rule expected to
   report it in that file. An injection found afterwards to be no bug at all
   (the model has no mode-dependent layer) keeps its entry with a
-  ``not_a_bug`` reason and is left out of the recall.
+  ``not_a_bug`` reason and is left out of the recall; so is one into a file
+  that is not valid Python 3 (counted as ``injected_unparseable``: bnlint
+  reports BN001 "cannot parse" there), and none is proposed in such a file.
 
 This script never fetches anything. It reads the snapshots from a directory
 holding one source tree per repository, named ``owner+name``::
@@ -43,6 +45,7 @@ in that file at a line it was not reported at before."""
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import re
@@ -98,6 +101,17 @@ def mutate(lines: list[str], line: int, kind: str) -> list[str] | None:
     return out
 
 
+def parses(text: str) -> bool:
+    """Valid Python 3 for the running interpreter: an injection into a file
+    that is not (Python 2's `print x`, `async=True`) is out of scope --
+    bnlint reports BN001 "cannot parse" there, and no rule can look inside."""
+    try:
+        ast.parse(text)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
 def caught(snapshots: str, entry: dict, before: dict) -> bool:
     src = tree_of(snapshots, entry["repo"])
     if entry["repo"] not in before:
@@ -116,6 +130,11 @@ def caught(snapshots: str, entry: dict, before: dict) -> bool:
         after = run_bnlint(copy)
     old = {(p, ln, c) for p, ln, c in before[entry["repo"]]}
     return any(p == entry["path"] and c == entry["code"] and (p, ln, c) not in old for p, ln, c in after)
+
+
+def _text(snapshots: str, entry: dict) -> str:
+    with open(os.path.join(tree_of(snapshots, entry["repo"]), entry["path"]), encoding="utf-8", errors="replace") as fh:
+        return fh.read()
 
 
 def propose(snapshots: str, repos: list[str], commits: dict, per_repo: int = 4) -> list[dict]:
@@ -139,7 +158,7 @@ def propose(snapshots: str, repos: list[str], commits: dict, per_repo: int = 4) 
                 with open(path, encoding="utf-8", errors="replace") as fh:
                     lines = fh.readlines()
                 text = "".join(lines)
-                if "import torch" not in text and "from torch" not in text:
+                if "import torch" not in text and "from torch" not in text or not parses(text):
                     continue
                 for i, line in enumerate(lines, 1):
                     m = _MODE_LINE.match(line)
@@ -208,6 +227,9 @@ def main(argv=None) -> int:
     if not args.no_injections:
         injected = [e for e in manifest["injected"] if e["repo"] in repos and "not_a_bug" not in e]
         result["injected_not_bugs"] = sum(1 for e in manifest["injected"] if e["repo"] in repos and "not_a_bug" in e)
+        readable = [e for e in injected if parses(_text(args.snapshots, e))]
+        result["injected_unparseable"] = len(injected) - len(readable)
+        injected = readable
         by_code: dict[str, list[int]] = {}
         missed = []
         for e in injected:

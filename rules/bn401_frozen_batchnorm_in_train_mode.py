@@ -5,7 +5,7 @@ from typing import Iterator
 from bnlint.findings import FixSafety, Severity
 from bnlint.engine.rule import Example, Rule
 from bnlint.model import layers as L
-from bnlint.source import EVAL, TRAIN, FileStructure, Freeze, Func, ModeSet, SourceAnalysis, Step
+from bnlint.source import EVAL, TRAIN, FileStructure, Freeze, Func, ModeSet, SourceAnalysis, Step, Thaw
 from bnlint.source.walker import exclusive
 from bnlint.source.syntax import const, dotted, identifiers
 from bnlint.source.vocabulary import names_batchnorm_architecture
@@ -129,7 +129,12 @@ class FrozenBatchNormInTrainMode(Rule):
         if an is None or not any(True for _ in an.of(Step)) or keeps_batchnorm_in_eval(an.structure):
             return
         seen = set()
+        # a freeze the same function undoes is for a step, not for the training:
+        # a GAN freezes its discriminator while the generator's step runs through it
+        thawed = {(id(t.func), t.key) for t in an.of(Thaw)}
         for fz in an.of(Freeze):
+            if (id(fz.func), fz.key) in thawed:
+                continue
             for func, key, node, via, built in _applied(an, fz):
                 root = key.split(".", 1)[0]
                 arch = batchnorm_architecture(an.structure, built)
@@ -235,6 +240,28 @@ class FrozenBatchNormInTrainMode(Rule):
         ),
     )
     valid = (
+        Example(
+            # martinarjovsky/WassersteinGAN: the discriminator is frozen for
+            # the generator's step only and unfrozen for its own next step
+            """
+            import torch
+            from torchvision import models
+
+            netD = models.resnet18()
+            netG = Generator()
+            for epoch in range(10):
+                for real in loader:
+                    for p in netD.parameters():
+                        p.requires_grad = True
+                    netD(real).mean().backward()
+                    optimizerD.step()
+                    for p in netD.parameters():
+                        p.requires_grad = False  # to avoid computation
+                    netD(netG(noise)).mean().backward()
+                    optimizerG.step()
+            """,
+            kind="source",
+        ),
         Example(
             # the frozen backbone's BNs are put back in eval after train()
             """

@@ -916,3 +916,44 @@ def test_a_model_class_picked_from_a_module_imported_by_a_computed_name(cli, tmp
         f = models / kind / "resnet.py"
         f.write_text(f.read_text().replace("nn.BatchNorm2d(8)", "nn.ReLU()").replace("nn.Dropout(0.5)", "nn.ReLU()"))
     assert static_findings(cli, tmp_path, no_torch) == []
+
+
+def test_a_class_star_imported_through_a_package_init_is_known(cli, tmp_path, no_torch):
+    # kuangliu/pytorch-cifar: main.py does `from models import *`, and
+    # models/__init__.py `from .dla_simple import *`: SimpleDLA is
+    # models.dla_simple.SimpleDLA, a class with BatchNorm layers.
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "__init__.py").write_text("from .dla_simple import *\n")
+    (tmp_path / "models" / "dla_simple.py").write_text(textwrap.dedent("""
+        import torch.nn as nn
+
+        class SimpleDLA(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.base = nn.Sequential(nn.Conv2d(3, 16, 3, bias=False), nn.BatchNorm2d(16), nn.ReLU(True))
+
+            def forward(self, x):
+                return self.base(x)
+    """))
+    (tmp_path / "main.py").write_text(textwrap.dedent("""
+        import torch
+        from models import *
+
+        net = SimpleDLA()
+        optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+
+        def train(epoch):
+            for p in net.parameters():
+                p.requires_grad = False
+            net.train()
+            for x, y in trainloader:
+                optimizer.zero_grad()
+                net(x).sum().backward()
+                optimizer.step()
+
+        for epoch in range(10):
+            train(epoch)
+    """))
+    found = static_findings(cli, tmp_path, no_torch)
+    assert [f["code"] for f in found] == ["BN401"], found
+    assert "class models.dla_simple.SimpleDLA" in found[0]["message"]

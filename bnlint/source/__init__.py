@@ -20,7 +20,7 @@ The layers, each on the ones before it:
 Heuristics that one rule uses live in that rule's file."""
 
 from bnlint.source.context import SourceContext
-from bnlint.source.facts import CallOf, Export, Freeze, ModelCall, ModeSet, Reentry, Step
+from bnlint.source.facts import CallOf, Export, Freeze, ModelCall, ModeSet, Reentry, Step, Thaw
 from bnlint.source.flow import EVAL, EVALUATING, FROM_CALLER, TRAIN, Mode
 from bnlint.source.interproc import SourceAnalysis
 from bnlint.source.structure import CycleMemo, FileStructure, Func
@@ -28,6 +28,6 @@ from bnlint.source.syntax import parse
 
 __all__ = [
     "EVAL", "EVALUATING", "FROM_CALLER", "TRAIN", "CallOf", "CycleMemo", "Export", "FileStructure", "Freeze",
-    "Func", "Mode", "ModelCall", "ModeSet", "Reentry", "SourceAnalysis", "SourceContext", "Step",
+    "Func", "Mode", "ModelCall", "ModeSet", "Reentry", "SourceAnalysis", "SourceContext", "Step", "Thaw",
     "parse",
 ]

@@ -11,7 +11,7 @@ import ast
 from typing import TYPE_CHECKING, Callable
 
 from bnlint.source import vocabulary as V
-from bnlint.source.facts import CallOf, Export, ForeignCall, ModeSet, ModelCall, Step
+from bnlint.source.facts import CallOf, Export, ForeignCall, ModeSet, ModelCall, Step, Thaw
 from bnlint.source.flow import EITHER, EVAL, EVALUATING, TRAIN, TRAINING, Flow, Mode, Summary, Val, substitute
 from bnlint.source.structure import Func
 from bnlint.source.syntax import argument, const, dotted
@@ -292,8 +292,11 @@ class Expressions:
                 self.walk.trained_on_purpose.add(key)
             return True, out
         if attr == "requires_grad_" and key:
-            if const(argument(e, 0, "requires_grad")) is False:
+            arg = argument(e, 0, "requires_grad")
+            if const(arg) is False:
                 self.walk.freeze(e, key)
+            elif arg is None or const(arg) is True:
+                self.walk.emit(Thaw(e, self.walk.func, key))
             return True, recv
         if attr in V.SELF_RETURNING:
             return True, recv

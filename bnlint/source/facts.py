@@ -76,6 +76,16 @@ class Freeze:
 
 
 @dataclass(eq=False)
+class Thaw:
+    """``x.requires_grad_(True)`` or ``for p in x.parameters(): p.requires_grad = True``:
+    a freeze undone (a GAN freezes its discriminator for the generator's step only)."""
+
+    node: ast.AST
+    func: Func
+    key: str
+
+
+@dataclass(eq=False)
 class CallOf:
     """A call of another function of the file, with what it binds."""
 

@@ -135,6 +135,10 @@ class FileStructure:
             for name, qual in other.imports.table.items():
                 if not qual.startswith(".") or same_dir:  # a relative name means the same only from the same directory
                     names[name] = qual
+                else:  # `from .resnet import *` in models/__init__.py: models.resnet here
+                    rebased = _rebase(qual, base, os.path.basename(other.path) == "__init__.py")
+                    if rebased is not None:
+                        names[name] = rebased
             for name in (*other.classes, *other.functions):
                 names[name] = f"{base}.{name}" if node.module else f"{base}{name}"
             for name, qual in names.items():
@@ -621,6 +625,24 @@ def known_structure(path: str, text: str, build) -> FileStructure:
     if cached is not None and cached.text == text:
         return cached
     return build()
+
+
+def _rebase(qual: str, base: str, package: bool) -> str | None:
+    """A name relative to a module (``.resnet.ResNet`` in ``models`` or in
+    its ``__init__.py`` when ``package``), as the importer of that module
+    (by ``base``) names it: ``models.resnet.ResNet``; None when it climbs out."""
+    level = len(qual) - len(qual.lstrip("."))
+    head, rest = base, qual[level:]
+    parts = head.lstrip(".").split(".") if head.strip(".") else []
+    dots = len(head) - len(head.lstrip("."))
+    drop = level - (1 if package else 0)
+    if drop > len(parts):
+        return None
+    parts = parts[: len(parts) - drop] if drop else parts
+    prefix = "." * dots + ".".join(parts)
+    if not prefix.strip("."):
+        return None
+    return f"{prefix}.{rest}" if not prefix.endswith(".") else f"{prefix}{rest}"
 
 
 def _literal_all(tree: ast.Module) -> "set[str] | None":

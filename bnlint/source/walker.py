@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 
 from bnlint.source import vocabulary as V
 from bnlint.source.expressions import Expressions
-from bnlint.source.facts import CallOf, Export, ForeignCall, Freeze, ModeSet, ModelCall, Reentry, Step
+from bnlint.source.facts import CallOf, Export, ForeignCall, Freeze, ModeSet, ModelCall, Reentry, Step, Thaw
 from bnlint.source.flow import EITHER, EVAL, EVALUATING, FROM_CALLER, Flow, Mode, Summary, Val
 from bnlint.source.structure import FileStructure, Func
 from bnlint.source.syntax import DEFINITIONS, const, dotted, name_words, statements
@@ -290,12 +290,14 @@ class Walker:
                 self.assign(elt, None, flow, stmt)
             return
         if isinstance(target, ast.Attribute) and target.attr == "requires_grad":
-            if const(stmt.value if isinstance(stmt, (ast.Assign, ast.AnnAssign)) else None) is False:
-                # `p.requires_grad = False` inside `for p in x.parameters()`
-                var = dotted(target.value)
-                owner = self.loop_params.get(var) if var else None
-                if owner is not None:
-                    self.freeze(stmt, owner)
+            value = const(stmt.value if isinstance(stmt, (ast.Assign, ast.AnnAssign)) else None)
+            # `p.requires_grad = False` (or True again) inside `for p in x.parameters()`
+            var = dotted(target.value)
+            owner = self.loop_params.get(var) if var else None
+            if owner is not None and value is False:
+                self.freeze(stmt, owner)
+            elif owner is not None and value is True:
+                self.emit(Thaw(stmt, self.func, owner))
         d = dotted(target)
         if d is None:
             return
