@@ -170,3 +170,37 @@ def test_import_safety_is_decided_from_source(tmp_path, source, importable, why)
     f.write_text(source)
     verdict = classify(str(f))
     assert verdict.importable is importable and why in verdict.reason
+
+
+def test_initializers_skip_meta_tensors_only_and_keep_their_errors(tmp_path):
+    # A meta build does not fill meta weights (torch's Python decompositions
+    # were a third of the build), but a real tensor is initialized as ever,
+    # and an initializer that reads a weight's fans still raises on a 1-D one.
+    import torch
+    import torch.nn as nn
+
+    from bnlint.model.worker import _on_device
+
+    real, original = torch.zeros(4, 4), nn.init.kaiming_uniform_
+    with _on_device(True):
+        conv = nn.Conv2d(3, 8, 3)
+        nn.init.kaiming_uniform_(real)
+        with pytest.raises(ValueError, match="fewer than 2 dimensions"):
+            nn.init.kaiming_uniform_(torch.empty(5))
+    assert conv.weight.is_meta and real.abs().sum() > 0
+    assert nn.init.kaiming_uniform_ is original  # restored after the build
+    f = write(tmp_path / "net.py", """
+        import torch.nn as nn
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv = nn.Conv2d(3, 8, 3)
+                nn.init.kaiming_normal_(self.conv.weight, mode="fan_out")
+                self.bn = nn.BatchNorm2d(8)
+
+            def forward(self, x):
+                return self.bn(self.conv(x))
+    """)
+    result = analyze_file(str(f))
+    assert [x.code for x in result.findings] == ["BN101"]
