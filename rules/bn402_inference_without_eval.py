@@ -452,7 +452,7 @@ class InferenceWithoutEval(Rule):
 
 _INFERENCE_WORDS = {
     "predict", "prediction", "predictions", "evaluate", "evaluation", "eval", "validate",
-    "validation", "val", "valid", "test", "testing", "infer", "inference",
+    "validation", "val", "valid", "test", "testing", "infer", "inference", "detect",
 }
 _TRAINING_WORDS = {"train", "training", "fit", "finetune", "step"}
 

@@ -267,7 +267,7 @@ def test_inference_context_flows_into_helpers_called_under_no_grad():
 
 def test_pytest_style_names_are_not_inference_functions():
     assert is_inference_name("validate") and is_inference_name("evaluate_model")
-    assert is_inference_name("run_test") and is_inference_name("predict")
+    assert is_inference_name("run_test") and is_inference_name("predict") and is_inference_name("detect_image")
     assert not is_inference_name("test_forward_shapes")
     assert not is_inference_name("train_and_validate")
 
@@ -957,3 +957,49 @@ def test_a_class_star_imported_through_a_package_init_is_known(cli, tmp_path, no
     found = static_findings(cli, tmp_path, no_torch)
     assert [f["code"] for f in found] == ["BN401"], found
     assert "class models.dla_simple.SimpleDLA" in found[0]["message"]
+
+
+def test_a_model_whose_methods_call_a_tensor_helper_of_the_file_is_mode_independent():
+    # hunkim/PyTorchZeroToAll: RNNClassifier (Embedding, GRU without dropout,
+    # Linear) builds its hidden state with the file's create_variable(): a
+    # tensor helper builds no layer, so test() running it in train mode is fine.
+    text = """
+    import torch
+    import torch.nn as nn
+    from torch.autograd import Variable
+
+    def create_variable(tensor):
+        if torch.cuda.is_available():
+            return Variable(tensor.cuda())
+        return Variable(tensor)
+
+    class RNNClassifier(nn.Module):
+        def __init__(self, n, hidden, out):
+            super().__init__()
+            self.embedding = nn.Embedding(n, hidden)
+            self.gru = nn.GRU(hidden, hidden, 1, bidirectional=True)
+            self.fc = nn.Linear(hidden, out)
+
+        def forward(self, x):
+            hidden = create_variable(torch.zeros(2, x.size(1), self.fc.in_features))
+            output, hidden = self.gru(self.embedding(x), hidden)
+            return self.fc(hidden[-1])
+
+    classifier = RNNClassifier(128, 100, 18)
+
+    def test():
+        for names, countries in test_loader:
+            output = classifier(names)
+            correct = output.argmax(1).eq(countries).sum()
+
+    for epoch in range(10):
+        for names, countries in train_loader:
+            loss = criterion(classifier(names), countries)
+            loss.backward()
+            optimizer.step()
+        test()
+    """
+    assert source_findings(text, "BN402") == []
+    # a helper that builds a dropout layer does make the class mode-dependent
+    live = text.replace("return Variable(tensor)", "return nn.Dropout(0.5)(Variable(tensor))")
+    assert [f.line for f in source_findings(live, "BN402")] == [line_of(live, "output = classifier(names)")]

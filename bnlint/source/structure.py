@@ -572,6 +572,8 @@ class FileStructure:
                 elif isinstance(f, ast.Name):
                     if f.id in self.classes:
                         live = self.class_is_live(f.id, _seen | {name})
+                    elif f.id in self.functions:  # `return cuda_variable(torch.zeros(...))` in a method
+                        live = self.function_is_live(f.id)
                     else:
                         live = f.id not in V.BUILTINS
                 # method calls on self, tensors and locals build nothing new
@@ -579,6 +581,39 @@ class FileStructure:
                     break
         info.live = live
         return live
+
+    def function_is_live(self, name: str, _seen: frozenset = frozenset()) -> bool:
+        """Whether calling a top-level function of this file may build
+        BatchNorm or Dropout: it names such a layer, or calls a torch.nn
+        layer that is not inert, a live class or function of the file, or
+        anything unread. A tensor helper (``def cuda_variable(t): return
+        Variable(t.cuda())``) builds nothing."""
+        if name in _seen:
+            return True
+        func = self.functions[name]
+        if any(V.LIVE_WORDS.search(n) for n in identifiers(func.node)):
+            return True
+        for node in ast.walk(func.node):
+            if not isinstance(node, ast.Call):
+                continue
+            f = node.func
+            q = self.imports.qualify(f)
+            if q is not None:
+                if V.is_torch_nn_class(q):
+                    if not V.is_inert_layer(q, node):
+                        return True
+                elif not q.startswith("torch.") and self._foreign_is_live(q):
+                    return True
+            elif isinstance(f, ast.Name):
+                if f.id in self.classes:
+                    if self.class_is_live(f.id):
+                        return True
+                elif f.id in self.functions:
+                    if self.function_is_live(f.id, _seen | {name}):
+                        return True
+                elif f.id not in V.BUILTINS:  # a parameter or local called: could be anything
+                    return True
+        return False
 
 
 # Absolute imports are looked for beside the file and beside this many of its
