@@ -553,32 +553,14 @@ class FileStructure:
         info = self.classes[name]
         if info.live is not None:
             return info.live
-        if name in _seen:
+        if ("class", name) in _seen:
             return True
+        seen = _seen | {("class", name)}
         live = any(V.LIVE_WORDS.search(n) for n in info.names) or any(
-            self.class_is_live(p.name, _seen | {name}) for p in info.parents
+            self.class_is_live(p.name, seen) for p in info.parents
         )
         if not live:
-            for node in ast.walk(info.node):
-                if not isinstance(node, ast.Call):
-                    continue
-                f = node.func
-                q = self.imports.qualify(f)
-                if q is not None:
-                    if V.is_torch_nn_class(q):
-                        live = not V.is_inert_layer(q, node)
-                    elif not q.startswith("torch."):
-                        live = self._foreign_is_live(q)
-                elif isinstance(f, ast.Name):
-                    if f.id in self.classes:
-                        live = self.class_is_live(f.id, _seen | {name})
-                    elif f.id in self.functions:  # `return cuda_variable(torch.zeros(...))` in a method
-                        live = self.function_is_live(f.id)
-                    else:
-                        live = f.id not in V.BUILTINS
-                # method calls on self, tensors and locals build nothing new
-                if live:
-                    break
+            live = self._calls_live(info.node, seen)
         info.live = live
         return live
 
@@ -588,31 +570,40 @@ class FileStructure:
         layer that is not inert, a live class or function of the file, or
         anything unread. A tensor helper (``def cuda_variable(t): return
         Variable(t.cuda())``) builds nothing."""
-        if name in _seen:
+        if ("function", name) in _seen:
             return True
         func = self.functions[name]
         if any(V.LIVE_WORDS.search(n) for n in identifiers(func.node)):
             return True
-        for node in ast.walk(func.node):
+        return self._calls_live(func.node, _seen | {("function", name)})
+
+    def _calls_live(self, tree: ast.AST, seen: frozenset) -> bool:
+        """Whether a call in ``tree`` may build BatchNorm or Dropout: a
+        torch.nn layer that is not inert, a live class or function of the file
+        (those being asked about already, ``seen``, count as live), a name of
+        another module that may, or anything unread. Method calls on self,
+        tensors and locals build nothing new; other torch calls neither."""
+        for node in ast.walk(tree):
             if not isinstance(node, ast.Call):
                 continue
             f = node.func
             q = self.imports.qualify(f)
             if q is not None:
                 if V.is_torch_nn_class(q):
-                    if not V.is_inert_layer(q, node):
-                        return True
-                elif not q.startswith("torch.") and self._foreign_is_live(q):
-                    return True
+                    live = not V.is_inert_layer(q, node)
+                else:
+                    live = not q.startswith("torch.") and self._foreign_is_live(q)
             elif isinstance(f, ast.Name):
                 if f.id in self.classes:
-                    if self.class_is_live(f.id):
-                        return True
-                elif f.id in self.functions:
-                    if self.function_is_live(f.id, _seen | {name}):
-                        return True
-                elif f.id not in V.BUILTINS:  # a parameter or local called: could be anything
-                    return True
+                    live = self.class_is_live(f.id, seen)
+                elif f.id in self.functions:  # `return cuda_variable(torch.zeros(...))` in a method
+                    live = self.function_is_live(f.id, seen)
+                else:  # a builtin builds nothing; a parameter or local called could be anything
+                    live = f.id not in V.BUILTINS
+            else:
+                live = False
+            if live:
+                return True
         return False
 
 
