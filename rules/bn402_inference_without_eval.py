@@ -487,7 +487,7 @@ def _inference_reasons(an: SourceAnalysis) -> Callable[[Func, "str | None"], "st
 
     def reason(func: Func, grad_off: str | None) -> str | None:
         if grad_off:
-            return f"under {grad_off}"
+            return f"on {grad_off}" if grad_off.startswith("a volatile") else f"under {grad_off}"
         if func.grad_off:
             return f"under @{func.grad_off}"
 

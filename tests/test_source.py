@@ -1003,3 +1003,82 @@ def test_a_model_whose_methods_call_a_tensor_helper_of_the_file_is_mode_independ
     # a helper that builds a dropout layer does make the class mode-dependent
     live = text.replace("return Variable(tensor)", "return nn.Dropout(0.5)(Variable(tensor))")
     assert [f.line for f in source_findings(live, "BN402")] == [line_of(live, "output = classifier(names)")]
+
+
+LEGACY_GAN = """
+import torch
+import torch.nn as nn
+from torch.autograd import Variable
+
+class generator(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.deconv = nn.ConvTranspose2d(100, 64, 4)
+        self.bn = nn.BatchNorm2d(64)
+
+    def forward(self, z):
+        return torch.tanh(self.bn(self.deconv(z)))
+
+G = generator()
+fixed_z_ = torch.randn((25, 100)).view(-1, 100, 1, 1)
+fixed_z_ = Variable(fixed_z_, volatile=True)
+
+def show_result(epoch):
+    z_ = torch.randn((25, 100)).view(-1, 100, 1, 1)
+    z_ = Variable(z_, volatile=True)
+    {eval}
+    test_images = G(z_)
+    fixed_images = G(fixed_z_)
+    G.train()
+
+for epoch in range(10):
+    for x in loader:
+        G_result = G(Variable(torch.randn(8, 100, 1, 1)))
+        G_result.sum().backward()
+        G_optimizer.step()
+    show_result(epoch)
+"""
+
+
+def test_a_forward_on_volatile_variables_is_an_inference():
+    # znxlwm/pytorch-MNIST-CelebA-GAN-DCGAN: before torch 0.4,
+    # Variable(..., volatile=True) was how a forward ran without gradients.
+    assert source_findings(LEGACY_GAN.format(eval="G.eval()"), "BN402") == []
+    text = LEGACY_GAN.format(eval="pass")
+    found = source_findings(text, "BN402")
+    assert [f.line for f in found] == [line_of(text, "test_images = G(z_)"), line_of(text, "fixed_images = G(fixed_z_)")]
+    assert "volatile" in found[0].message
+
+
+def test_a_target_forward_in_a_one_step_training_function_is_deliberate():
+    # L1aoXingyu/pytorch-beginner's DQN: optimize_model() computes the next
+    # states' values with the same network on volatile inputs, then steps.
+    text = """
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+    from torch.autograd import Variable
+
+    class DQN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Sequential(nn.Conv2d(3, 16, 5), nn.BatchNorm2d(16), nn.ReLU(True))
+
+        def forward(self, x):
+            return self.conv(x).flatten(1)
+
+    model = DQN()
+
+    def optimize_model():
+        next_states = Variable(torch.cat(batch.next_state), volatile=True)
+        values = model(Variable(torch.cat(batch.state)))
+        next_values = model(next_states).max(1)[0]
+        loss = F.smooth_l1_loss(values, next_values)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    for episode in range(100):
+        optimize_model()
+    """
+    assert source_findings(text, "BN402") == []

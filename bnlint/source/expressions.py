@@ -146,7 +146,7 @@ class Expressions:
         if isinstance(f, (ast.Name, ast.Attribute)) and attr not in ("eval", "train"):  # model(x)
             key = walk.key_of(f, flow)
             if key is not None and walk.is_model(key, flow) and self.structure.callee(f, walk.func) is None:
-                self.model_call(e, key, flow, grad_off)
+                self.model_call(e, key, flow, grad_off or self._volatile_input(e))
                 return None
         # training steps
         if attr == "backward" or qual == "torch.autograd.backward":
@@ -251,6 +251,34 @@ class Expressions:
         elif everywhere and self.structure.foreign_class(f"{module}.{whole[0][1]}") is not None:
             arch = f"{module}.{whole[0][1]}"
         return Val(mode=TRAINING, arch=arch, live=live)
+
+    def _volatile_input(self, e: ast.Call) -> str | None:
+        """``G(z)`` with ``z = Variable(noise, volatile=True)``: before torch
+        0.4, volatile inputs were how a forward ran without gradients (what
+        ``torch.no_grad()`` is now). A name counts by its last assignment
+        before the call in the function, or -- a global read in a function --
+        by its last assignment in the module's top-level code."""
+        for arg in e.args:
+            if self._is_volatile(arg):
+                return _VOLATILE
+            if not isinstance(arg, ast.Name):
+                continue
+            func = self.walk.func
+            if not func.is_module and arg.id in func.locals:
+                found = _last_assignment(ast.walk(func.node), arg.id, e.lineno)
+            else:
+                before = e.lineno if func.is_module else None
+                found = _last_assignment(self.structure.tree.body, arg.id, before)
+            if found is not None and self._is_volatile(found):
+                return _VOLATILE
+        return None
+
+    def _is_volatile(self, value: ast.AST) -> bool:
+        return (
+            isinstance(value, ast.Call)
+            and self.imports.qualify(value.func) == "torch.autograd.Variable"
+            and any(k.arg == "volatile" and const(k.value) is True for k in value.keywords)
+        )
 
     def _imported_package(self, owner: ast.AST) -> str | None:
         """For ``module`` assigned once in this function from
@@ -491,3 +519,18 @@ class Expressions:
         ast.NamedExpr: _named,
         **dict.fromkeys(_COMPREHENSIONS, _comprehension),
     }
+
+
+_VOLATILE = "a volatile input (Variable(..., volatile=True): no gradients, the pre-0.4 no_grad)"
+
+
+def _last_assignment(nodes, name: str, before: int | None) -> ast.AST | None:
+    """The value of the last ``name = ...`` among ``nodes`` (before line ``before``, if given)."""
+    last = None
+    for n in nodes:
+        if (
+            isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in n.targets)
+            and (before is None or n.lineno < before) and (last is None or n.lineno > last.lineno)
+        ):
+            last = n
+    return last.value if last is not None else None

@@ -241,15 +241,18 @@ class Walker:
 
     def deliberate(self, key: str, name: str | None) -> bool:
         """A forward in training mode on purpose, not an inference: part of
-        a training step (the innermost loop around it runs a backward or an
-        optimizer step of its own, and runs the same model -- ``name``, as
-        the call spells it -- with gradients: label guessing), or
+        a training step (the innermost loop around it -- or, outside loops,
+        its function -- runs a backward or an optimizer step of its own, and
+        runs the same model -- ``name``, as the call spells it -- with
+        gradients: label guessing, a DQN's target values), or
         after an explicit ``train()`` with no step since in code that says it
         recalibrates BatchNorm (resets running statistics, changes momentum,
         ``update_bn``) or samples with dropout on (``mc_dropout``) -- and does
         not say it evaluates (a validation/test loader, an evaluation name)."""
         if self.loops and name in _trained_in(self.loops[-1], self.structure.imports):
             return True
+        if not self.loops and not self.func.is_module and name in _trained_in(self.func.node, self.structure.imports):
+            return True  # a one-step function (a DQN's optimize_model(): the target network's forward, then the step)
         if key not in self.trained_on_purpose:
             return False
         funcs = []
