@@ -1082,3 +1082,68 @@ def test_a_target_forward_in_a_one_step_training_function_is_deliberate():
         optimize_model()
     """
     assert source_findings(text, "BN402") == []
+
+
+def test_a_model_class_picked_from_a_registry_dict_is_built_where_it_is_called(cli, tmp_path, no_torch):
+    # meetps/pytorch-semseg: _get_model_instance(name) returns
+    # {"unet": unet, "fcn8s": fcn8s, ...}[name]; get_model() calls it with
+    # the config's arguments in each branch; validate.py runs the model.
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "nets.py").write_text(textwrap.dedent("""
+        import torch.nn as nn
+
+        class unet(nn.Module):
+            def __init__(self, n_classes=2):
+                super().__init__()
+                self.body = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8))
+
+            def forward(self, x):
+                return self.body(x)
+
+        class fcn(nn.Module):
+            def __init__(self, n_classes=2):
+                super().__init__()
+                self.body = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU())
+
+            def forward(self, x):
+                return self.body(x)
+    """))
+    (pkg / "models.py").write_text(textwrap.dedent("""
+        from pkg.nets import unet, fcn
+
+        def get_model(model_dict, n_classes):
+            name = model_dict["arch"]
+            model = _get_model_instance(name)
+            if name == "unet":
+                model = model(n_classes=n_classes)
+            else:
+                model = model(n_classes=n_classes)
+            return model
+
+        def _get_model_instance(name):
+            try:
+                return {"unet": unet, "fcn": fcn}[name]
+            except KeyError:
+                raise ValueError(name)
+    """))
+    script = tmp_path / "validate.py"
+    text = textwrap.dedent("""
+        import torch
+        from pkg.models import get_model
+
+        model = get_model(cfg["model"], 3).to(device)
+        {eval}
+        for images, labels in valloader:
+            with torch.no_grad():
+                outputs = model(images)
+    """)
+    script.write_text(text.format(eval="model.eval()"))
+    assert static_findings(cli, tmp_path, no_torch) == []
+    script.write_text(text.format(eval="pass"))
+    found = static_findings(cli, tmp_path, no_torch)
+    assert [(f["code"], f["line"]) for f in found] == [("BN402", line_of(text, "outputs = model(images)"))], found
+    # a registry of classes none of which holds BatchNorm or Dropout: nothing to say
+    (pkg / "nets.py").write_text((pkg / "nets.py").read_text().replace("nn.BatchNorm2d(8)", "nn.ReLU()"))
+    assert static_findings(cli, tmp_path, no_torch) == []

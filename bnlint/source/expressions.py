@@ -104,6 +104,33 @@ class Expressions:
             self.expr(operand, flow)
         return None
 
+    def _subscript(self, e: ast.Subscript, flow: Flow) -> Val | None:
+        """``{"fcn8s": fcn8s, "unet": unet, ...}[name]``: a registry of model
+        classes of the checked tree, picked from by name -- a class, whose
+        call builds one of them (in train mode; may hold BatchNorm or
+        Dropout when one of them may)."""
+        self._children(e, flow)
+        table = e.value
+        if not isinstance(table, ast.Dict) or not table.values or None in table.keys:
+            return None
+        built = []
+        for v in table.values:
+            if not isinstance(v, (ast.Name, ast.Attribute)):
+                return None
+            qual = self.imports.qualify(v)
+            if qual is None and isinstance(v, ast.Name) and v.id in self.structure.classes:
+                qual = v.id
+            fresh = self.structure.fresh(qual) if qual is not None else None
+            if fresh is None or fresh.key is not None or fresh.mode is None:
+                return None
+            built.append(fresh)
+        archs = {b.arch for b in built}
+        return Val(makes=Val(
+            mode=frozenset().union(*(b.mode for b in built)),
+            arch=archs.pop() if len(archs) == 1 else None,
+            live=any(b.live for b in built),
+        ))
+
     def _named(self, e: ast.NamedExpr, flow: Flow) -> Val | None:
         val = self.expr(e.value, flow)
         self.walk.assign(e.target, val, flow, e)
@@ -114,6 +141,9 @@ class Expressions:
         walk = self.walk
         f = e.func
         recv: Val | None = None
+        if isinstance(f, ast.Name) and f.id in walk.makers and f.id not in flow.modes and f.id not in flow.aliases:
+            self._children(e, flow)  # `model = model(n_classes=...)`: the class picked earlier, built
+            return walk.makers[f.id]
         if isinstance(f, ast.Attribute):
             recv = self.expr(f.value, flow)
         elif not isinstance(f, ast.Name):
@@ -121,7 +151,10 @@ class Expressions:
             if built is not None:  # getattr(models, name)(), models.__dict__[arch]()
                 self._children(e, flow)
                 return built
-            made = self.expr(f, flow)  # `Net()(x)`, `model.eval()(x)`
+            made = self.expr(f, flow)  # `Net()(x)`, `model.eval()(x)`, `{"unet": UNet}[name](...)`
+            if made is not None and made.makes is not None:
+                self._children(e, flow)
+                return made.makes
             if made is not None:
                 for a in e.args:
                     self.expr(a, flow)
@@ -510,6 +543,7 @@ class Expressions:
 
     _BY_TYPE: dict[type, Callable] = {
         ast.Call: _call,
+        ast.Subscript: _subscript,
         ast.Name: _name,
         ast.Attribute: _name,
         ast.IfExp: _if_exp,

@@ -34,6 +34,8 @@ class Val:
     mode: Mode | None = None
     arch: str | None = None
     live: bool = True  # may hold BatchNorm or Dropout (False: certainly none)
+    # a class, not a module: what calling it builds (`{"unet": UNet, ...}[name]`)
+    makes: "Val | None" = None
 
 
 @dataclass

@@ -168,6 +168,9 @@ class Walker:
         self.trained_on_purpose: set[str] = set()  # explicit .train(), no training step since
         self.live: dict[str, bool] = {}  # key -> may hold BatchNorm/Dropout (any assignment)
         self.built: dict[str, str] = {}  # key -> what it was last built as
+        # a name assigned a model class -> what calling it builds; until the
+        # name holds a model on the path (`model = model(n_classes)`)
+        self.makers: dict[str, Val] = {}
 
     def start(self) -> Flow:
         models = {
@@ -303,6 +306,9 @@ class Walker:
                 self.emit(Thaw(stmt, self.func, owner))
         d = dotted(target)
         if d is None:
+            return
+        if val is not None and val.makes is not None:  # `model = _get_model_instance(name)`: a class
+            self.makers[d] = val.makes
             return
         if val is not None and val.key is not None and self.is_model(val.key, flow):
             if d == val.key:  # model = model.to(device)
