@@ -16,11 +16,11 @@ node's forward line in ``meta["bnlint_site"]``, its module path in
 so the rules query it through :class:`~bnlint.model.graph.ModelGraph` the same
 way. Tensors are matched to nodes by identity. A run on meta tensors that
 fails is tried once more with stand-ins for the data-dependent ops
-(``nonzero``, NMS, ``item()``: :mod:`bnlint.model.standins`), so a detection
+(``nonzero``, ``unique``, NMS: :mod:`bnlint.model.standins`), so a detection
 model's heads after its proposal filtering are reached too; shapes recorded
 after the first stand-in are dropped. A forward that still fails (it
-branches on a tensor's *values* in a way no stand-in covers) keeps the
-symbolic (partial) graph instead.
+branches on a tensor's *values*) keeps the symbolic (partial) graph
+instead, unless it failed only after every layer had run.
 """
 
 from __future__ import annotations
