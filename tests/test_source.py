@@ -1147,3 +1147,51 @@ def test_a_model_class_picked_from_a_registry_dict_is_built_where_it_is_called(c
     # a registry of classes none of which holds BatchNorm or Dropout: nothing to say
     (pkg / "nets.py").write_text((pkg / "nets.py").read_text().replace("nn.BatchNorm2d(8)", "nn.ReLU()"))
     assert static_findings(cli, tmp_path, no_torch) == []
+
+
+def test_a_freeze_done_by_a_method_of_the_model_is_a_freeze_at_its_call():
+    # sgrvinod/a-PyTorch-Tutorial-to-Image-Captioning: Encoder.fine_tune(False)
+    # freezes the whole ResNet inside a method of the model; train() then
+    # runs encoder.train(), so its BatchNorm statistics keep updating.
+    text = """
+    import torch
+    import torch.nn as nn
+    import torchvision
+
+    class Encoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            resnet = torchvision.models.resnet101(weights="DEFAULT")
+            self.resnet = nn.Sequential(*list(resnet.children())[:-2])
+
+        def forward(self, images):
+            return self.resnet(images)
+
+        def fine_tune(self, fine_tune=True):
+            for p in self.resnet.parameters():
+                p.requires_grad = False
+            for c in list(self.resnet.children())[5:]:
+                for p in c.parameters():
+                    p.requires_grad = fine_tune
+
+    encoder = Encoder()
+    encoder.fine_tune(False)
+    decoder = Decoder()
+
+    def train(loader, encoder, decoder, optimizer):
+        decoder.train()
+        encoder.train()
+        for imgs, caps in loader:
+            loss = criterion(decoder(encoder(imgs)), caps)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+    for epoch in range(10):
+        train(loader, encoder, decoder, optimizer)
+    """
+    found = source_findings(text, "BN401")
+    assert [f.line for f in found] == [line_of(text, "encoder.fine_tune(False)")]
+    assert "'encoder.resnet'" in found[0].message and "Encoder.fine_tune()" in found[0].message
+    # a method that freezes nothing of the model is no freeze
+    assert source_findings(text.replace("p.requires_grad = False", "p.requires_grad = True"), "BN401") == []

@@ -364,7 +364,29 @@ class Expressions:
         if attr == "forward" and key:
             self.model_call(e, key, flow, grad_off)
             return True, None
+        if key and self._method_freezes(e, key, attr):
+            return True, None
         return False, None
+
+    def _method_freezes(self, e: ast.Call, key: str, attr: str) -> bool:
+        """``encoder.fine_tune(False)`` where the model's class (of the
+        checked tree) freezes a part of itself in that method -- ``for p in
+        self.resnet.parameters(): p.requires_grad = False`` or
+        ``self.resnet.requires_grad_(False)`` -- is that freeze, here. The
+        method is read, not walked: models' methods are not analyzed for modes."""
+        arch = self.walk.built.get(key.split(".", 1)[0])
+        if arch is None:
+            return False
+        found = (self.structure, arch) if arch in self.structure.classes else self.structure.foreign_class(arch)
+        if found is None:
+            return False
+        other, name = found
+        method = next((n for n in other.classes[name].node.body
+                       if isinstance(n, ast.FunctionDef) and n.name == attr), None)
+        parts = _frozen_parts(method) if method is not None else []
+        for part in parts:
+            self.walk.freeze(e, f"{key}.{part}" if part else key, via=f"{name}.{attr}")
+        return bool(parts)
 
     def _export(self, e: ast.Call, qual: str, args: list, kwargs: dict, flow: Flow) -> None:
         walk = self.walk
@@ -568,3 +590,39 @@ def _last_assignment(nodes, name: str, before: int | None) -> ast.AST | None:
         ):
             last = n
     return last.value if last is not None else None
+
+
+def _frozen_parts(method: ast.FunctionDef) -> list[str]:
+    """What a model's method freezes of the model: ``"resnet"`` for ``for p
+    in self.resnet.parameters(): p.requires_grad = False`` (or
+    ``named_parameters``) and ``self.resnet.requires_grad_(False)``; ``""``
+    for the whole model (``self.parameters()``)."""
+    parts: list[str] = []
+
+    def part_of(expr: ast.AST) -> str | None:
+        d = dotted(expr)
+        if d == "self":
+            return ""
+        return d[len("self."):] if d and d.startswith("self.") else None
+
+    for node in ast.walk(method):
+        if isinstance(node, ast.For) and isinstance(node.iter, ast.Call) and isinstance(node.iter.func, ast.Attribute) \
+                and node.iter.func.attr in ("parameters", "named_parameters"):
+            owner = part_of(node.iter.func.value)
+            var = node.target.elts[-1] if isinstance(node.target, ast.Tuple) and node.target.elts else node.target
+            if owner is None or not isinstance(var, ast.Name):
+                continue
+            if any(
+                isinstance(st, ast.Assign) and const(st.value) is False and any(
+                    isinstance(t, ast.Attribute) and t.attr == "requires_grad"
+                    and isinstance(t.value, ast.Name) and t.value.id == var.id for t in st.targets
+                )
+                for st in ast.walk(node)
+            ) and owner not in parts:
+                parts.append(owner)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "requires_grad_" \
+                and node.args and const(node.args[0]) is False:
+            owner = part_of(node.func.value)
+            if owner is not None and owner not in parts:
+                parts.append(owner)
+    return parts
