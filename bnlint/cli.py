@@ -5,12 +5,13 @@ process that builds models, never here."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 import traceback
 from contextlib import contextmanager
 from enum import Enum
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import typer
 from rich.console import Console
@@ -386,8 +387,8 @@ def main() -> None:
     (set BNLINT_DEBUG=1 for the traceback), never something that looks like 1."""
     try:
         app()
-    except SystemExit:
-        raise
+    except SystemExit as done:
+        _leave(done.code)
     except KeyboardInterrupt:
         _err_console().print("bnlint: interrupted")
         sys.exit(130)
@@ -399,6 +400,27 @@ def main() -> None:
             "(set BNLINT_DEBUG=1 for the traceback)", soft_wrap=True,
         )
         sys.exit(EXIT_ERROR)
+
+
+def _leave(code: Any) -> None:
+    """Exit without tearing the interpreter down. A run holds the parsed
+    trees and analyses of every file it read; freeing them object by object
+    at shutdown was a fifth of a 963-file ``--static`` run (1.9 of 8.8 s).
+    What is registered to run at exit (temporary directories' cleanup,
+    logging) runs first, and the output is flushed; the console entry point
+    only (the Python API and the pytest plugin never exit)."""
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (BrokenPipeError, ValueError):  # a closed pipe (`bnlint ... | head`): nothing more to say
+            pass
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -147,8 +147,9 @@ class SourceAnalysis:
             return []
         here = os.path.realpath(self.structure.path)
         found = []
+        names = _module_names(here)
         for path in project.calling(func.name):
-            if path == here:
+            if path == here or not project.may_import(path, names):
                 continue
             other = project.analysis(path)
             if other is None:
@@ -283,6 +284,7 @@ class Project:
     def __init__(self, paths) -> None:
         self.paths = sorted({os.path.realpath(p) for p in paths})
         self._index: dict[str, list[str]] | None = None
+        self._imported: dict[str, frozenset[str] | None] = {}  # file -> the module names its imports mention
         self._analyses: dict[str, SourceAnalysis | None] = {}
 
     def calling(self, name: str) -> list[str]:
@@ -292,13 +294,27 @@ class Project:
             for path in self.paths:
                 try:
                     with open(path, encoding="utf-8", errors="replace") as fh:
-                        names = set(_CALLED.findall(fh.read()))
+                        text = fh.read()
                 except OSError:
                     continue
-                for n in names:
+                for n in set(_CALLED.findall(text)):
                     index.setdefault(n, []).append(path)
+                mentioned = set()
+                for m in _IMPORTS.finditer(text):
+                    for group in m.groups():
+                        mentioned.update(p for p in re.split(r"[^\w]+", group or "") if p)
+                self._imported[path] = None if _STAR.search(text) else frozenset(mentioned)
             self._index = index
         return self._index.get(name, [])
+
+    def may_import(self, path: str, names: frozenset[str]) -> bool:
+        """Whether a file's import statements can bind a function of a
+        module known by ``names`` (its own name and its packages'): they
+        mention one of them, or import ``*`` (which may re-export it). A
+        function of another module is only ever recorded as called through
+        such a statement, so this skips no caller."""
+        mentioned = self._imported.get(path, None)
+        return mentioned is None or bool(mentioned & names)
 
     def analysis(self, path: str) -> SourceAnalysis | None:
         if path not in self._analyses:
@@ -317,6 +333,28 @@ def project(paths) -> Iterator[Project]:
         yield _PROJECT[-1]
     finally:
         _PROJECT.pop()
+
+
+# `from M import N...` / `import M...`: every name they mention (parenthesized lists may span lines)
+_IMPORTS = re.compile(r"^[ \t]*(?:from[ \t]+([\w.]+)[ \t]+)?import[ \t]+(\([^)]*\)|[^\n]*)", re.M)
+_STAR = re.compile(r"^\s*from\s+[\w.]+\s+import\s+\*", re.M)
+
+
+def _module_names(path: str) -> frozenset[str]:
+    """The names a file's module can be imported by, in part: its own
+    (``engine``; a package's ``__init__.py``: its directory's) and those of
+    the packages above it (up to :data:`_PACKAGE_DEPTH` directories)."""
+    head, name = os.path.split(path)
+    names = {name[:-3]} if name != "__init__.py" else set()
+    for _ in range(_PACKAGE_DEPTH):
+        head, part = os.path.split(head)
+        if not part:
+            break
+        names.add(part)
+    return frozenset(names)
+
+
+_PACKAGE_DEPTH = 6
 
 
 def _display(path: str) -> str:
