@@ -37,7 +37,7 @@ from torch.overrides import TorchFunctionMode
 from bnlint.findings import Location
 from bnlint.inputs import InputSpec
 from bnlint.model.sites import user_line
-from bnlint.model.shapes import shape_only, spec_tensors, tensor_mode
+from bnlint.model.shapes import failure, shape_only, spec_tensors, tensor_mode
 from bnlint.model.standins import StandIns, ended_after_the_layers, failing_line
 from bnlint.model.trace import SITE_KEY, Fragment, TraceResult, is_torch_layer
 
@@ -140,7 +140,7 @@ class _Recording:
         )
         self.graph.output(dangling)
         where = failing_line(exc)
-        self.ended_early = f"{_first_line(exc)}{f' at {where}' if where else ''}"
+        self.ended_early = f"{failure(exc)}{f' at {where}' if where else ''}"
 
     def _annotate(self, node: fx.Node, site: Location | None = None) -> None:
         if site is not None:
@@ -267,16 +267,11 @@ def _run(model: nn.Module, inputs: tuple, keep_calls: bool, stand_ins: StandIns 
         if stand_ins is not None and ended_after_the_layers(model, rec.called):
             rec.close_early(exc)
             return rec
-        raise RunFailed(_first_line(exc), rec.calls if keep_calls else None) from exc
+        raise RunFailed(failure(exc), rec.calls if keep_calls else None) from exc
     finally:
         pre.remove()
         post.remove()
     return rec
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__
 
 
 def _tensors(value: Any, depth: int = 0):

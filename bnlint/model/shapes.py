@@ -22,6 +22,7 @@ import torch
 import torch.nn as nn
 
 from bnlint.inputs import DTYPE_ALIASES, InputSpec
+from bnlint.model.standins import StandIns, ended_after_the_layers
 
 DTYPES = {name: getattr(torch, attr) for name, attr in DTYPE_ALIASES.items()}
 
@@ -194,18 +195,17 @@ def propagate(model: nn.Module, spec: InputSpec) -> ShapeInfo:
     mode, device = tensor_mode(model)
     info = _propagate(model, spec, mode, device, None)
     if info.error is not None and device == "meta":
-        from bnlint.model.standins import StandIns
-
         retried = _propagate(model, spec, mode, device, StandIns())  # see its module on when it counts
         if retried.error is None:
             return retried
     return info
 
 
-def _ended_after_the_layers(model: nn.Module, called: set[int]) -> bool:
-    from bnlint.model.standins import ended_after_the_layers
-
-    return ended_after_the_layers(model, called)
+def failure(exc: BaseException) -> str:
+    """Why a shape-only run failed, in one line: the exception's type and
+    the first line of its message."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__
 
 
 def _propagate(model: nn.Module, spec: InputSpec, mode: Any, device: str, stand_ins: Any) -> ShapeInfo:
@@ -230,9 +230,8 @@ def _propagate(model: nn.Module, spec: InputSpec, mode: Any, device: str, stand_
         with mode, shape_only(model), stand_ins or contextlib.nullcontext():
             model(*spec_tensors(spec, device))
     except Exception as exc:  # noqa: BLE001 -- a forward that needs real data
-        if stand_ins is None or not _ended_after_the_layers(model, called):
-            text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            info.error = f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__
+        if stand_ins is None or not ended_after_the_layers(model, called):
+            info.error = failure(exc)
     finally:
         handle.remove()
         for m in model.modules():

@@ -287,8 +287,8 @@ _FAN_INITS = ("xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_
 def _no_init_on_meta():
     """``torch.nn.init`` leaves a meta tensor as it is, for the build: a
     meta tensor has no values to fill, and filling it runs torch's Python
-    decompositions (a third of building a 4,000-block Conv-BN stack on
-    meta). Exact: a real tensor is initialized as ever, and an initializer
+    decompositions (a quarter of building a 4,000-block Conv-BN stack on
+    meta: 0.89 -> 0.68 s). Exact: a real tensor is initialized as ever, and an initializer
     that computes a weight's fans still raises where it would (a 1-D weight
     in ``kaiming_uniform_``)."""
     import torch.nn.init as init

@@ -319,11 +319,7 @@ class Expressions:
         package the module certainly lies in (``pkg.models``)."""
         if not isinstance(owner, ast.Name):
             return None
-        values = [
-            n.value for n in ast.walk(self.walk.func.node)
-            if isinstance(n, ast.Assign) and len(n.targets) == 1
-            and isinstance(n.targets[0], ast.Name) and n.targets[0].id == owner.id
-        ]
+        values = [a.value for a in _assignments(ast.walk(self.walk.func.node), owner.id) if len(a.targets) == 1]
         if len(values) != 1 or not isinstance(values[0], ast.Call) or not values[0].args:
             return None
         call = values[0]
@@ -580,16 +576,18 @@ class Expressions:
 _VOLATILE = "a volatile input (Variable(..., volatile=True): no gradients, the pre-0.4 no_grad)"
 
 
+def _assignments(nodes, name: str) -> list[ast.Assign]:
+    """The ``name = ...`` statements among ``nodes`` (``name`` one of the targets)."""
+    return [
+        n for n in nodes
+        if isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in n.targets)
+    ]
+
+
 def _last_assignment(nodes, name: str, before: int | None) -> ast.AST | None:
     """The value of the last ``name = ...`` among ``nodes`` (before line ``before``, if given)."""
-    last = None
-    for n in nodes:
-        if (
-            isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in n.targets)
-            and (before is None or n.lineno < before) and (last is None or n.lineno > last.lineno)
-        ):
-            last = n
-    return last.value if last is not None else None
+    found = [a for a in _assignments(nodes, name) if before is None or a.lineno < before]
+    return max(found, key=lambda a: a.lineno).value if found else None
 
 
 def _frozen_parts(method: ast.FunctionDef) -> list[str]:

@@ -161,8 +161,7 @@ class Walker:
         # `finally` rewrites the states of the returns it encloses
         self.exits: list[tuple[bool, Flow, Val | None]] = []
         self._dry: dict[tuple, tuple[Flow | None, list[Flow]]] = {}  # (loop, state) -> one pass of its body
-        self._in_reentry = 0
-        self._in_first = 0
+        self._probing = 0  # inside a reentry or first-iteration pass (see _probe)
         # in walk order
         self.trained: set[str] = set()  # models run outside no_grad so far (feeding a step)
         self.trained_on_purpose: set[str] = set()  # explicit .train(), no training step since
@@ -532,9 +531,9 @@ class Walker:
         assert head is not None
         mark = len(self.sink) if self.sink is not None else 0
         end, breaks = self.body(s, head.fork())
-        if self.sink is not None and end is not None and not self._in_reentry:
+        if self.sink is not None and end is not None and not self._probing:
             self.reentry(s, end, self.sink[mark:])
-        if self.sink is not None and not (self._in_reentry or self._in_first) and head.signature() != flow.signature():
+        if self.sink is not None and not self._probing and head.signature() != flow.signature():
             self.first_iteration(s, flow, self.sink[mark:])
         after = Flow.join(head, end)
         if s.orelse:  # runs when the loop ends without a break
@@ -607,15 +606,7 @@ class Walker:
                 last[f.key] = f
         start.modes.update({k: EVALUATING for k, f in last.items() if f.evals and EVAL in end.mode(k)})
         live = {f.key: self.liveness(f.key) for f in evals}
-        probe: list = []
-        saved = self.sink, self.trained, set(self.trained_on_purpose), dict(self.live), dict(self.built)
-        self.sink, self.trained = probe, set()
-        self._in_reentry += 1
-        try:
-            self.body(loop, start)
-        finally:
-            self._in_reentry -= 1
-            self.sink, self.trained, self.trained_on_purpose, self.live, self.built = saved
+        probe = self._probe(loop, start)
         self.emit(Reentry(loop, self.func, list(facts), [f for f in probe if isinstance(f, Step)], live))
 
     def first_iteration(self, loop: ast.stmt, entry: Flow, facts: list) -> None:
@@ -630,19 +621,26 @@ class Walker:
         the joined pass's. The pass changes nothing else."""
         kinds = (ModelCall, Export, CallOf, ForeignCall)
         joined = {(id(f.node), type(f)): f for f in facts if isinstance(f, kinds)}
-        probe: list = []
-        saved = self.sink, self.trained, set(self.trained_on_purpose), dict(self.live), dict(self.built)
-        self.sink, self.trained = probe, set()
-        self._in_first += 1
-        try:
-            self.body(loop, entry.fork())
-        finally:
-            self._in_first -= 1
-            self.sink, self.trained, self.trained_on_purpose, self.live, self.built = saved
-        for f in probe:
+        for f in self._probe(loop, entry.fork()):
             twin = joined.get((id(f.node), type(f))) if isinstance(f, kinds) else None
             if twin is not None and _modes(f) != _modes(twin):
                 self.emit(f)
+
+    def _probe(self, loop: ast.stmt, start: Flow) -> list:
+        """One more pass of a loop's body from ``start``, for what it records
+        (the facts are returned, not kept); everything else the walk keeps is
+        as it was before the pass. No probe runs inside another: its facts
+        would be dropped with the outer one's."""
+        probe: list = []
+        saved = self.sink, self.trained, set(self.trained_on_purpose), dict(self.live), dict(self.built)
+        self.sink, self.trained = probe, set()
+        self._probing += 1
+        try:
+            self.body(loop, start)
+        finally:
+            self._probing -= 1
+            self.sink, self.trained, self.trained_on_purpose, self.live, self.built = saved
+        return probe
 
     # -- the whole function ------------------------------------------------------------
     def run(self) -> Summary:
