@@ -59,14 +59,14 @@ def serve(
             spare = _Spare(handle)  # forked now, while `child` runs
             payload = child.wait(job.get("timeout"), send)
             wanted = [w for w in payload.pop("warm", ()) if w in warm_ups]
-            if wanted:  # the machinery this child loaded: load it here, for the next ones
+            send({"event": "result", **payload})
+            if wanted:  # the machinery this child loaded: load it here (after its result), for the next ones
                 spare.discard()
                 for name in wanted:
                     warm_ups.pop(name)()
                 spare = _Spare(handle)
         else:  # without fork, the parent starts a fresh process per job (see process.py)
-            payload = _run_job(handle, job, lambda stage: send({"event": "stage", "stage": stage}))
-        send({"event": "result", **payload})
+            send({"event": "result", **_run_job(handle, job, lambda stage: send({"event": "stage", "stage": stage}))})
     if spare is not None:
         spare.discard()
 
