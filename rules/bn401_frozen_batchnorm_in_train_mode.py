@@ -377,12 +377,11 @@ def batchnorm_architecture(structure: FileStructure, arch: str | None) -> str | 
     has BatchNorm layers, readably; None when it has none or unknown."""
     if arch is None:
         return None
-    if arch in structure.classes:
-        return f"class {arch}" if structure.has_batchnorm(arch) else None
-    foreign = structure.foreign_class(arch)
-    if foreign is not None:
-        other, name = foreign
-        return f"class {arch}" if other.has_batchnorm(name) else None
+    found = structure.arch_class(arch)
+    if found is not None:
+        other, name = found
+        shown = name if ":" in arch else arch  # a class of another file is shown by its name
+        return f"class {shown}" if other.has_batchnorm(name) else None
     if arch.startswith("torch.nn."):
         return arch if "BatchNorm" in arch else None
     return arch if names_batchnorm_architecture(arch) else None

@@ -4,6 +4,7 @@ text): the issue's acceptance cases, the look-alikes that must stay clean,
 own source."""
 
 import json
+import os
 import textwrap
 from pathlib import Path
 
@@ -915,6 +916,95 @@ def test_a_model_class_picked_from_a_module_imported_by_a_computed_name(cli, tmp
     for kind in ("cifar", "imagenet"):
         f = models / kind / "resnet.py"
         f.write_text(f.read_text().replace("nn.BatchNorm2d(8)", "nn.ReLU()").replace("nn.Dropout(0.5)", "nn.ReLU()"))
+    assert static_findings(cli, tmp_path, no_torch) == []
+
+
+FREEZE_AND_TRAIN = """
+    import torch
+    from apex import amp
+    from {factory} import create_model
+
+    def train(model, optimizer, loader):
+        for p in model.parameters():
+            p.requires_grad = False
+        model.train()
+        for x, y in loader:
+            model(x).sum().backward()
+            optimizer.step()
+
+    def main(config, loader, accelerator):
+        model = {build}
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        if config.amp:
+            {hand_back}
+        train(model, optimizer, loader)
+"""
+
+NETWORK = """
+    import torch.nn as nn
+
+    class Network(nn.Module):
+        def __init__(self, config):
+            super().__init__()
+            self.body = nn.Sequential(nn.Conv2d(3, 8, 3, bias=False), {layer})
+
+        def forward(self, x):
+            return self.body(x)
+"""
+
+
+@pytest.mark.parametrize("hand_back", [
+    "pass",
+    "model, optimizer = amp.initialize(model, optimizer, opt_level='O1')",
+    "model, optimizer, loader = accelerator.prepare(model, optimizer, loader)",
+    "model = apex.parallel.convert_syncbn_model(model)",
+])
+def test_a_model_built_by_a_factory_of_another_module_keeps_what_it_is(cli, tmp_path, no_torch, hand_back):
+    # A factory in another file returns its own class: the model is known to
+    # hold BatchNorm in the script (what it was built as used to be the bare
+    # class name, meaningless outside the factory's file). A call that takes
+    # the model and hands it back (apex's amp.initialize, accelerate's
+    # prepare) keeps it the same model.
+    (tmp_path / "nets.py").write_text(textwrap.dedent(NETWORK.format(layer="nn.BatchNorm2d(8)")) + textwrap.dedent("""
+        def create_model(config):
+            return Network(config)
+    """))
+    text = FREEZE_AND_TRAIN.format(factory="nets", build="create_model(config)", hand_back=hand_back)
+    (tmp_path / "train.py").write_text(textwrap.dedent(text))
+    found = static_findings(cli, tmp_path, no_torch)
+    assert [(f["code"], os.path.basename(f["path"]), f["line"]) for f in found] == [
+        ("BN401", "train.py", line_of(text, "    train(model, optimizer, loader)"))
+    ], found
+    assert "class Network, which has BatchNorm layers" in found[0]["message"]
+    # without BatchNorm in the factory's class, there is nothing to report
+    (tmp_path / "nets.py").write_text((tmp_path / "nets.py").read_text().replace("nn.BatchNorm2d(8)", "nn.ReLU()"))
+    assert static_findings(cli, tmp_path, no_torch) == []
+
+
+def test_a_frozen_model_picked_from_a_package_by_a_computed_name(cli, tmp_path, no_torch):
+    # hysts/pytorch_image_classification (an injected freeze): create_model()
+    # imports f"pkg.models.{type}.{name}" and builds its `Network`; every
+    # Network of the package holds BatchNorm, so the frozen model does.
+    models = tmp_path / "pkg" / "models"
+    for kind in ("cifar", "imagenet"):
+        (models / kind).mkdir(parents=True)
+        (models / kind / "__init__.py").write_text("")
+        (models / kind / "resnet.py").write_text(textwrap.dedent(NETWORK.format(layer="nn.BatchNorm2d(8)")))
+    (tmp_path / "pkg" / "__init__.py").write_text("from .models import create_model\n")
+    (models / "__init__.py").write_text(textwrap.dedent("""
+        import importlib
+
+        def create_model(config):
+            module = importlib.import_module('pkg.models' f'.{config.model.type}.{config.model.name}')
+            return getattr(module, 'Network')(config)
+    """))
+    text = FREEZE_AND_TRAIN.format(factory="pkg", build="create_model(config)", hand_back="pass")
+    (tmp_path / "train.py").write_text(textwrap.dedent(text))
+    found = static_findings(cli, tmp_path, no_torch)
+    assert [(f["code"], os.path.basename(f["path"])) for f in found] == [("BN401", "train.py")], found
+    # one Network of the package without BatchNorm: the model may have none
+    f = models / "imagenet" / "resnet.py"
+    f.write_text(f.read_text().replace("nn.BatchNorm2d(8)", "nn.ReLU()"))
     assert static_findings(cli, tmp_path, no_torch) == []
 
 

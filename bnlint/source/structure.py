@@ -324,6 +324,25 @@ class FileStructure:
             return Val(mode=TRAINING, arch=qual)
         return None
 
+    def portable_arch(self, arch: str | None) -> str | None:
+        """``arch`` (what a value of this file was built as) in a form that
+        means the same in any file: a class of this file, or one imported
+        from the checked tree, becomes a :func:`class_ref`; builders and
+        torch layers are names already."""
+        if arch is None or referenced_class(arch) is not None:
+            return arch
+        if arch in self.classes:
+            return class_ref(self, arch)
+        found = self.foreign_class(arch)
+        return class_ref(*found) if found is not None else arch
+
+    def arch_class(self, arch: str) -> "tuple[FileStructure, str] | None":
+        """The class of the checked tree that ``arch`` names, as seen from
+        this file: one of its own, one it imports, or a :func:`class_ref`."""
+        if arch in self.classes:
+            return self, arch
+        return referenced_class(arch) or self.foreign_class(arch)
+
     def foreign_class(self, qual: str) -> "tuple[FileStructure, str] | None":
         """A class imported from a module of the user's own (``from model
         import Net``, ``from .nets import ResNet``, ``from tool.darknet import
@@ -683,6 +702,22 @@ def _literal_all(tree: ast.Module) -> "set[str] | None":
                 return set(value)
             return None
     return None
+
+
+def class_ref(structure: FileStructure, name: str) -> str:
+    """An architecture naming class ``name`` of ``structure``'s file from any
+    file (``/abs/path/models.py:Net``): a model a factory of another module
+    builds is known by what it is, wherever the factory's result goes."""
+    return f"{os.path.abspath(structure.path)}:{name}"
+
+
+def referenced_class(arch: str) -> tuple[FileStructure, str] | None:
+    """The (file, class) of a :func:`class_ref`; None for any other name."""
+    path, sep, name = arch.rpartition(":")
+    if not sep or not path.endswith(".py") or not name.isidentifier():
+        return None
+    other = structure_of(path)
+    return (other, name) if other is not None and name in other.classes else None
 
 
 def structure_of(path: str) -> FileStructure | None:

@@ -54,6 +54,16 @@ def _iterated(loop: ast.stmt) -> ast.AST | None:
     return it
 
 
+def _passed_back(stmt: ast.AST, name: str) -> bool:
+    """``name = f(..., name, ...)`` (or ``name, other = f(name, other)``):
+    ``name`` is handed to the call whose result it is bound to."""
+    value = getattr(stmt, "value", None)
+    if not isinstance(value, ast.Call):
+        return False
+    args = [*value.args, *(k.value for k in value.keywords)]
+    return any(isinstance(a, ast.Name) and a.id == name for a in args)
+
+
 def _trained_in(loop: ast.stmt, imports) -> frozenset:
     """The names a loop's own statements (not those of loops inside it)
     call outside ``no_grad`` blocks, when they also run a training step
@@ -335,8 +345,12 @@ class Walker:
         else:  # something we cannot follow
             if d in flow.modes or self.func.is_nonlocal(d):
                 flow.modes[d] = EITHER
-            flow.models.discard(d)
             self.live[d] = True
+            if d in flow.models and _passed_back(stmt, d):
+                # `model, opt = amp.initialize(model, opt)`, `model = accelerator.prepare(model)`:
+                # the same model handed back (wrapped, patched), in a mode not known from here
+                return
+            flow.models.discard(d)
             self.built.pop(d, None)
 
     # -- statements ------------------------------------------------------------------
