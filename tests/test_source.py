@@ -1008,6 +1008,82 @@ def test_a_frozen_model_picked_from_a_package_by_a_computed_name(cli, tmp_path, 
     assert static_findings(cli, tmp_path, no_torch) == []
 
 
+def test_a_model_picked_by_name_from_a_package_of_builder_functions(cli, tmp_path, no_torch):
+    # Cadene/pretrained-models.pytorch (an injected freeze): the model is
+    # `pretrainedmodels.__dict__[args.arch]()`, the argument's default names a
+    # builder function of the package that returns a class of another file.
+    pkg = tmp_path / "zoo"
+    (pkg / "models").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("from .models.mobile import mobilenet\n")
+    (pkg / "models" / "__init__.py").write_text("")
+    (pkg / "models" / "mobile.py").write_text(textwrap.dedent(NETWORK.format(layer="nn.BatchNorm2d(8)")) + textwrap.dedent("""
+        def mobilenet(num_classes=1000, pretrained=None):
+            model = Network(None)
+            if pretrained is not None:
+                model.load_state_dict(pretrained)
+            return model
+    """))
+    text = textwrap.dedent("""
+        import argparse
+        import torch
+        import zoo
+
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--arch", default="mobilenet")
+
+        def train(model, optimizer, loader):
+            for p in model.parameters():
+                p.requires_grad = False
+            model.train()
+            for x, y in loader:
+                model(x).sum().backward()
+                optimizer.step()
+
+        def main(loader):
+            args = parser.parse_args()
+            model = zoo.__dict__[args.arch](num_classes=10)
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            train(model, optimizer, loader)
+    """)
+    (tmp_path / "train.py").write_text(text)
+    found = static_findings(cli, tmp_path, no_torch)
+    assert [(f["code"], f["line"]) for f in found] == [("BN401", line_of(text, "    train(model, optimizer, loader)"))]
+    assert "class Network, which has BatchNorm layers" in found[0]["message"]
+
+
+@pytest.mark.parametrize("resume, found", [
+    # built on one path, loaded on the other: on the first it is an Encoder
+    ("if checkpoint is None:\n        encoder = Encoder()\n    else:\n        encoder = torch.load(checkpoint)['encoder']", True),
+    ("encoder = Encoder()\n    if checkpoint is not None:\n        encoder = torch.load(checkpoint)['encoder']", True),
+    # built, then replaced on every path: what it is is not known
+    ("encoder = Encoder()\n    encoder = torch.load(checkpoint)['encoder']", False),
+])
+def test_what_a_model_was_built_as_survives_a_rebinding_on_another_path(cli, tmp_path, no_torch, resume, found):
+    # sgrvinod/a-PyTorch-Tutorial-to-Image-Captioning (an injected freeze):
+    # the encoder is built, or unpickled from a checkpoint when resuming.
+    (tmp_path / "nets.py").write_text(textwrap.dedent(NETWORK.format(layer="nn.BatchNorm2d(8)")).replace("Network", "Encoder"))
+    text = textwrap.dedent("""
+        import torch
+        from nets import Encoder
+
+        def train(encoder, optimizer, loader):
+            for p in encoder.parameters():
+                p.requires_grad = False
+            encoder.train()
+            for x, y in loader:
+                encoder(x).sum().backward()
+                optimizer.step()
+
+        def main(checkpoint, loader):
+            {resume}
+            optimizer = torch.optim.SGD(encoder.parameters(), lr=0.1)
+            train(encoder, optimizer, loader)
+    """).format(resume=resume)
+    (tmp_path / "train.py").write_text(text)
+    codes = [f["code"] for f in static_findings(cli, tmp_path, no_torch)]
+    assert codes == (["BN401"] if found else []), codes
+
+
 def test_a_class_star_imported_through_a_package_init_is_known(cli, tmp_path, no_torch):
     # kuangliu/pytorch-cifar: main.py does `from models import *`, and
     # models/__init__.py `from .dla_simple import *`: SimpleDLA is

@@ -8,13 +8,12 @@ the file's own functions, whose summaries apply at the call site."""
 from __future__ import annotations
 
 import ast
-from dataclasses import replace
 from typing import TYPE_CHECKING, Callable
 
 from bnlint.source import vocabulary as V
 from bnlint.source.facts import CallOf, Export, ForeignCall, ModeSet, ModelCall, Step, Thaw
 from bnlint.source.flow import EITHER, EVAL, EVALUATING, TRAIN, TRAINING, Flow, Mode, Summary, Val, substitute
-from bnlint.source.structure import Func, class_ref, structure_of
+from bnlint.source.structure import Func, class_ref
 from bnlint.source.syntax import argument, const, dotted
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -505,11 +504,6 @@ class Expressions:
         if ret is not None and ret.key is not None:
             ck = caller_key(ret.key)
             return Val(key=ck) if ck else None
-        if ret is not None and foreign_path is not None:  # what the other file built, named from here too
-            other = structure_of(foreign_path)
-            if other is not None:
-                made = ret.makes and replace(ret.makes, arch=other.portable_arch(ret.makes.arch))
-                ret = replace(ret, arch=other.portable_arch(ret.arch), makes=made)
         return ret
 
     def _bind(self, call: CallOf, e: ast.Call, args: list, kwargs: dict, flow: Flow, uses) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+from dataclasses import replace
 from typing import Iterator
 
 from bnlint.source import vocabulary as V
@@ -264,7 +265,13 @@ def foreign_summary(structure: FileStructure, func: Func) -> Summary | None:
         if len(_ON_DEMAND) > 4096:
             _ON_DEMAND.clear()
         lazy = _ON_DEMAND[path] = SourceAnalysis(structure, walk_all=False)
-    return lazy.summary(func)
+    summary = lazy.summary(func)
+    ret = summary.returns if summary is not None else None
+    if ret is None or ret.key is not None:
+        return summary
+    # what it builds, named so that it means the same in the calling file
+    made = ret.makes and replace(ret.makes, arch=structure.portable_arch(ret.makes.arch))
+    return replace(summary, returns=replace(ret, arch=structure.portable_arch(ret.arch), makes=made))
 
 
 # -- the run's files, read together ---------------------------------------------------

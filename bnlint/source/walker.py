@@ -177,6 +177,7 @@ class Walker:
         self.trained_on_purpose: set[str] = set()  # explicit .train(), no training step since
         self.live: dict[str, bool] = {}  # key -> may hold BatchNorm/Dropout (any assignment)
         self.built: dict[str, str] = {}  # key -> what it was last built as
+        self._built_under: dict[str, tuple] = {}  # key -> the branch conditions it was built under
         # a name assigned a model class -> what calling it builds; until the
         # name holds a model on the path (`model = model(n_classes)`)
         self.makers: dict[str, Val] = {}
@@ -285,6 +286,17 @@ class Walker:
     def freeze(self, node: ast.AST, key: str, via: str | None = None) -> None:
         self.emit(Freeze(node, self.func, key, self.built.get(key.split(".", 1)[0]), via, tuple(self.guards)))
 
+    def forget_build(self, key: str) -> None:
+        """``key`` is bound to something not known to be built as anything.
+        What it was built as is forgotten when every path that built it
+        rebinds it (the same branch, or an enclosing one) -- not when only
+        another branch does (``if resume: model = torch.load(path)`` after
+        ``model = Net()``, or in the ``else`` of the build): on some path the
+        model is still what it was built as."""
+        under = self._built_under.get(key, ())
+        if key in self.built and tuple(self.guards) == under[:len(self.guards)]:
+            del self.built[key]
+
     # -- bindings --------------------------------------------------------------------
     def rebind(self, name: str, flow: Flow) -> None:
         """``name`` is about to name something else: names that aliased the
@@ -340,8 +352,9 @@ class Walker:
             self.live[d] = self.live.get(d, False) or val.live
             if val.arch:
                 self.built[d] = val.arch
+                self._built_under[d] = tuple(self.guards)
             else:
-                self.built.pop(d, None)
+                self.forget_build(d)
         else:  # something we cannot follow
             if d in flow.modes or self.func.is_nonlocal(d):
                 flow.modes[d] = EITHER
@@ -351,7 +364,7 @@ class Walker:
                 # the same model handed back (wrapped, patched), in a mode not known from here
                 return
             flow.models.discard(d)
-            self.built.pop(d, None)
+            self.forget_build(d)
 
     # -- statements ------------------------------------------------------------------
     def block(self, stmts: Sequence[ast.stmt], flow: Flow | None) -> Flow | None:
