@@ -8,6 +8,7 @@ the file's own functions, whose summaries apply at the call site."""
 from __future__ import annotations
 
 import ast
+from dataclasses import replace
 from typing import TYPE_CHECKING, Callable
 
 from bnlint.source import vocabulary as V
@@ -178,7 +179,10 @@ class Expressions:
                 return val
         if isinstance(f, (ast.Name, ast.Attribute)) and attr not in ("eval", "train"):  # model(x)
             key = walk.key_of(f, flow)
-            if key is not None and walk.is_model(key, flow) and self.structure.callee(f, walk.func) is None:
+            if (
+                key is not None and walk.is_model(key, flow) and self.structure.callee(f, walk.func) is None
+                and not (attr is not None and not e.args and not e.keywords)
+            ):  # a submodule runs on an input: `m.print_network()` is one of the model's methods
                 self.model_call(e, key, flow, grad_off or self._volatile_input(e))
                 return None
         # training steps
@@ -195,6 +199,12 @@ class Expressions:
             if V.is_wrapper(qual) and args:
                 return args[0]
             fresh = self.structure.fresh(qual, e)
+            if fresh is not None and fresh.mode == TRAINING and self.structure.builds_no_layers(qual):
+                # `Wrap(net.eval())`: a class of the tree holding only the models it is given
+                # runs in their modes -- constructing it changes none of them
+                given = [v for v in (*args, *kwargs.values()) if v is not None and (v.key or v.mode)]
+                if given:
+                    fresh = replace(fresh, mode=frozenset().union(*(flow.mode(v.key) if v.key else v.mode for v in given)))
             if fresh is not None:
                 # timm.create_model("resnet50"), torch.hub.load(repo, "resnet50")
                 pos = V.ARCH_ARGUMENT.get(qual)
@@ -340,6 +350,8 @@ class Expressions:
         key = recv.key
         if attr == "eval" and not e.args and key:
             return True, self.set_mode(e, key, EVALUATING, flow)
+        if attr == "eval" and not e.args and recv.mode is not None:  # `Wrap(inception_v3().eval())`
+            return True, replace(recv, mode=EVALUATING)
         if attr == "train" and key:
             arg = argument(e, 0, "mode")
             value = True if arg is None else const(arg)
@@ -373,7 +385,7 @@ class Expressions:
         arch = self.walk.built.get(key.split(".", 1)[0])
         if arch is None:
             return False
-        found = (self.structure, arch) if arch in self.structure.classes else self.structure.foreign_class(arch)
+        found = self.structure.arch_class(arch)
         if found is None:
             return False
         other, name = found

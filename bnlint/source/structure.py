@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from bnlint.source import vocabulary as V
 from bnlint.source.flow import TRAINING, Val
-from bnlint.source.syntax import FUNCTIONS, Imports, const, definitions, dotted, identifiers, own_nodes
+from bnlint.source.syntax import FUNCTIONS, Imports, argument, const, definitions, dotted, identifier, identifiers, own_nodes
 
 
 @dataclass(eq=False)
@@ -343,6 +343,12 @@ class FileStructure:
             return self, arch
         return referenced_class(arch) or self.foreign_class(arch)
 
+    def builds_no_layers(self, qual: str) -> bool:
+        """Whether ``qual`` is a model class of the checked tree whose own
+        body builds no BatchNorm or Dropout: what it holds of them, it is given."""
+        found = self.arch_class(qual)
+        return found is not None and not found[0].class_is_live(found[1])
+
     def foreign_class(self, qual: str) -> "tuple[FileStructure, str] | None":
         """A class imported from a module of the user's own (``from model
         import Net``, ``from .nets import ResNet``, ``from tool.darknet import
@@ -575,13 +581,27 @@ class FileStructure:
         if ("class", name) in _seen:
             return True
         seen = _seen | {("class", name)}
-        live = any(V.LIVE_WORDS.search(n) for n in info.names) or any(
-            self.class_is_live(p.name, seen) for p in info.parents
-        )
+        live = self._names_live(info) or any(self.class_is_live(p.name, seen) for p in info.parents)
         if not live:
             live = self._calls_live(info.node, seen)
         info.live = live
         return live
+
+    def _names_live(self, info: "ClassInfo") -> bool:
+        """Whether a class's code names BatchNorm, Dropout (or RReLU, running
+        statistics): a functional dropout called with ``training=False``
+        (a constant) is off in either mode and does not count."""
+        if not any(V.LIVE_WORDS.search(n) for n in info.names):
+            return False
+        off: set[int] = set()
+        for n in ast.walk(info.node):
+            if isinstance(n, ast.Call) and const(argument(n, 2, "training")) is False \
+                    and (self.imports.qualify(n.func) or "").startswith("torch.nn.functional."):
+                off.update(id(m) for m in ast.walk(n.func))
+        return any(
+            V.LIVE_WORDS.search(name) for n in ast.walk(info.node)
+            if id(n) not in off and (name := identifier(n))
+        )
 
     def function_is_live(self, name: str, _seen: frozenset = frozenset()) -> bool:
         """Whether calling a top-level function of this file may build

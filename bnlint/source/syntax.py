@@ -46,20 +46,24 @@ def name_words(name: str) -> set[str]:
     return {w for w in re.split(r"_+|(?<=[a-z])(?=[A-Z])", name.lower()) if w}
 
 
+def identifier(n: ast.AST) -> str | None:
+    """The name one node says: a variable, an attribute, a definition, an
+    import, a keyword argument; None for others."""
+    if isinstance(n, ast.Name):
+        return n.id
+    if isinstance(n, ast.Attribute):
+        return n.attr
+    if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.alias)):
+        return n.name
+    if isinstance(n, ast.keyword):
+        return n.arg
+    return None
+
+
 def identifiers(tree: ast.AST) -> set[str]:
     """The names a piece of code uses (variables, attributes, definitions,
     imports, keyword arguments) -- what it says, without its comments."""
-    names = set()
-    for n in ast.walk(tree):
-        if isinstance(n, ast.Name):
-            names.add(n.id)
-        elif isinstance(n, ast.Attribute):
-            names.add(n.attr)
-        elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.alias)):
-            names.add(n.name)
-        elif isinstance(n, ast.keyword) and n.arg:
-            names.add(n.arg)
-    return names
+    return {name for n in ast.walk(tree) if (name := identifier(n))}
 
 
 DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)

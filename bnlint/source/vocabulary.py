@@ -82,7 +82,7 @@ def is_inert_layer(qual: str, call: ast.Call | None = None) -> bool:
     / ``nn.GRU`` / ``nn.RNN`` drop out between layers only when built with
     a ``dropout=`` that is not 0 (known when ``call`` is given)."""
     name = qual.rsplit(".", 1)[-1]
-    if _INERT_LAYER.match(name):
+    if _INERT_LAYER.match(name) or qual in _NOT_MODULES:  # a Parameter is no layer at all
         return True
     position = _RECURRENT_DROPOUT.get(name)
     if position is None or call is None:
