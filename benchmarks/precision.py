@@ -40,7 +40,9 @@ entry are listed as unlabeled (and counted as false positives: a finding no
 one checked is not a true one). Precision = tp / (tp + fp + unlabeled);
 natural recall = tp / (tp + fn). An injection counts as caught when, on a
 copy of the repository with only that change, the expected code is reported
-in that file at a line it was not reported at before."""
+at a place (file and line) it was not reported at before -- in that file, or
+in another one: a bug injected into a helper is reported where the helper is
+called with the model in the wrong mode."""
 
 from __future__ import annotations
 
@@ -129,7 +131,9 @@ def caught(snapshots: str, entry: dict, before: dict) -> bool:
             fh.writelines(new)
         after = run_bnlint(copy)
     old = {(p, ln, c) for p, ln, c in before[entry["repo"]]}
-    return any(p == entry["path"] and c == entry["code"] and (p, ln, c) not in old for p, ln, c in after)
+    # anywhere in the repository: a bug injected into a helper is reported at its call in
+    # the caller's file (`train_teacher.py:130` for a freeze added in `helper/loops.py`)
+    return any(c == entry["code"] and (p, ln, c) not in old for p, ln, c in after)
 
 
 def _text(snapshots: str, entry: dict) -> str:

@@ -46,6 +46,11 @@ def test_false_alarm_classes_are_clean(rel):
     ("fn_dynamic_builder.py", {"BN401:10"}),  # models.__dict__[arch]() on torchvision
     ("fn_train_then_validation_loader.py", {"BN402:18"}),  # train() then a validation loop under no_grad
     ("fn_lstm_with_dropout.py", {"BN402:19"}),  # nn.LSTM(dropout=0.3) is mode-dependent
+    ("fn_staticmethod_builder.py", {"BN402:20"}),  # ModelBuilder.build_encoder(), a static method
+    ("fn_imported_staticmethod/main.py", {"BN402:10"}),  # ... of a class imported from another module
+    ("fn_wrapper_of_ctor_args.py", {"BN402:24"}),  # SegModule(enc): holds what it is given
+    ("fn_factory_registry.py", {"BN402:20"}),  # __model_factory[name](): a module-level registry
+    ("fn_tuple_builder.py", {"BN402:22"}),  # model, classifier = set_model()
 ])
 def test_miss_classes_are_reported(rel, expected):
     assert reported(rel) == expected

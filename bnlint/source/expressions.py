@@ -107,22 +107,21 @@ class Expressions:
 
     def _subscript(self, e: ast.Subscript, flow: Flow) -> Val | None:
         """``{"fcn8s": fcn8s, "unet": unet, ...}[name]``: a registry of model
-        classes of the checked tree, picked from by name -- a class, whose
-        call builds one of them (in train mode; may hold BatchNorm or
+        classes or builder functions (of the checked tree, of torchvision),
+        written there or assigned once to a module-level name
+        (``__model_factory[name]``), picked from by name -- what calling the
+        pick builds is one of them (in train mode; may hold BatchNorm or
         Dropout when one of them may)."""
         self._children(e, flow)
         table = e.value
+        if isinstance(table, ast.Name) and table.id not in self.walk.func.locals and table.id not in flow.modes:
+            table = self.structure.module_value(table.id)
         if not isinstance(table, ast.Dict) or not table.values or None in table.keys:
             return None
         built = []
         for v in table.values:
-            if not isinstance(v, (ast.Name, ast.Attribute)):
-                return None
-            qual = self.imports.qualify(v)
-            if qual is None and isinstance(v, ast.Name) and v.id in self.structure.classes:
-                qual = v.id
-            fresh = self.structure.fresh(qual) if qual is not None else None
-            if fresh is None or fresh.key is not None or fresh.mode is None:
+            fresh = self._made_by(v) if isinstance(v, (ast.Name, ast.Attribute)) else None
+            if fresh is None:
                 return None
             built.append(fresh)
         archs = {b.arch for b in built}
@@ -131,6 +130,26 @@ class Expressions:
             arch=archs.pop() if len(archs) == 1 else None,
             live=any(b.live for b in built),
         ))
+
+    def _made_by(self, v: ast.Name | ast.Attribute) -> Val | None:
+        """What calling ``v`` -- a model class, a builder, or a function of the
+        checked tree returning a new model -- certainly builds; None otherwise."""
+        qual = self.imports.qualify(v)
+        if qual is None and isinstance(v, ast.Name) and v.id in self.structure.classes:
+            qual = v.id
+        fresh = self.structure.fresh(qual) if qual is not None else None
+        if fresh is None:
+            summary = None
+            if isinstance(v, ast.Name) and qual is None and v.id in self.structure.functions:
+                summary = self.walk.summary(self.structure.functions[v.id])
+            elif qual is not None:
+                found = self.structure.foreign(qual)
+                if found is not None and found[1] in found[0].functions:
+                    summary = self.walk.foreign(found[0], found[0].functions[found[1]])
+            fresh = summary.returns if summary is not None else None
+        if fresh is None or fresh.key is not None or fresh.mode != TRAINING:
+            return None
+        return fresh
 
     def _named(self, e: ast.NamedExpr, flow: Flow) -> Val | None:
         val = self.expr(e.value, flow)
@@ -199,12 +218,8 @@ class Expressions:
             if V.is_wrapper(qual) and args:
                 return args[0]
             fresh = self.structure.fresh(qual, e)
-            if fresh is not None and fresh.mode == TRAINING and self.structure.builds_no_layers(qual):
-                # `Wrap(net.eval())`: a class of the tree holding only the models it is given
-                # runs in their modes -- constructing it changes none of them
-                given = [v for v in (*args, *kwargs.values()) if v is not None and (v.key or v.mode)]
-                if given:
-                    fresh = replace(fresh, mode=frozenset().union(*(flow.mode(v.key) if v.key else v.mode for v in given)))
+            if fresh is not None and fresh.mode == TRAINING:
+                fresh = self._holding(fresh, qual, [*args, *kwargs.values()], flow)
             if fresh is not None:
                 # timm.create_model("resnet50"), torch.hub.load(repo, "resnet50")
                 pos = V.ARCH_ARGUMENT.get(qual)
@@ -220,13 +235,35 @@ class Expressions:
             return self.call_function(e, callee, args, kwargs, flow, grad_off)
         if qual is not None:  # a function of another module of the checked tree
             found = self.structure.foreign(qual)
+            func = None
             if found is not None and found[1] in found[0].functions:
                 other, name = found
                 func = other.functions[name]
+            elif isinstance(f, ast.Attribute):  # `ModelBuilder.build_encoder()`, the class imported
+                owner = self.structure.foreign_class(qual.rpartition(".")[0])
+                if owner is not None:
+                    other = owner[0]
+                    func = other.callee(ast.Attribute(ast.Name(owner[1]), f.attr), walk.func)
+            if func is not None:
                 return self.call_function(
                     e, func, args, kwargs, flow, grad_off, walk.foreign(other, func), foreign_path=other.path,
                 )
         return None
+
+    def _holding(self, fresh: Val, qual: str, given: list, flow: Flow) -> Val:
+        """A new module of a class of the checked tree built from models
+        (``SegmentationModule(net_encoder, net_decoder)``): it holds what they
+        hold, so it may hold BatchNorm or Dropout when one of them may; and
+        when its own body builds no such layer (``WrapInception(net.eval())``),
+        it runs in their modes -- constructing it changes none of them."""
+        models = [v for v in given if v is not None and (v.key or v.mode)]
+        if not models or self.structure.arch_class(qual) is None:
+            return fresh
+        if not fresh.live and any(self.walk.liveness(v.key) is not False if v.key else v.live for v in models):
+            fresh = replace(fresh, live=True)
+        if self.structure.builds_no_layers(qual):
+            fresh = replace(fresh, mode=frozenset().union(*(flow.mode(v.key) if v.key else v.mode for v in models)))
+        return fresh
 
     def dynamic_build(self, f: ast.AST) -> Val | None:
         """A model class or builder picked by name from a module:
@@ -512,11 +549,16 @@ class Expressions:
             new = substitute(m, flow.mode(ck))
             if new != flow.mode(ck) or k in summary.evals:
                 self.set_mode(e, ck, new, flow, via=callee.qualname, evals=EVAL in m and TRAIN not in m)
+        def returned(ret: Val | None) -> Val | None:
+            if ret is not None and ret.key is not None:
+                ck = caller_key(ret.key)
+                return Val(key=ck) if ck else None
+            return ret
+
         ret = summary.returns
-        if ret is not None and ret.key is not None:
-            ck = caller_key(ret.key)
-            return Val(key=ck) if ck else None
-        return ret
+        if ret is not None and ret.parts is not None:
+            return Val(parts=tuple(returned(p) for p in ret.parts))
+        return returned(ret)
 
     def _bind(self, call: CallOf, e: ast.Call, args: list, kwargs: dict, flow: Flow, uses) -> None:
         walk = self.walk

@@ -36,6 +36,8 @@ class Val:
     live: bool = True  # may hold BatchNorm or Dropout (False: certainly none)
     # a class, not a module: what calling it builds (`{"unet": UNet, ...}[name]`)
     makes: "Val | None" = None
+    # a tuple returned by a function (`return model, classifier`): what each element is
+    parts: "tuple[Val | None, ...] | None" = None
 
 
 @dataclass

@@ -24,7 +24,7 @@ from typing import Iterator
 
 from bnlint.source import vocabulary as V
 from bnlint.source.facts import CallOf, ForeignCall, ModeSet, Step
-from bnlint.source.flow import ENTRY, FROM_CALLER, TRAINING, Mode, Summary, substitute
+from bnlint.source.flow import ENTRY, FROM_CALLER, TRAINING, Mode, Summary, Val, substitute
 from bnlint.source.structure import CycleMemo, FileStructure, Func, structure_of
 from bnlint.source.walker import Walker
 
@@ -266,12 +266,17 @@ def foreign_summary(structure: FileStructure, func: Func) -> Summary | None:
             _ON_DEMAND.clear()
         lazy = _ON_DEMAND[path] = SourceAnalysis(structure, walk_all=False)
     summary = lazy.summary(func)
-    ret = summary.returns if summary is not None else None
-    if ret is None or ret.key is not None:
+    if summary is None or summary.returns is None:
         return summary
-    # what it builds, named so that it means the same in the calling file
-    made = ret.makes and replace(ret.makes, arch=structure.portable_arch(ret.makes.arch))
-    return replace(summary, returns=replace(ret, arch=structure.portable_arch(ret.arch), makes=made))
+
+    def portable(val: Val | None) -> Val | None:  # what it builds, named so that it means the same in the caller
+        if val is None or val.key is not None:
+            return val
+        made = val.makes and replace(val.makes, arch=structure.portable_arch(val.makes.arch))
+        parts = val.parts and tuple(portable(p) for p in val.parts)
+        return replace(val, arch=structure.portable_arch(val.arch), makes=made, parts=parts)
+
+    return replace(summary, returns=portable(summary.returns))
 
 
 # -- the run's files, read together ---------------------------------------------------

@@ -111,6 +111,7 @@ class FileStructure:
         self.module_keys: set[str] = set()  # names used like modules anywhere: `x.eval()`, `x.parameters()`
         self.model_attrs: dict[str, set[str]] = {}  # class -> `self.x` attributes built as models
         self._constants: dict[str, object] | None = None
+        self._module_values: dict[str, ast.expr] | None = None
         self._collect()
         self.model_type_names = {
             "torch.nn.Module", "nn.Module", "Module", *(c.name for c in self.classes.values() if c.is_model)
@@ -240,6 +241,23 @@ class FileStructure:
         func.locals -= shared_names
 
     # -- names ---------------------------------------------------------------------
+    def module_value(self, name: str) -> ast.expr | None:
+        """What a module-level name is assigned, when it is assigned once
+        (``__model_factory = {"resnet50": resnet50, ...}``)."""
+        if self._module_values is None:
+            values: dict[str, ast.expr] = {}
+            counts: dict[str, int] = {}
+            for node in self.tree.body:
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+                    node, (ast.AnnAssign, ast.AugAssign)) else []
+                for t in targets:
+                    if isinstance(t, ast.Name):
+                        counts[t.id] = counts.get(t.id, 0) + 1
+                        if isinstance(node, ast.Assign):
+                            values[t.id] = node.value
+            self._module_values = {k: v for k, v in values.items() if counts[k] == 1}
+        return self._module_values.get(name)
+
     def constants(self) -> dict[str, object]:
         """Module-level names assigned once, to a literal (``ARCH = "resnet50"``)."""
         if self._constants is None:
@@ -292,6 +310,13 @@ class FileStructure:
             and scope.cls is not None
         ):
             return scope.cls.method(f.attr)
+        if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id in self.classes:
+            # `ModelBuilder.build_encoder()`: a static or class method, called on its class
+            method = self.classes[f.value.id].method(f.attr)
+            if method is not None and any(
+                dotted(d) in ("staticmethod", "classmethod") for d in method.node.decorator_list
+            ):
+                return method
         return None
 
     def source_of(self, expr: ast.AST) -> str:

@@ -313,8 +313,11 @@ class Walker:
 
     def assign(self, target: ast.AST, val: Val | None, flow: Flow, stmt: ast.AST) -> None:
         if isinstance(target, (ast.Tuple, ast.List)):
-            for elt in target.elts:
-                self.assign(elt, None, flow, stmt)
+            parts = val.parts if val is not None and val.parts is not None else ()
+            if len(parts) != len(target.elts) or any(isinstance(e, ast.Starred) for e in target.elts):
+                parts = (None,) * len(target.elts)
+            for elt, part in zip(target.elts, parts):  # `model, classifier = set_model(opt)`
+                self.assign(elt, part, flow, stmt)
             return
         if isinstance(target, ast.Attribute) and target.attr == "requires_grad":
             value = const(stmt.value if isinstance(stmt, (ast.Assign, ast.AnnAssign)) else None)
@@ -385,7 +388,11 @@ class Walker:
         return flow
 
     def _return(self, s: ast.Return, flow: Flow) -> None:
-        val = self.exprs.expr(s.value, flow)
+        if isinstance(s.value, ast.Tuple) and not any(isinstance(e, ast.Starred) for e in s.value.elts):
+            parts = tuple(self.exprs.expr(e, flow) for e in s.value.elts)  # `return model, classifier`
+            val = Val(parts=parts) if any(p is not None for p in parts) else None
+        else:
+            val = self.exprs.expr(s.value, flow)
         self.exits.append((self.sink is self.main, flow, val))
         return None
 
@@ -711,10 +718,17 @@ class Walker:
         if len(vals) > 1 and all(v is not None and v.key is None and v.mode is not None for v in vals):
             # a factory returning one of several new models (`if name == "vgg": return VGG()` ...)
             ret = Val(mode=frozenset().union(*(v.mode for v in vals)), live=any(v.live for v in vals))
-        if ret is not None and ret.key is not None and not func.is_nonlocal(ret.key):
-            mode = out.mode(ret.key) if out is not None else self.default(ret.key)
-            ret = Val(mode=mode, arch=self.built.get(ret.key), live=self.liveness(ret.key) is not False)
-        return Summary(None if out is None else keep, trains, evals, uses, ret, freezes, train_if)
+        if ret is not None and ret.parts is not None:
+            ret = Val(parts=tuple(self._returned(p, out) for p in ret.parts))
+        return Summary(None if out is None else keep, trains, evals, uses, self._returned(ret, out), freezes, train_if)
+
+    def _returned(self, val: Val | None, out: Flow | None) -> Val | None:
+        """A value the function returns, as its callers see it: a model of
+        its own (a local) becomes a new model in its mode at the exit."""
+        if val is not None and val.key is not None and not self.func.is_nonlocal(val.key):
+            mode = out.mode(val.key) if out is not None else self.default(val.key)
+            return Val(mode=mode, arch=self.built.get(val.key), live=self.liveness(val.key) is not False)
+        return val
 
     _BY_TYPE: dict[type, Callable] = {
         **dict.fromkeys(DEFINITIONS, _definition),

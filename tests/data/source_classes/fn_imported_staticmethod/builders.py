@@ -1,0 +1,7 @@
+import torchvision
+
+class ModelBuilder:
+    @staticmethod
+    def build_encoder():
+        return torchvision.models.resnet18()
+
