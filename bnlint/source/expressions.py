@@ -219,7 +219,7 @@ class Expressions:
                 return args[0]
             fresh = self.structure.fresh(qual, e)
             if fresh is not None and fresh.mode == TRAINING:
-                fresh = self._holding(fresh, qual, [*args, *kwargs.values()], flow)
+                fresh = self._holding(fresh, qual, e, args, kwargs, flow)
             if fresh is not None:
                 # timm.create_model("resnet50"), torch.hub.load(repo, "resnet50")
                 pos = V.ARCH_ARGUMENT.get(qual)
@@ -250,18 +250,32 @@ class Expressions:
                 )
         return None
 
-    def _holding(self, fresh: Val, qual: str, given: list, flow: Flow) -> Val:
+    def _holding(self, fresh: Val, qual: str, e: ast.Call, args: list, kwargs: dict, flow: Flow) -> Val:
         """A new module of a class of the checked tree built from models
         (``SegmentationModule(net_encoder, net_decoder)``): it holds what they
         hold, so it may hold BatchNorm or Dropout when one of them may; and
-        when its own body builds no such layer (``WrapInception(net.eval())``),
-        it runs in their modes -- constructing it changes none of them."""
-        models = [v for v in given if v is not None and (v.key or v.mode)]
-        if not models or self.structure.arch_class(qual) is None:
+        when its own body builds no such layer (``WrapInception(net.eval())``)
+        and every submodule it is given is a model known here, it runs in
+        their modes -- constructing it changes none of them."""
+        found = self.structure.arch_class(qual)
+        if found is None:
+            return fresh
+
+        def model(v: Val | None, known: bool = False) -> bool:  # known: on this path, not by its name
+            if v is None:
+                return False
+            if v.key is None:
+                return v.mode is not None
+            return v.key in flow.models if known else self.walk.is_model(v.key, flow)
+
+        models = [v for v in (*args, *kwargs.values()) if model(v)]
+        if not models:
             return fresh
         if not fresh.live and any(self.walk.liveness(v.key) is not False if v.key else v.live for v in models):
             fresh = replace(fresh, live=True)
-        if self.structure.builds_no_layers(qual):
+        info = found[0].classes[found[1]]
+        passed = [args[i] if i < len(e.args) else kwargs.get(p) for i, p in info.given_modules()]
+        if found[0].builds_no_layers(found[1]) and all(model(v, known=True) for v in passed):
             fresh = replace(fresh, mode=frozenset().union(*(flow.mode(v.key) if v.key else v.mode for v in models)))
         return fresh
 

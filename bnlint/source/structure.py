@@ -50,6 +50,33 @@ class ClassInfo:
     def is_a(self, other: "ClassInfo") -> bool:
         return self is other or any(p.is_a(other) for p in self.parents)
 
+    def given_modules(self) -> list[tuple[int, str]]:
+        """The constructor's parameters (position after ``self``, name) that
+        end up as a submodule the class calls: ``self.backbone =
+        backbone["backbone"]`` with ``self.backbone(x)`` in a method. An
+        instance holds what it is given there."""
+        init = next((n for n in self.node.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
+        if init is None:
+            return []
+        params = [a.arg for a in (*init.args.posonlyargs, *init.args.args)][1:] + [a.arg for a in init.args.kwonlyargs]
+        called = {  # `self.backbone(x)`, `self.net.fc(x)`
+            (dotted(n.func) or "").split(".")[1] for n in ast.walk(self.node)
+            if isinstance(n, ast.Call) and (dotted(n.func) or "").startswith("self.")
+        }
+        found = []
+        for st in ast.walk(init):
+            if not isinstance(st, ast.Assign):
+                continue
+            stored = [t.attr for t in st.targets if isinstance(t, ast.Attribute) and dotted(t.value) == "self"]
+            if not any(a in called for a in stored):
+                continue
+            value = st.value  # the parameter itself, or a part of it: `backbone["backbone"]`, `net.features`
+            while isinstance(value, (ast.Subscript, ast.Attribute)):
+                value = value.value
+            if isinstance(value, ast.Name):
+                found += [(i, p) for i, p in enumerate(params) if p == value.id and (i, p) not in found]
+        return found
+
 
 @dataclass(eq=False)
 class Func:
@@ -328,7 +355,8 @@ class FileStructure:
         if qual in self.classes:
             info = self.classes[qual]
             if info.is_model:
-                return Val(mode=TRAINING, arch=qual, live=self.class_is_live(qual) or self.args_live(call))
+                live = self.class_is_live(qual) or self.args_live(call) or self.given_live(info, call)
+                return Val(mode=TRAINING, arch=qual, live=live)
             # a base defined elsewhere and named like a module: probably one
             return Val(mode=TRAINING, arch=qual) if info.managed else None
         if V.is_torch_layer(qual):
@@ -341,7 +369,8 @@ class FileStructure:
         if foreign is not None:  # `from model import Net`, with model.py beside this file
             other, name = foreign
             if other.classes[name].is_model:
-                return Val(mode=TRAINING, arch=qual, live=other.class_is_live(name) or self.args_live(call))
+                live = other.class_is_live(name) or self.args_live(call) or self.given_live(other.classes[name], call)
+                return Val(mode=TRAINING, arch=qual, live=live)
             return None
         if V.named_like_model_class(qual):
             # defined where we cannot read it, named like a module class:
@@ -518,6 +547,27 @@ class FileStructure:
                 return True
         return False if found else None
 
+    def given_live(self, info: ClassInfo, call: ast.Call | None) -> bool:
+        """Whether a construction of ``info`` hands it a submodule that may
+        hold BatchNorm or Dropout: an argument for one of its
+        :meth:`~ClassInfo.given_modules` that is a value built elsewhere (a
+        name, a dict holding a model: what it holds is not known here; the
+        calls in arguments are read by :meth:`args_live`)."""
+        if call is None:
+            return False
+        given = info.given_modules()
+
+        def unread(arg: ast.AST) -> bool:
+            return not isinstance(arg, ast.Constant) and not any(isinstance(n, ast.Call) for n in ast.walk(arg))
+
+        for i, arg in enumerate(call.args):
+            if isinstance(arg, ast.Starred):
+                return bool(given)
+            if any(i == j for j, _ in given) and unread(arg):
+                return True
+        names = {p for _, p in given}
+        return any(k.arg in names and unread(k.value) for k in call.keywords)
+
     def args_live(self, call: ast.Call | None) -> bool:
         """Whether a construction's arguments build BatchNorm or Dropout:
         ``VGG(make_layers(cfg, batch_norm=True))`` holds the layers its
@@ -587,7 +637,11 @@ class FileStructure:
     def _foreign_is_live(self, qual: str) -> bool:
         """Whether calling ``qual``, a name imported from elsewhere, may build
         BatchNorm or Dropout: a class of the checked tree as its body says, a
-        function of it when it names such a layer; anything unread may."""
+        function of it when it names such a layer; anything unread may --
+        except the libraries that build no torch module at all (numpy, math,
+        the standard library's helpers, image and plotting libraries)."""
+        if qual.split(".", 1)[0] in V.NO_MODULES:
+            return False
         found = self.foreign(qual)
         if found is None:
             return True

@@ -7,6 +7,7 @@ the expression it is given."""
 from __future__ import annotations
 
 import ast
+import builtins
 import re
 
 from bnlint.source.syntax import Imports, argument, const
@@ -57,13 +58,18 @@ _INERT_LAYER = re.compile(
 # Calls that end the program: a path through one of them never reaches what follows.
 NO_RETURN = frozenset({"sys.exit", "os._exit", "os.abort"})
 
+# Libraries whose functions never build a torch module (a call of one in a
+# class or helper builds no BatchNorm or Dropout).
+NO_MODULES = frozenset({
+    "numpy", "math", "cmath", "warnings", "os", "sys", "re", "time", "random", "json", "logging", "collections",
+    "itertools", "functools", "typing", "pathlib", "argparse", "string", "shutil", "glob", "pickle", "csv",
+    "datetime", "operator", "statistics", "enum", "dataclasses", "abc", "inspect", "contextlib", "numbers",
+    "PIL", "cv2", "scipy", "matplotlib", "pandas", "yaml", "tqdm", "skimage", "imageio",
+})
 LIVE_WORDS = re.compile(r"BatchNorm|batch_norm|Dropout|dropout|RReLU|rrelu|track_running_stats")
 # Builtins a module's constructor may call without building anything.
-BUILTINS = {
-    "super", "range", "len", "int", "float", "bool", "str", "list", "dict", "tuple", "set", "isinstance",
-    "getattr", "setattr", "hasattr", "print", "zip", "enumerate", "min", "max", "sum", "abs", "round",
-    "reversed", "sorted", "map", "filter", "any", "all", "type", "iter", "next",
-}
+# (every builtin: functions, types and exceptions -- `raise NotImplementedError(...)`)
+BUILTINS = frozenset(n for n in dir(builtins) if not n.startswith("_")) - {"eval", "exec", "compile", "__import__"}
 
 
 def is_torch_nn_class(qual: str) -> bool:
