@@ -114,7 +114,7 @@ def parses(text: str) -> bool:
     return True
 
 
-def caught(snapshots: str, entry: dict, before: dict) -> bool:
+def caught(snapshots: str, entry: dict, before: dict, in_file: bool = False) -> bool:
     src = tree_of(snapshots, entry["repo"])
     if entry["repo"] not in before:
         before[entry["repo"]] = run_bnlint(src)
@@ -133,7 +133,8 @@ def caught(snapshots: str, entry: dict, before: dict) -> bool:
     old = {(p, ln, c) for p, ln, c in before[entry["repo"]]}
     # anywhere in the repository: a bug injected into a helper is reported at its call in
     # the caller's file (`train_teacher.py:130` for a freeze added in `helper/loops.py`)
-    return any(c == entry["code"] and (p, ln, c) not in old for p, ln, c in after)
+    return any(c == entry["code"] and (p, ln, c) not in old and (p == entry["path"] or not in_file)
+               for p, ln, c in after)
 
 
 def _text(snapshots: str, entry: dict) -> str:
@@ -196,6 +197,9 @@ def main(argv=None) -> int:
     ap.add_argument("--half", default="heldout", choices=("heldout", "tune", "all"))
     ap.add_argument("--propose-injections", action="store_true")
     ap.add_argument("--no-injections", action="store_true", help="score the natural findings only")
+    ap.add_argument("--caught-in-file", action="store_true",
+                    help="count an injection caught only when reported in the file it was injected into "
+                         "(the convention before cross-file reports)")
     args = ap.parse_args(argv)
     with open(args.manifest) as fh:
         manifest = json.load(fh)
@@ -237,7 +241,7 @@ def main(argv=None) -> int:
         by_code: dict[str, list[int]] = {}
         missed = []
         for e in injected:
-            ok = caught(args.snapshots, e, before)
+            ok = caught(args.snapshots, e, before, args.caught_in_file)
             by_code.setdefault(e["inject"], [0, 0])
             by_code[e["inject"]][0] += ok
             by_code[e["inject"]][1] += 1
