@@ -1,6 +1,6 @@
 from bnlint.findings import Severity
 from bnlint.engine.rule import Example, Rule
-from bnlint.source import Export
+from bnlint.source import EVALUATING, FROM_CALLER, Export, ModeSet
 
 
 class ExportInTrainMode(Rule):
@@ -60,13 +60,19 @@ class ExportInTrainMode(Rule):
             if (ex.node.lineno, ex.key) in seen:  # a loop's first iteration and the later ones
                 continue
             path = an.train_path(ex.func, ex.key, ex.mode)
-            if path is None or not an.is_live(ex.func, ex.key, ex.live):
+            if path is None and _evaluated_after(an, ex):
+                how = (f"{ex.func.qualname}() puts it in eval() only after the export and leaves the mode "
+                       "it gets to its callers")
+            elif path is None:
+                continue
+            else:
+                how = (
+                    f"{ex.func.qualname}() is called at {an.site(path[0])} with it in training mode"
+                    if path else "no .eval() reaches it"
+                )
+            if not an.is_live(ex.func, ex.key, ex.live):
                 continue
             seen.add((ex.node.lineno, ex.key))
-            how = (
-                f"{ex.func.qualname}() is called at {an.site(path[0])} with it in training mode"
-                if path else "no .eval() reaches it"
-            )
             if ex.api == "torch.onnx.export" and any(k.arg == "training" for k in ex.node.keywords):
                 how += "; its training= argument is ignored by the default (dynamo) exporter since torch 2.9"
             yield ctx.report(
@@ -165,4 +171,23 @@ class ExportInTrainMode(Rule):
             """,
             kind="source",
         ),
+    )
+
+
+def _evaluated_after(an, ex) -> bool:
+    """An export of a model the function is given (``def
+    contrastive_evaluate(loader, model)``), in the mode its caller left it,
+    in a function that puts that model in eval() itself -- after the export,
+    unconditionally -- and that nothing in its file calls, nor anything in the
+    run with the model in eval: the function does not count on an eval-mode
+    model, and the export comes first."""
+    func = ex.func
+    if ex.mode != FROM_CALLER or ex.key.split(".", 1)[0] not in func.params:
+        return False
+    if an.has_callers(func) or an.given_in_eval(func, ex.key):
+        return False  # its callers decide the mode it gets (one in another file passes it in eval)
+    return any(
+        isinstance(e, ModeSet) and e.key == ex.key and e.mode == EVALUATING and not e.guards
+        and e.node.lineno > ex.node.lineno
+        for e in an.events_of(func)
     )

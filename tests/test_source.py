@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from bnlint.api import check_source
+
 from bnlint.rules.bn402_inference_without_eval import is_inference_name
 
 from helpers import ROOT, line_of, source_findings
@@ -1082,6 +1084,72 @@ def test_what_a_model_was_built_as_survives_a_rebinding_on_another_path(cli, tmp
     (tmp_path / "train.py").write_text(text)
     codes = [f["code"] for f in static_findings(cli, tmp_path, no_torch)]
     assert codes == (["BN401"] if found else []), codes
+
+
+@pytest.mark.parametrize("before, found", [
+    ("fill_memory_bank(loader, model)", []),  # puts the model in eval() first: it arrives in eval
+    ("pass", [("BN402", "evaluate_utils.py")]),  # right after training
+])
+def test_an_evaluation_helper_with_a_caller_in_another_file_is_judged_by_it(cli, tmp_path, no_torch, before, found):
+    # wvangansbeke/Unsupervised-Classification: contrastive_evaluate(loader,
+    # model) never calls eval(); its only caller, in simclr.py, calls it after
+    # fill_memory_bank(), which does. "Leaves the mode to its callers" is
+    # for a helper that has none.
+    (tmp_path / "evaluate_utils.py").write_text(textwrap.dedent("""
+        import torch
+
+        @torch.no_grad()
+        def contrastive_evaluate(val_loader, model):
+            for x in val_loader:
+                model(x)
+    """))
+    (tmp_path / "simclr.py").write_text(textwrap.dedent(f"""
+        import torch
+        import torchvision
+        from evaluate_utils import contrastive_evaluate
+
+        def fill_memory_bank(loader, model):
+            model.eval()
+            with torch.no_grad():
+                for x in loader:
+                    model(x)
+
+        def main(loader):
+            model = torchvision.models.resnet18()
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            for epoch in range(10):
+                model.train()
+                for x, y in loader:
+                    model(x).sum().backward()
+                    optimizer.step()
+                {before}
+                contrastive_evaluate(loader, model)
+    """))
+    got = [(f["code"], os.path.basename(f["path"])) for f in static_findings(cli, tmp_path, no_torch)]
+    assert got == found, got
+
+
+@pytest.mark.parametrize("body, found", [
+    ("traced = torch.jit.trace(model, x)\n    model.eval()", True),  # the export before the function's own eval()
+    ("model.eval()\n    traced = torch.jit.trace(model, x)", False),
+    ("traced = torch.jit.trace(model, x)", False),  # the mode is the caller's, and there is none to ask
+])
+def test_an_export_before_the_helpers_own_eval(tmp_path, body, found):
+    # eriklindernoren/PyTorch-YOLOv3's detect_image(model, image) (an export
+    # injected before its model.eval()): nothing in the repository calls it,
+    # and the function itself does not count on an eval-mode model.
+    text = textwrap.dedent("""
+        import torch
+
+        def detect_image(model, x):
+            {body}
+            with torch.no_grad():
+                return model(x)
+    """).format(body=body)
+    path = tmp_path / "detect.py"
+    path.write_text(text)
+    codes = [f.code for f in check_source(str(path)) if f.code == "BN404"]
+    assert codes == (["BN404"] if found else []), codes
 
 
 def test_a_class_star_imported_through_a_package_init_is_known(cli, tmp_path, no_torch):

@@ -24,7 +24,7 @@ from typing import Iterator
 
 from bnlint.source import vocabulary as V
 from bnlint.source.facts import CallOf, ForeignCall, ModeSet, Step
-from bnlint.source.flow import ENTRY, FROM_CALLER, TRAINING, Mode, Summary, Val, substitute
+from bnlint.source.flow import ENTRY, EVALUATING, FROM_CALLER, TRAINING, Mode, Summary, Val, substitute
 from bnlint.source.structure import CycleMemo, FileStructure, Func, structure_of
 from bnlint.source.walker import Walker
 
@@ -161,6 +161,16 @@ class SourceAnalysis:
                     self._outside[id(ev.call)] = other
                     found.append(ev.call)
         return found
+
+    def given_in_eval(self, func: Func, key: str) -> bool:
+        """Whether a call of ``func`` from another file of the run passes it
+        ``key`` certainly in eval mode (``contrastive_evaluate(loader,
+        model)`` right after a helper that called ``model.eval()``)."""
+        for c in self.outside_callers(func):
+            bound = c.bound(key)
+            if bound is not None and c.binding[bound[0]][1] == EVALUATING:
+                return True
+        return False
 
     def site(self, call: CallOf) -> str:
         """Where a call of one of this file's functions is: ``line N``, or
