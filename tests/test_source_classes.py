@@ -30,6 +30,7 @@ def reported(rel: str) -> set[str]:
     "fp_wrapper_of_evaled_net.py",  # Wrap(net.eval()): the wrapper holds nothing of its own
     "fp_wrapper_with_constants.py",  # ... and its Parameters and F.dropout(training=False) are no layers
     "fp_metric_modules_from_a_tuple.py",  # numpy and exceptions build no layer (held-out)
+    "fp_deepcopy_of_an_eval_model.py",  # a copy of a model in eval() is in eval
 ])
 def test_false_alarm_classes_are_clean(rel):
     assert reported(rel) == set()
@@ -53,6 +54,7 @@ def test_false_alarm_classes_are_clean(rel):
     ("fn_factory_registry.py", {"BN402:20"}),  # __model_factory[name](): a module-level registry
     ("fn_tuple_builder.py", {"BN402:22"}),  # model, classifier = set_model()
     ("fn_model_given_its_backbone.py", {"BN404:29"}),  # holds the backbone it is given (in a dict)
+    ("fn_deepcopy_model.py", {"BN404:12"}),  # ema = deepcopy(model): another model, in its mode
 ])
 def test_miss_classes_are_reported(rel, expected):
     assert reported(rel) == expected

@@ -217,6 +217,8 @@ class Expressions:
                 return None
             if V.is_wrapper(qual) and args:
                 return args[0]
+            if qual in ("copy.deepcopy", "copy.copy") and args and args[0] is not None and len(e.args) == 1:
+                return self._copy_of(args[0], flow)
             fresh = self.structure.fresh(qual, e)
             if fresh is not None and fresh.mode == TRAINING:
                 fresh = self._holding(fresh, qual, e, args, kwargs, flow)
@@ -249,6 +251,17 @@ class Expressions:
                     e, func, args, kwargs, flow, grad_off, walk.foreign(other, func), foreign_path=other.path,
                 )
         return None
+
+    def _copy_of(self, val: Val, flow: Flow) -> Val | None:
+        """``ema = copy.deepcopy(model)``: another model, in the mode the
+        original is in now, built as it was (the two change modes apart)."""
+        if val.key is None:
+            return val if val.mode is not None else None
+        walk = self.walk
+        if not walk.is_model(val.key, flow):
+            return None
+        return Val(mode=flow.mode(val.key), arch=walk.built.get(val.key.split(".", 1)[0]),
+                   live=walk.liveness(val.key) is not False)
 
     def _holding(self, fresh: Val, qual: str, e: ast.Call, args: list, kwargs: dict, flow: Flow) -> Val:
         """A new module of a class of the checked tree built from models
