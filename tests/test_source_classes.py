@@ -55,6 +55,7 @@ def test_false_alarm_classes_are_clean(rel):
     ("fn_tuple_builder.py", {"BN402:22"}),  # model, classifier = set_model()
     ("fn_model_given_its_backbone.py", {"BN404:29"}),  # holds the backbone it is given (in a dict)
     ("fn_deepcopy_model.py", {"BN404:12"}),  # ema = deepcopy(model): another model, in its mode
+    ("fn_trace_submodule.py", {"BN404:9"}),  # torch.jit.trace(model.layer1, x)
 ])
 def test_miss_classes_are_reported(rel, expected):
     assert reported(rel) == expected

@@ -465,6 +465,11 @@ class Expressions:
         name = next((k for k in V.EXPORTED if k in kwargs), None)
         node = argument(e, 0, name)  # type: ignore[arg-type]
         val = args[0] if e.args else kwargs.get(name)
+        if val is None and isinstance(node, ast.Attribute):  # `torch.jit.trace(model.layer1, x)`: a part of a model
+            d = dotted(node)
+            root = d.split(".", 1)[0] if d else None
+            if root and self.walk.is_model(self.walk.key_of(ast.Name(root), flow) or root, flow):
+                val = Val(key=self.walk.canon(d, flow))
         legacy_onnx = qual == "torch.onnx.export" and any(
             k.arg == "dynamo" and const(k.value) is False for k in e.keywords
         )
