@@ -1,5 +1,8 @@
+import ast
+
 from bnlint.findings import Severity
 from bnlint.engine.rule import Example, Rule
+from bnlint.rules.bn402_inference_without_eval import is_inference_name
 from bnlint.source import EVALUATING, FROM_CALLER, Export, ModeSet
 
 
@@ -176,18 +179,32 @@ class ExportInTrainMode(Rule):
 
 def _evaluated_after(an, ex) -> bool:
     """An export of a model the function is given (``def
-    contrastive_evaluate(loader, model)``), in the mode its caller left it,
-    in a function that puts that model in eval() itself -- after the export,
-    unconditionally -- and that nothing in its file calls, nor anything in the
+    contrastive_evaluate(loader, model)``, ``detect_image(model, image)``: named
+    for inference), in the mode its caller left it, in a function that puts
+    that model in eval() itself -- in a later statement of its body, the
+    export one of its body's statements too -- and that nothing in its file calls, nor anything in the
     run with the model in eval: the function does not count on an eval-mode
     model, and the export comes first."""
     func = ex.func
-    if ex.mode != FROM_CALLER or ex.key.split(".", 1)[0] not in func.params:
+    if ex.mode != FROM_CALLER or ex.key.split(".", 1)[0] not in func.params or not is_inference_name(func.name):
         return False
     if an.has_callers(func) or an.given_in_eval(func, ex.key):
         return False  # its callers decide the mode it gets (one in another file passes it in eval)
-    return any(
-        isinstance(e, ModeSet) and e.key == ex.key and e.mode == EVALUATING and not e.guards
-        and e.node.lineno > ex.node.lineno
-        for e in an.events_of(func)
-    )
+    body = getattr(func.node, "body", [])
+
+    def statement(node) -> int | None:  # the function's own simple statement holding ``node``
+        for i, st in enumerate(body):
+            if st.lineno <= node.lineno <= st.end_lineno:
+                return i if isinstance(st, (ast.Expr, ast.Assign, ast.AnnAssign)) else None
+        return None
+
+    at = statement(ex.node)
+    if at is None:
+        return False  # under a branch: `if export_path: trace(...); return`
+    for e in an.events_of(func):
+        later = statement(e.node) if isinstance(e, ModeSet) and e.key == ex.key and e.mode == EVALUATING else None
+        if later is not None and later > at and not any(
+            isinstance(st, (ast.Return, ast.Raise)) for st in body[at + 1:later]
+        ):
+            return True
+    return False

@@ -118,3 +118,42 @@ def test_huge_model_stays_small_in_memory():
     found = json.loads(body)["findings"]
     assert {f["code"] for f in found} == {"BN101", "BN301"}, (body, out.stderr)
     assert maxrss_kb < 1.5 * 1024 * 1024, f"peak RSS {maxrss_kb / 1024:.0f} MB"
+
+
+def test_shape_only_layers_give_dense_outputs_as_torch_does():
+    # BatchNorm/activation/dropout outputs are computed shape-only on meta; for
+    # a sliced or expanded input torch's result is dense, so a .view() after
+    # it works -- the shape run must not fail where the real forward does not.
+    import torch
+    import torch.nn as nn
+
+    from bnlint.inputs import InputSpec
+    from bnlint.model.shapes import propagate
+
+    class Sliced(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 8, 3, padding=1)
+            self.bn = nn.BatchNorm2d(8)
+            self.act = nn.ReLU()
+            self.fc = nn.Linear(8 * 16 * 32, 10)
+
+        def forward(self, x):
+            x = self.bn(self.conv(x)[:, :, ::2])  # every other row: not contiguous
+            return self.fc(self.act(x).view(x.size(0), -1))
+
+    class Expanded(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.query = nn.Parameter(torch.zeros(1, 4, 8))
+            self.drop = nn.Dropout(0.1)
+
+        def forward(self, x):
+            return self.drop(self.query.expand(x.size(0), -1, -1)).view(x.size(0), -1)
+
+    for cls, shape in ((Sliced, (2, 3, 32, 32)), (Expanded, (2, 3))):
+        cls().eval()(torch.randn(*shape))  # real torch: fine
+        with torch.device("meta"):
+            model = cls()
+        info = propagate(model, InputSpec((shape,), ("float32",), "test"))
+        assert info.error is None, (cls.__name__, info.error)

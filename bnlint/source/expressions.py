@@ -114,7 +114,10 @@ class Expressions:
         Dropout when one of them may)."""
         self._children(e, flow)
         table = e.value
-        if isinstance(table, ast.Name) and table.id not in self.walk.func.locals and table.id not in flow.modes:
+        func = self.walk.func
+        if isinstance(table, ast.Name) and table.id not in flow.modes and (
+            func.is_module or (table.id not in func.locals and table.id not in func.params)
+        ):  # the module's own name, not a local or a parameter of the same name
             table = self.structure.module_value(table.id)
         if not isinstance(table, ast.Dict) or not table.values or None in table.keys:
             return None
@@ -217,8 +220,10 @@ class Expressions:
                 return None
             if V.is_wrapper(qual) and args:
                 return args[0]
-            if qual in ("copy.deepcopy", "copy.copy") and args and args[0] is not None and len(e.args) == 1:
+            if qual == "copy.deepcopy" and args and args[0] is not None and len(e.args) == 1:
                 return self._copy_of(args[0], flow)
+            if qual == "copy.copy" and args and len(e.args) == 1:
+                return args[0]  # a shallow copy shares the submodules: their modes are the original's
             fresh = self.structure.fresh(qual, e)
             if fresh is not None and fresh.mode == TRAINING:
                 fresh = self._holding(fresh, qual, e, args, kwargs, flow)
@@ -466,10 +471,7 @@ class Expressions:
         node = argument(e, 0, name)  # type: ignore[arg-type]
         val = args[0] if e.args else kwargs.get(name)
         if val is None and isinstance(node, ast.Attribute):  # `torch.jit.trace(model.layer1, x)`: a part of a model
-            d = dotted(node)
-            root = d.split(".", 1)[0] if d else None
-            if root and self.walk.is_model(self.walk.key_of(ast.Name(root), flow) or root, flow):
-                val = Val(key=self.walk.canon(d, flow))
+            val = self._part(node, flow)
         legacy_onnx = qual == "torch.onnx.export" and any(
             k.arg == "dynamo" and const(k.value) is False for k in e.keywords
         )
@@ -481,6 +483,23 @@ class Expressions:
                 e, walk.func, val.key or self.structure.source_of(node), mode, qual,
                 walk.liveness(val.key) if val.key else val.live,
             ))
+
+    def _part(self, node: ast.Attribute, flow: Flow) -> Val | None:
+        """``model.layer1`` of a model built as a class of the checked tree
+        whose ``self.layer1`` may hold BatchNorm or Dropout (every assignment
+        of it read): that part, in the model's mode. A part of a library's
+        model is not known to hold any (``resnet18().fc`` is a Linear)."""
+        walk = self.walk
+        d = dotted(node)
+        if d is None or d.count(".") < 1:
+            return None
+        root, attr = d.split(".")[:2]
+        key = walk.key_of(ast.Name(root), flow) or root
+        arch = walk.built.get(key)
+        found = self.structure.arch_class(arch) if arch and walk.is_model(key, flow) else None
+        if found is None or found[0].attribute_live(found[0].classes[found[1]], attr) is not True:
+            return None
+        return Val(key=walk.canon(d, flow))
 
     def set_mode(
         self, node: ast.AST, key: str, mode: Mode, flow: Flow, via: str | None = None, evals: bool = False,

@@ -555,10 +555,14 @@ class FileStructure:
         calls in arguments are read by :meth:`args_live`)."""
         if call is None:
             return False
-        given = info.given_modules()
+        # a parameter named for a network (`backbone`, `encoder`, `features`): `activation=F.relu`
+        # is stored and called the same way, and holds nothing
+        given = [(i, p) for i, p in info.given_modules() if V.looks_like_model_name(p) or p in _MODULE_PARAMS]
 
         def unread(arg: ast.AST) -> bool:
-            return not isinstance(arg, ast.Constant) and not any(isinstance(n, ast.Call) for n in ast.walk(arg))
+            if isinstance(arg, ast.Constant) or any(isinstance(n, ast.Call) for n in ast.walk(arg)):
+                return False
+            return not (self.imports.qualify(arg) or "").startswith("torch.")  # F.relu, torch.tanh
 
         for i, arg in enumerate(call.args):
             if isinstance(arg, ast.Starred):
@@ -801,6 +805,11 @@ def _literal_all(tree: ast.Module) -> "set[str] | None":
                 return set(value)
             return None
     return None
+
+
+# Constructor parameters that hold a network given from outside, besides the
+# names models go by (vocabulary.looks_like_model_name).
+_MODULE_PARAMS = frozenset({"features", "body", "trunk", "blocks", "layers", "module", "modules", "base", "arch"})
 
 
 def class_ref(structure: FileStructure, name: str) -> str:
