@@ -29,6 +29,7 @@ class ClassInfo:
     methods: dict[str, "Func"] = field(default_factory=dict)  # walked methods (not of managed classes)
     parents: list["ClassInfo"] = field(default_factory=list)  # bases defined in the file
     _names: set[str] | None = None
+    _given: list[tuple[int, str]] | None = None
 
     @property
     def names(self) -> set[str]:
@@ -54,7 +55,12 @@ class ClassInfo:
         """The constructor's parameters (position after ``self``, name) that
         end up as a submodule the class calls: ``self.backbone =
         backbone["backbone"]`` with ``self.backbone(x)`` in a method. An
-        instance holds what it is given there."""
+        instance holds what it is given there. (Read once per class.)"""
+        if self._given is None:
+            self._given = self._given_modules()
+        return self._given
+
+    def _given_modules(self) -> list[tuple[int, str]]:
         init = next((n for n in self.node.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
         if init is None:
             return []
@@ -398,8 +404,8 @@ class FileStructure:
         return referenced_class(arch) or self.foreign_class(arch)
 
     def builds_no_layers(self, qual: str) -> bool:
-        """Whether ``qual`` is a model class of the checked tree whose own
-        body builds no BatchNorm or Dropout: what it holds of them, it is given."""
+        """Whether ``qual`` is a class of the checked tree whose own body
+        builds no BatchNorm or Dropout: what it holds of them, it is given."""
         found = self.arch_class(qual)
         return found is not None and not found[0].class_is_live(found[1])
 

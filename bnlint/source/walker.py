@@ -55,13 +55,14 @@ def _iterated(loop: ast.stmt) -> ast.AST | None:
 
 
 def _passed_back(stmt: ast.AST, name: str) -> bool:
-    """``name = f(..., name, ...)`` (or ``name, other = f(name, other)``):
-    ``name`` is handed to the call whose result it is bound to."""
+    """``name = f(..., name, ...)`` (or ``name, other = f(name, other)``,
+    ``self.model = prepare(self.model)``): ``name`` is handed to the call whose
+    result it is bound to."""
     value = getattr(stmt, "value", None)
     if not isinstance(value, ast.Call):
         return False
     args = [*value.args, *(k.value for k in value.keywords)]
-    return any(isinstance(a, ast.Name) and a.id == name for a in args)
+    return any(dotted(a) == name for a in args)  # `model`, or `self.model`
 
 
 def _trained_in(loop: ast.stmt, imports) -> frozenset:
