@@ -178,12 +178,12 @@ class ExportInTrainMode(Rule):
 
 
 def _evaluated_after(an, ex) -> bool:
-    """An export of a model the function is given (``def
-    contrastive_evaluate(loader, model)``, ``detect_image(model, image)``: named
-    for inference), in the mode its caller left it, in a function that puts
-    that model in eval() itself -- in a later statement of its body, the
-    export one of its body's statements too -- and that nothing in its file calls, nor anything in the
-    run with the model in eval: the function does not count on an eval-mode
+    """An export of a model the function is given, in the mode its caller
+    left it, in a function named for inference (``detect_image(model,
+    image)``) that puts that model in eval() itself in a later statement of
+    its body (the export one of its body's statements too, no return
+    between), and that nothing in its file calls, nor anything in the run
+    with the model in eval: the function does not count on an eval-mode
     model, and the export comes first."""
     func = ex.func
     if ex.mode != FROM_CALLER or ex.key.split(".", 1)[0] not in func.params or not is_inference_name(func.name):
