@@ -921,19 +921,22 @@ def test_a_model_class_picked_from_a_module_imported_by_a_computed_name(cli, tmp
     assert static_findings(cli, tmp_path, no_torch) == []
 
 
+# a training function that freezes the model it is given, then trains it in train()
+FROZEN_TRAINING = """
+def train(model, optimizer, loader):
+    for p in model.parameters():
+        p.requires_grad = False
+    model.train()
+    for x, y in loader:
+        model(x).sum().backward()
+        optimizer.step()
+"""
+
 FREEZE_AND_TRAIN = """
     import torch
     from apex import amp
     from {factory} import create_model
-
-    def train(model, optimizer, loader):
-        for p in model.parameters():
-            p.requires_grad = False
-        model.train()
-        for x, y in loader:
-            model(x).sum().backward()
-            optimizer.step()
-
+""" + textwrap.indent(FROZEN_TRAINING, "    ") + """
     def main(config, loader, accelerator):
         model = {build}
         optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
@@ -1032,15 +1035,7 @@ def test_a_model_picked_by_name_from_a_package_of_builder_functions(cli, tmp_pat
 
         parser = argparse.ArgumentParser()
         parser.add_argument("--arch", default="mobilenet")
-
-        def train(model, optimizer, loader):
-            for p in model.parameters():
-                p.requires_grad = False
-            model.train()
-            for x, y in loader:
-                model(x).sum().backward()
-                optimizer.step()
-
+    """) + FROZEN_TRAINING + textwrap.dedent("""
         def main(loader):
             args = parser.parse_args()
             model = zoo.__dict__[args.arch](num_classes=10)
@@ -1067,15 +1062,7 @@ def test_what_a_model_was_built_as_survives_a_rebinding_on_another_path(cli, tmp
     text = textwrap.dedent("""
         import torch
         from nets import Encoder
-
-        def train(encoder, optimizer, loader):
-            for p in encoder.parameters():
-                p.requires_grad = False
-            encoder.train()
-            for x, y in loader:
-                encoder(x).sum().backward()
-                optimizer.step()
-
+    """) + FROZEN_TRAINING + textwrap.dedent("""
         def main(checkpoint, loader):
             {resume}
             optimizer = torch.optim.SGD(encoder.parameters(), lr=0.1)
