@@ -179,6 +179,7 @@ class Walker:
         self.live: dict[str, bool] = {}  # key -> may hold BatchNorm/Dropout (any assignment)
         self.built: dict[str, str] = {}  # key -> what it was last built as
         self._built_under: dict[str, tuple] = {}  # key -> the branch conditions it was built under
+        self.copies: dict[str, str] = {}  # `teacher = copy.deepcopy(student)`: teacher -> student
         # a name assigned a model class -> what calling it builds; until the
         # name holds a model on the path (`model = model(n_classes)`)
         self.makers: dict[str, Val] = {}
@@ -265,6 +266,8 @@ class Walker:
         not say it evaluates (a validation/test loader, an evaluation name)."""
         if self.loops and name in _trained_in(self.loops[-1], self.structure.imports):
             return True
+        if self.loops and self.copies.get(name) in _trained_in(self.loops[-1], self.structure.imports):
+            return True  # a copy of the model the loop trains: a mean teacher, a momentum encoder (BYOL, MoCo)
         if not self.loops and not self.func.is_module and name in _trained_in(self.func.node, self.structure.imports):
             return True  # a one-step function (a DQN's optimize_model(): the target network's forward, then the step)
         if key not in self.trained_on_purpose:
@@ -332,6 +335,15 @@ class Walker:
         d = dotted(target)
         if d is None:
             return
+        value = getattr(stmt, "value", None)
+        copied = (
+            dotted(value.args[0]) if isinstance(value, ast.Call) and len(value.args) == 1
+            and self.structure.imports.qualify(value.func) == "copy.deepcopy" else None
+        )
+        if copied:
+            self.copies[d] = copied
+        else:
+            self.copies.pop(d, None)
         if val is not None and val.makes is not None:  # `model = _get_model_instance(name)`: a class
             self.makers[d] = val.makes
             return
