@@ -138,21 +138,25 @@ class Expressions:
         """What calling ``v`` -- a model class, a builder, or a function of the
         checked tree returning a new model -- certainly builds; None otherwise."""
         qual = self.imports.qualify(v)
-        if qual is None and isinstance(v, ast.Name) and v.id in self.structure.classes:
-            qual = v.id
-        fresh = self.structure.fresh(qual) if qual is not None else None
+        if qual is not None:
+            return self._made_by_name(qual)
+        if isinstance(v, ast.Name) and v.id in self.structure.classes:
+            return _new_model(self.structure.fresh(v.id))
+        if isinstance(v, ast.Name) and v.id in self.structure.functions:
+            summary = self.walk.summary(self.structure.functions[v.id])
+            return _new_model(summary.returns if summary is not None else None)
+        return None
+
+    def _made_by_name(self, qual: str) -> Val | None:
+        """:meth:`_made_by` for a qualified name: a class or builder, or a
+        builder function of another module of the checked tree."""
+        fresh = self.structure.fresh(qual)
         if fresh is None:
-            summary = None
-            if isinstance(v, ast.Name) and qual is None and v.id in self.structure.functions:
-                summary = self.walk.summary(self.structure.functions[v.id])
-            elif qual is not None:
-                found = self.structure.foreign(qual)
-                if found is not None and found[1] in found[0].functions:
-                    summary = self.walk.foreign(found[0], found[0].functions[found[1]])
-            fresh = summary.returns if summary is not None else None
-        if fresh is None or fresh.key is not None or fresh.mode != TRAINING:
-            return None
-        return fresh
+            found = self.structure.foreign(qual)
+            if found is not None and found[1] in found[0].functions:
+                summary = self.walk.foreign(found[0], found[0].functions[found[1]])
+                fresh = summary.returns if summary is not None else None
+        return _new_model(fresh)
 
     def _named(self, e: ast.NamedExpr, flow: Flow) -> Val | None:
         val = self.expr(e.value, flow)
@@ -325,18 +329,10 @@ class Expressions:
             picked = self.structure.constants().get(name.id, ...)
         elif picked is ... and isinstance(name, ast.Attribute):  # args.arch: the argument's default
             picked = self.structure.constants().get(f"<argument>.{name.attr}", ...)
-        if isinstance(picked, str):
-            if V.is_builder(f"{module}.{picked}"):
-                return Val(mode=TRAINING, arch=f"{module}.{picked}")
-            fresh = self.structure.fresh(f"{module}.{picked}")
-            if fresh is not None:
-                return fresh
-            found = self.structure.foreign(f"{module}.{picked}")
-            if found is not None and found[1] in found[0].functions:  # a builder function of the tree
-                summary = self.walk.foreign(found[0], found[0].functions[found[1]])
-                ret = summary.returns if summary is not None else None
-                if ret is not None and ret.key is None and ret.mode == TRAINING:  # a new model, certainly
-                    return ret
+        if isinstance(picked, str):  # the builder, class or builder function of the tree it names
+            made = self._made_by_name(f"{module}.{picked}")
+            if made is not None:
+                return made
         if V.is_builder(f"{module}.resnet50"):
             return Val(mode=TRAINING)  # one of torchvision's / timm's models
         other = self.structure.module_structure(module)
@@ -676,6 +672,11 @@ class Expressions:
         ast.NamedExpr: _named,
         **dict.fromkeys(_COMPREHENSIONS, _comprehension),
     }
+
+
+def _new_model(val: Val | None) -> Val | None:
+    """``val`` when it is a new model, certainly (no alias, in train mode)."""
+    return val if val is not None and val.key is None and val.mode == TRAINING else None
 
 
 _VOLATILE = "a volatile input (Variable(..., volatile=True): no gradients, the pre-0.4 no_grad)"
