@@ -9,7 +9,9 @@ The layers, each on the ones before it:
   code's naming conventions) mean;
 * :mod:`~bnlint.source.flow` -- modes, and the flow state one path carries
   (fork / join);
-* :mod:`~bnlint.source.structure` -- classes, functions, what constructors build;
+* :mod:`~bnlint.source.liveness` and :mod:`~bnlint.source.structure` --
+  what a class or function may hold (BatchNorm, Dropout); classes, functions,
+  what constructors build;
 * :mod:`~bnlint.source.facts` -- what a walk records and rules read;
 * :mod:`~bnlint.source.expressions` and :mod:`~bnlint.source.walker` -- the
   walk of one function: expressions and calls, statements;

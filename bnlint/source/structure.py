@@ -1,5 +1,6 @@
 """The file's structure, before any flow: its classes (which are models,
-which may hold BatchNorm or Dropout, which manage their own modes), its
+which may hold BatchNorm or Dropout -- :mod:`~bnlint.source.liveness` --,
+which manage their own modes), its
 functions and methods with their parameters and locals, what a call of a
 plain name or ``self.method`` resolves to, and what a constructor builds --
 also for classes imported from a file beside this one, which is parsed (never
@@ -14,7 +15,8 @@ from dataclasses import dataclass, field
 
 from bnlint.source import vocabulary as V
 from bnlint.source.flow import TRAINING, Val
-from bnlint.source.syntax import FUNCTIONS, Imports, argument, const, definitions, dotted, identifier, identifiers, own_nodes
+from bnlint.source.liveness import Liveness
+from bnlint.source.syntax import FUNCTIONS, Imports, const, definitions, dotted, identifiers, own_nodes
 
 
 @dataclass(eq=False)
@@ -129,7 +131,7 @@ class Func:
         return root in self.params or root == "self" or (not self.is_module and root not in self.locals)
 
 
-class FileStructure:
+class FileStructure(Liveness):
     """One file's classes and functions, and what its names build."""
 
     def __init__(self, path: str, text: str, tree: ast.Module, imports: Imports | None = None):
@@ -403,12 +405,6 @@ class FileStructure:
             return self, arch
         return referenced_class(arch) or self.foreign_class(arch)
 
-    def builds_no_layers(self, qual: str) -> bool:
-        """Whether ``qual`` is a class of the checked tree whose own body
-        builds no BatchNorm or Dropout: what it holds of them, it is given."""
-        found = self.arch_class(qual)
-        return found is not None and not found[0].class_is_live(found[1])
-
     def foreign_class(self, qual: str) -> "tuple[FileStructure, str] | None":
         """A class imported from a module of the user's own (``from model
         import Net``, ``from .nets import ResNet``, ``from tool.darknet import
@@ -526,215 +522,6 @@ class FileStructure:
                     return other
         return None
 
-    def attribute_live(self, cls: ClassInfo, attr: str, _seen: frozenset = frozenset()) -> bool | None:
-        """Whether ``self.<attr>`` of a class of the file may hold BatchNorm
-        or Dropout, from every assignment of it in the class: False when each
-        builds inert torch.nn layers only (or is another such attribute);
-        None when the class never assigns it."""
-        if attr in _seen:
-            return True
-        found = False
-        for node in ast.walk(cls.node):
-            if not isinstance(node, ast.Assign) or not any(dotted(t) == f"self.{attr}" for t in node.targets):
-                continue
-            found = True
-            value = node.value
-            if isinstance(value, ast.Call):
-                q = self.imports.qualify(value.func) or ""
-                if not (V.is_torch_layer(q) and self.inert_call(value)):
-                    return True
-                inner = [a for a in ast.walk(value) if isinstance(a, ast.Attribute) and dotted(a) and dotted(a).startswith("self.")]
-                if any(self.attribute_live(cls, dotted(a).split(".")[1], _seen | {attr}) is not False for a in inner):
-                    return True
-            elif dotted(value) and dotted(value).startswith("self.") and dotted(value).count(".") == 1:
-                if self.attribute_live(cls, dotted(value).split(".")[1], _seen | {attr}) is not False:
-                    return True
-            else:
-                return True
-        return False if found else None
-
-    def given_live(self, info: ClassInfo, call: ast.Call | None) -> bool:
-        """Whether a construction of ``info`` hands it a submodule that may
-        hold BatchNorm or Dropout: an argument for one of its
-        :meth:`~ClassInfo.given_modules` that is a value built elsewhere (a
-        name, a dict holding a model: what it holds is not known here; the
-        calls in arguments are read by :meth:`args_live`)."""
-        if call is None:
-            return False
-        # a parameter named for a network (`backbone`, `encoder`, `features`): `activation=F.relu`
-        # is stored and called the same way, and holds nothing
-        given = [(i, p) for i, p in info.given_modules() if V.looks_like_model_name(p) or p in _MODULE_PARAMS]
-
-        def unread(arg: ast.AST) -> bool:
-            if isinstance(arg, ast.Constant) or any(isinstance(n, ast.Call) for n in ast.walk(arg)):
-                return False
-            return not (self.imports.qualify(arg) or "").startswith("torch.")  # F.relu, torch.tanh
-
-        for i, arg in enumerate(call.args):
-            if isinstance(arg, ast.Starred):
-                return bool(given)
-            if any(i == j for j, _ in given) and unread(arg):
-                return True
-        names = {p for _, p in given}
-        return any(k.arg in names and unread(k.value) for k in call.keywords)
-
-    def args_live(self, call: ast.Call | None) -> bool:
-        """Whether a construction's arguments build BatchNorm or Dropout:
-        ``VGG(make_layers(cfg, batch_norm=True))`` holds the layers its
-        argument builds, though VGG's own body builds none. Only calls in the
-        arguments count (a plain name may hold anything, or nothing)."""
-        if call is None:
-            return False
-        for arg in (*call.args, *(k.value for k in call.keywords)):
-            for node in ast.walk(arg):
-                if not isinstance(node, ast.Call):
-                    continue
-                q = self.imports.qualify(node.func)
-                if q is not None:
-                    if V.is_torch_nn_class(q):
-                        if not V.is_inert_layer(q, node):
-                            return True
-                    elif V.is_builder(q):  # Net(backbone=resnet50())
-                        return True
-                    elif self.foreign(q) is not None and self._foreign_is_live(q):  # read, not guessed:
-                        return True  # `math.sqrt(n)` or `np.zeros(3)` in an argument builds no layer
-                elif isinstance(node.func, ast.Name):
-                    name = node.func.id
-                    if name in self.classes and self.class_is_live(name):
-                        return True
-                    if name in self.functions and any(V.LIVE_WORDS.search(n) for n in identifiers(self.functions[name].node)):
-                        return True
-        return False
-
-    def has_batchnorm(self, name: str) -> bool:
-        """Whether a class of the file builds BatchNorm layers: itself (a
-        BatchNorm layer, ``self.f = resnet18()``), a base of the file, or a class
-        of the file it uses."""
-        seen: set[str] = set()
-        pending = [name]
-        while pending:
-            info = self.classes[pending.pop()]
-            if info.name in seen:
-                continue
-            seen.add(info.name)
-            if any("BatchNorm" in n for n in info.names):
-                return True
-            for node in ast.walk(info.node):
-                if isinstance(node, ast.Call):
-                    q = self.imports.qualify(node.func)
-                    if q and V.is_builder(q) and V.names_batchnorm_architecture(q):
-                        return True
-            pending.extend(p.name for p in info.parents)
-            pending.extend(n for n in self.classes if n in info.names and n != info.name)
-        return False
-
-    def inert_call(self, call: ast.Call) -> bool:
-        """A ``torch.nn`` construction that certainly holds no BatchNorm or
-        Dropout (``nn.Linear``, ``nn.Sequential`` of such layers)."""
-        for node in ast.walk(call):
-            if isinstance(node, ast.keyword) and node.arg == "track_running_stats":
-                return False  # an InstanceNorm with running statistics depends on the mode
-            if isinstance(node, ast.Call):
-                q = self.imports.qualify(node.func) or ""
-                if V.is_torch_nn_class(q):
-                    if not V.is_inert_layer(q, node):
-                        return False
-                elif not (node is not call and q.startswith("torch.")):
-                    if q or not (isinstance(node.func, ast.Name) and node.func.id in V.BUILTINS):
-                        return False
-        return True
-
-    def _foreign_is_live(self, qual: str) -> bool:
-        """Whether calling ``qual``, a name imported from elsewhere, may build
-        BatchNorm or Dropout: a class of the checked tree as its body says, a
-        function of it when it names such a layer; anything unread may --
-        except the libraries that build no torch module at all (numpy, math,
-        the standard library's helpers, image and plotting libraries)."""
-        if qual.split(".", 1)[0] in V.NO_MODULES:
-            return False
-        found = self.foreign(qual)
-        if found is None:
-            return True
-        other, name = found
-        if name in other.classes:
-            return other.class_is_live(name)
-        return any(V.LIVE_WORDS.search(n) for n in identifiers(other.functions[name].node))
-
-    def class_is_live(self, name: str, _seen: frozenset = frozenset()) -> bool:
-        """Whether instances of a class of this file may hold BatchNorm or
-        Dropout: False only when its body builds nothing but inert torch.nn
-        layers, torch functions and other inert classes of the file."""
-        info = self.classes[name]
-        if info.live is not None:
-            return info.live
-        if ("class", name) in _seen:
-            return True
-        seen = _seen | {("class", name)}
-        live = self._names_live(info) or any(self.class_is_live(p.name, seen) for p in info.parents)
-        if not live:
-            live = self._calls_live(info.node, seen)
-        info.live = live
-        return live
-
-    def _names_live(self, info: "ClassInfo") -> bool:
-        """Whether a class's code names BatchNorm, Dropout (or RReLU, running
-        statistics): a functional dropout called with ``training=False``
-        (a constant) is off in either mode and does not count."""
-        if not any(V.LIVE_WORDS.search(n) for n in info.names):
-            return False
-        off: set[int] = set()
-        for n in ast.walk(info.node):
-            if isinstance(n, ast.Call) and const(argument(n, 2, "training")) is False \
-                    and (self.imports.qualify(n.func) or "").startswith("torch.nn.functional."):
-                off.update(id(m) for m in ast.walk(n.func))
-        return any(
-            V.LIVE_WORDS.search(name) for n in ast.walk(info.node)
-            if id(n) not in off and (name := identifier(n))
-        )
-
-    def function_is_live(self, name: str, _seen: frozenset = frozenset()) -> bool:
-        """Whether calling a top-level function of this file may build
-        BatchNorm or Dropout: it names such a layer, or calls a torch.nn
-        layer that is not inert, a live class or function of the file, or
-        anything unread. A tensor helper (``def cuda_variable(t): return
-        Variable(t.cuda())``) builds nothing."""
-        if ("function", name) in _seen:
-            return True
-        func = self.functions[name]
-        if any(V.LIVE_WORDS.search(n) for n in identifiers(func.node)):
-            return True
-        return self._calls_live(func.node, _seen | {("function", name)})
-
-    def _calls_live(self, tree: ast.AST, seen: frozenset) -> bool:
-        """Whether a call in ``tree`` may build BatchNorm or Dropout: a
-        torch.nn layer that is not inert, a live class or function of the file
-        (those being asked about already, ``seen``, count as live), a name of
-        another module that may, or anything unread. Method calls on self,
-        tensors and locals build nothing new; other torch calls neither."""
-        for node in ast.walk(tree):
-            if not isinstance(node, ast.Call):
-                continue
-            f = node.func
-            q = self.imports.qualify(f)
-            if q is not None:
-                if V.is_torch_nn_class(q):
-                    live = not V.is_inert_layer(q, node)
-                else:
-                    live = not q.startswith("torch.") and self._foreign_is_live(q)
-            elif isinstance(f, ast.Name):
-                if f.id in self.classes:
-                    live = self.class_is_live(f.id, seen)
-                elif f.id in self.functions:  # `return cuda_variable(torch.zeros(...))` in a method
-                    live = self.function_is_live(f.id, seen)
-                else:  # a builtin builds nothing; a parameter or local called could be anything
-                    live = f.id not in V.BUILTINS
-            else:
-                live = False
-            if live:
-                return True
-        return False
-
-
 # Absolute imports are looked for beside the file and beside this many of its
 # parent directories (a package imported from inside itself: `from tool.x
 # import Y` in `tool/`); the standard library and torch's own packages are
@@ -811,11 +598,6 @@ def _literal_all(tree: ast.Module) -> "set[str] | None":
                 return set(value)
             return None
     return None
-
-
-# Constructor parameters that hold a network given from outside, besides the
-# names models go by (vocabulary.looks_like_model_name).
-_MODULE_PARAMS = frozenset({"features", "body", "trunk", "blocks", "layers", "module", "modules", "base", "arch"})
 
 
 def class_ref(structure: FileStructure, name: str) -> str:
