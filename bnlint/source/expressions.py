@@ -224,8 +224,8 @@ class Expressions:
                 return None
             if V.is_wrapper(qual) and args:
                 return args[0]
-            if qual == "copy.deepcopy" and args and args[0] is not None and len(e.args) == 1:
-                return self._copy_of(args[0], flow)
+            if V.deep_copied(e, self.imports) is not None:
+                return self._copy_of(args[0], flow) if args[0] is not None else None
             if qual == "copy.copy" and args and len(e.args) == 1:
                 return args[0]  # a shallow copy shares the submodules: their modes are the original's
             fresh = self.structure.fresh(qual, e)

@@ -152,6 +152,13 @@ def is_wrapper(qual: str) -> bool:
     return bool(_WRAPPERS.match(qual))
 
 
+def deep_copied(expr: ast.AST | None, imports: Imports) -> ast.expr | None:
+    """What ``copy.deepcopy(x)`` copies (``x``); None for any other expression."""
+    if isinstance(expr, ast.Call) and len(expr.args) == 1 and imports.qualify(expr.func) == "copy.deepcopy":
+        return expr.args[0]
+    return None
+
+
 # -- gradients ------------------------------------------------------------------
 _NO_GRAD = {
     "torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad",

@@ -335,11 +335,7 @@ class Walker:
         d = dotted(target)
         if d is None:
             return
-        value = getattr(stmt, "value", None)
-        copied = (
-            dotted(value.args[0]) if isinstance(value, ast.Call) and len(value.args) == 1
-            and self.structure.imports.qualify(value.func) == "copy.deepcopy" else None
-        )
+        copied = dotted(V.deep_copied(getattr(stmt, "value", None), self.structure.imports))
         if copied:
             self.copies[d] = copied
         else:
