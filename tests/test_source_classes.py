@@ -33,6 +33,7 @@ def reported(rel: str) -> set[str]:
     "fp_deepcopy_of_an_eval_model.py",  # a copy of a model in eval() is in eval
     "fp_activation_given_to_a_module.py",  # MLP(16, F.relu): the function it is given holds nothing
     "fp_mean_teacher_copy.py",  # teacher = deepcopy(student), run in the student's training loop
+    "fp_models_in_a_list.py",  # [net.eval() for net in nets]: each model of the list in eval
 ])
 def test_false_alarm_classes_are_clean(rel):
     assert reported(rel) == set()
@@ -58,6 +59,7 @@ def test_false_alarm_classes_are_clean(rel):
     ("fn_model_given_its_backbone.py", {"BN404:29"}),  # holds the backbone it is given (in a dict)
     ("fn_deepcopy_model.py", {"BN404:12"}),  # ema = deepcopy(model): another model, in its mode
     ("fn_trace_submodule.py", {"BN404:21"}),  # torch.jit.trace(model.layer1, x)
+    ("fn_models_in_a_list.py", {"BN401:24", "BN402:33"}),  # nets = [Net(), Net(bn=True)], looped over
 ])
 def test_miss_classes_are_reported(rel, expected):
     assert reported(rel) == expected

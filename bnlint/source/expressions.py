@@ -82,18 +82,47 @@ class Expressions:
     def _lambda(self, e: ast.Lambda, flow: Flow) -> None:
         return None
 
-    def _comprehension(self, e: ast.AST, flow: Flow) -> None:
-        # `[m(x) for m in ensemble]`: `m` is the comprehension's own
-        names = {n.id for g in e.generators for n in ast.walk(g.target) if isinstance(n, ast.Name)}  # type: ignore[attr-defined]
+    def _comprehension(self, e: ast.AST, flow: Flow) -> Val | None:
+        """``[m(x) for m in ensemble]``: ``m`` is the comprehension's own; but
+        over a list of models (``[net.eval() for net in nets]``) it names
+        them. ``[Net() for _ in range(k)]`` is a list of new models."""
         walk = self.walk
-        outer = walk.shadowed
+        generators = e.generators  # type: ignore[attr-defined]
+        elements = [pair for g in generators for pair in walk.elements(g.target, g.iter, flow)]
+        named = {var for var, _ in elements}
+        names = {n.id for g in generators for n in ast.walk(g.target) if isinstance(n, ast.Name)} - named
+        outer, saved = walk.shadowed, {var: flow.aliases.get(var) for var in named}
         walk.shadowed = outer | names
         try:
-            for child in ast.iter_child_nodes(e):
-                self.expr(child, flow)
+            for g in generators:
+                self.expr(g.iter, flow)
+                for var, key in elements:
+                    flow.aliases[var] = key
+                for cond in g.ifs:
+                    self.expr(cond, flow)
+            vals = [self.expr(child, flow) for child in (getattr(e, "key", None), getattr(e, "elt", None),
+                                                           getattr(e, "value", None)) if child is not None]
         finally:
             walk.shadowed = outer
-        return None
+            for var, before in saved.items():
+                if before is None:
+                    flow.aliases.pop(var, None)
+                else:
+                    flow.aliases[var] = before
+        new = _new_model(vals[-1]) if isinstance(e, ast.ListComp) and vals else None
+        return replace(new, many=True) if new is not None else None
+
+    def _sequence(self, e: ast.List | ast.Tuple, flow: Flow) -> Val | None:
+        """``[Net(), Net(bn=True)]``: a list of new models, when every element is
+        one (each element's value kept, for ``a, b = Net(), Net()``)."""
+        vals = tuple(self.expr(elt, flow) for elt in e.elts)
+        if not vals or any(isinstance(elt, ast.Starred) for elt in e.elts):
+            return None
+        if any(_new_model(v) is None for v in vals):
+            return Val(parts=vals) if any(v is not None for v in vals) else None
+        archs = {v.arch for v in vals}  # type: ignore[union-attr]
+        return Val(mode=TRAINING, arch=archs.pop() if len(archs) == 1 else None,
+                   live=any(v.live for v in vals), many=True, parts=vals)  # type: ignore[union-attr]
 
     def _bin_op(self, e: ast.AST, flow: Flow) -> None:
         operands = []  # a + b + c + ...: a chain, walked without recursion
@@ -671,6 +700,8 @@ class Expressions:
         ast.BinOp: _bin_op,
         ast.NamedExpr: _named,
         **dict.fromkeys(_COMPREHENSIONS, _comprehension),
+        ast.List: _sequence,
+        ast.Tuple: _sequence,
     }
 
 

@@ -38,6 +38,9 @@ class Val:
     makes: "Val | None" = None
     # a tuple returned by a function (`return model, classifier`): what each element is
     parts: "tuple[Val | None, ...] | None" = None
+    # a list or tuple of new models (`nets = [Net(), Net(bn=True)]`): one
+    # mode for all of them -- the loops over it treat each alike
+    many: bool = False
 
 
 @dataclass

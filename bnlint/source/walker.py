@@ -180,6 +180,7 @@ class Walker:
         self.built: dict[str, str] = {}  # key -> what it was last built as
         self._built_under: dict[str, tuple] = {}  # key -> the branch conditions it was built under
         self.copies: dict[str, str] = {}  # `teacher = copy.deepcopy(student)`: teacher -> student
+        self.collections: set[str] = set()  # names of lists of new models (`nets = [Net(), Net()]`)
         # a name assigned a model class -> what calling it builds; until the
         # name holds a model on the path (`model = model(n_classes)`)
         self.makers: dict[str, Val] = {}
@@ -314,6 +315,7 @@ class Walker:
             del flow.modes[k]
         flow.aliases.pop(name, None)
         flow.ambiguous.pop(name, None)
+        self.collections.discard(name)
 
     def assign(self, target: ast.AST, val: Val | None, flow: Flow, stmt: ast.AST) -> None:
         if isinstance(target, (ast.Tuple, ast.List)):
@@ -361,6 +363,8 @@ class Walker:
         if val is not None and val.mode is not None:
             flow.modes[d] = val.mode
             flow.models.add(d)
+            if val.many:
+                self.collections.add(d)
             self.live[d] = self.live.get(d, False) or val.live
             if val.arch:
                 self.built[d] = val.arch
@@ -546,6 +550,8 @@ class Walker:
             else:
                 self.exprs.expr(s.iter, flow)
                 self.assign(s.target, None, flow, s)
+                for var, key in self.elements(s.target, s.iter, flow):  # `for net, opt in zip(nets, opts)`
+                    flow.aliases[var] = key
                 owner = self._parameters_of(s.iter, flow)
                 if owner is not None:
                     var = s.target.elts[-1] if isinstance(s.target, ast.Tuple) and s.target.elts else s.target
@@ -621,6 +627,22 @@ class Walker:
         if out is not None:
             out.aliases.pop(var, None)
         return self.block(s.orelse, out) if s.orelse and out is not None else out
+
+    def elements(self, target: ast.AST, it: ast.AST, flow: Flow) -> list[tuple[str, str]]:
+        """The loop variables that name the elements of a list of models, each
+        with that list's key: ``for net in nets``, ``for i, net in
+        enumerate(nets)``, ``for net, opt in zip(nets, opts)``."""
+        if isinstance(target, ast.Name):
+            key = self.key_of(it, flow)
+            return [(target.id, key)] if key in self.collections else []
+        if not (isinstance(target, ast.Tuple) and isinstance(it, ast.Call) and isinstance(it.func, ast.Name)
+                and self.structure.imports.qualify(it.func) is None and not it.keywords):
+            return []
+        if it.func.id == "enumerate" and len(target.elts) == 2 and len(it.args) == 1:
+            return self.elements(target.elts[1], it.args[0], flow)
+        if it.func.id == "zip" and len(target.elts) == len(it.args):
+            return [pair for t, a in zip(target.elts, it.args) for pair in self.elements(t, a, flow)]
+        return []
 
     def _parameters_of(self, it: ast.AST, flow: Flow) -> str | None:
         if (
