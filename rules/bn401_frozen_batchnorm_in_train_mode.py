@@ -5,7 +5,8 @@ from typing import Iterator
 from bnlint.findings import FixSafety, Severity
 from bnlint.engine.rule import Example, Rule
 from bnlint.model import layers as L
-from bnlint.source import EVAL, TRAIN, FileStructure, Freeze, Func, ModeSet, SourceAnalysis, Step, Thaw
+from bnlint.source import EVAL, TRAIN, TRAINING, FileStructure, Freeze, Func, ModeSet, Reentry, SourceAnalysis, Step, Thaw
+from bnlint.source.structure import arch_members
 from bnlint.source.walker import exclusive
 from bnlint.source.syntax import const, dotted, identifiers
 from bnlint.source.vocabulary import names_batchnorm_architecture
@@ -149,15 +150,25 @@ class FrozenBatchNormInTrainMode(Rule):
                     e.mode for e in an.events_of(func)
                     if isinstance(e, ModeSet) and e.key == root and not exclusive(e.guards, guards)
                 ]
-                if any(EVAL in m for m in modes) and not any(TRAIN in m for m in modes):
+                # ... unless a loop's first iteration certainly trains it in
+                # train mode (a probe whose eval() comes in validate(), after
+                # the first epoch's steps)
+                first_in_train = any(
+                    step.trains.get(root) == TRAINING and not exclusive(step.guards, guards)
+                    for loop in an.events_of(func) if isinstance(loop, Reentry) for step in loop.entry
+                )
+                probe = any(EVAL in m for m in modes) and not any(TRAIN in m for m in modes)
+                if probe and not first_in_train:
                     continue
                 seen.add((id(node), key))
                 via = via or fz.via
                 how = f"by {via}()" if via else "with requires_grad=False"
+                until = " until its first eval()" if probe else ""
                 yield ctx.report(
                     self,
-                    f"'{key}' ({arch}, which has BatchNorm layers) is frozen {how}, but the script "
-                    "trains with its BatchNorm layers in training mode: their running statistics "
+                    f"'{key}' ({arch}{'' if arch.endswith('each') else ', which'} has BatchNorm layers) is "
+                    f"frozen {how}, but the script "
+                    f"trains with its BatchNorm layers in training mode{until}: their running statistics "
                     "keep updating from the new data",
                     node,
                 )
@@ -377,6 +388,14 @@ def batchnorm_architecture(structure: FileStructure, arch: str | None) -> str | 
     has BatchNorm layers, readably; None when it has none or unknown."""
     if arch is None:
         return None
+    members = arch_members(arch)
+    if len(members) > 1:  # built from a registry by name: each choice has BatchNorm
+        shown = [batchnorm_architecture(structure, a) for a in members]
+        if None in shown:
+            return None
+        names = sorted({n.removeprefix("class ") for n in shown})  # type: ignore[union-attr]
+        more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+        return f"one of {', '.join(names[:3])}{more}, picked by name; each"
     found = structure.arch_class(arch)
     if found is not None:
         other, name = found

@@ -23,13 +23,13 @@ Heuristics that one rule uses live in that rule's file."""
 
 from bnlint.source.context import SourceContext
 from bnlint.source.facts import CallOf, Export, Freeze, ModelCall, ModeSet, Reentry, Step, Thaw
-from bnlint.source.flow import EVAL, EVALUATING, FROM_CALLER, TRAIN, Mode
+from bnlint.source.flow import EVAL, EVALUATING, FROM_CALLER, TRAIN, TRAINING, Mode
 from bnlint.source.interproc import SourceAnalysis
 from bnlint.source.structure import CycleMemo, FileStructure, Func
 from bnlint.source.syntax import parse
 
 __all__ = [
-    "EVAL", "EVALUATING", "FROM_CALLER", "TRAIN", "CallOf", "CycleMemo", "Export", "FileStructure", "Freeze",
+    "EVAL", "EVALUATING", "FROM_CALLER", "TRAIN", "TRAINING", "CallOf", "CycleMemo", "Export", "FileStructure", "Freeze",
     "Func", "Mode", "ModelCall", "ModeSet", "Reentry", "SourceAnalysis", "SourceContext", "Step", "Thaw",
     "parse",
 ]

@@ -144,22 +144,32 @@ class Expressions:
         self._children(e, flow)
         table = e.value
         func = self.walk.func
+        module = None  # the module of the checked tree the table was imported from
         if isinstance(table, ast.Name) and table.id not in flow.modes and (
             func.is_module or (table.id not in func.locals and table.id not in func.params)
         ):  # the module's own name, not a local or a parameter of the same name
-            table = self.structure.module_value(table.id)
+            qual = self.imports.qualify(table)
+            if qual is None:
+                table = self.structure.module_value(table.id)
+            else:  # `from models import model_dict`: a table of models/__init__.py
+                module, _, name = qual.rpartition(".")
+                other = self.structure.module_structure(module) if module else None
+                table = other.module_value(name) if other is not None else None
         if not isinstance(table, ast.Dict) or not table.values or None in table.keys:
             return None
         built = []
         for v in table.values:
-            fresh = self._made_by(v) if isinstance(v, (ast.Name, ast.Attribute)) else None
+            if module is not None:  # a name of that module, as this file reaches it
+                fresh = self._made_by_name(f"{module}.{v.id}") if isinstance(v, ast.Name) else None
+            else:
+                fresh = self._made_by(v) if isinstance(v, (ast.Name, ast.Attribute)) else None
             if fresh is None:
                 return None
             built.append(fresh)
         archs = {b.arch for b in built}
         return Val(makes=Val(
             mode=frozenset().union(*(b.mode for b in built)),
-            arch=archs.pop() if len(archs) == 1 else None,
+            arch=archs.pop() if len(archs) == 1 else self.structure.any_of(archs),
             live=any(b.live for b in built),
         ))
 

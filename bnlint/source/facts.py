@@ -138,3 +138,4 @@ class Reentry:
     first: list  # the facts of one pass of the body
     again: list[Step]  # the training steps of the next pass
     live: dict[str, bool | None]  # liveness of the models the body puts in eval
+    entry: list[Step] = field(default_factory=list)  # the training steps of the first iteration

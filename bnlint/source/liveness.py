@@ -114,7 +114,10 @@ class Liveness:
     def has_batchnorm(self, name: str) -> bool:
         """Whether a class of the file builds BatchNorm layers: itself (a
         BatchNorm layer, ``self.f = resnet18()``), a base of the file, or a class
-        of the file it uses."""
+        of the file it uses -- also through the file's functions and
+        module-level tables it names (``model_fun, dim_in = model_dict[name]``
+        with ``model_dict = {"resnet50": [resnet50, 2048]}`` and ``def
+        resnet50(): return ResNet(Bottleneck, ...)``)."""
         seen: set[str] = set()
         pending = [name]
         while pending:
@@ -130,8 +133,28 @@ class Liveness:
                     if q and V.is_builder(q) and V.names_batchnorm_architecture(q):
                         return True
             pending.extend(p.name for p in info.parents)
-            pending.extend(n for n in self.classes if n in info.names and n != info.name)
+            pending.extend(n for n in self._classes_named(info.names) if n != info.name)
         return False
+
+    def _classes_named(self, names: set[str]) -> set[str]:
+        """The classes of the file among ``names``, or named by the functions
+        and the module-level values (assigned once) among them, transitively."""
+        found: set[str] = set()
+        seen: set[str] = set()
+        pending = list(names)
+        while pending:
+            n = pending.pop()
+            if n in seen:
+                continue
+            seen.add(n)
+            if n in self.classes:
+                found.add(n)
+                continue
+            func = self.functions.get(n)
+            value = func.node if func is not None else self.module_value(n)
+            if value is not None:
+                pending.extend(sub.id for sub in ast.walk(value) if isinstance(sub, ast.Name))
+        return found
 
     def inert_call(self, call: ast.Call) -> bool:
         """A ``torch.nn`` construction that certainly holds no BatchNorm or

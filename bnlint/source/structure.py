@@ -398,6 +398,15 @@ class FileStructure(Liveness):
         found = self.foreign_class(arch)
         return class_ref(*found) if found is not None else arch
 
+    def any_of(self, archs: set) -> str | None:
+        """One architecture for a value built as any of ``archs`` (a registry
+        picked from by name): each made portable, joined by ``|``; None when
+        one of them is unknown. :func:`arch_members` splits it again; asked
+        for its class, it has none."""
+        if not archs or None in archs:
+            return None
+        return _ANY_OF.join(sorted(self.portable_arch(a) for a in archs))  # type: ignore[misc]
+
     def arch_class(self, arch: str) -> "tuple[FileStructure, str] | None":
         """The class of the checked tree that ``arch`` names, as seen from
         this file: one of its own, one it imports, or a :func:`class_ref`."""
@@ -598,6 +607,14 @@ def _literal_all(tree: ast.Module) -> "set[str] | None":
                 return set(value)
             return None
     return None
+
+
+_ANY_OF = "|"
+
+
+def arch_members(arch: str) -> list[str]:
+    """The architectures a value may have been built as (see :meth:`FileStructure.any_of`)."""
+    return arch.split(_ANY_OF)
 
 
 def class_ref(structure: FileStructure, name: str) -> str:

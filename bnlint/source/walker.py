@@ -580,10 +580,15 @@ class Walker:
         assert head is not None
         mark = len(self.sink) if self.sink is not None else 0
         end, breaks = self.body(s, head.fork())
-        if self.sink is not None and end is not None and not self._probing:
-            self.reentry(s, end, self.sink[mark:])
-        if self.sink is not None and not self._probing and head.signature() != flow.signature():
-            self.first_iteration(s, flow, self.sink[mark:])
+        if self.sink is not None and not self._probing:
+            facts = self.sink[mark:]
+            # the first iteration, walked from the state before the loop (the
+            # head joins it with where each iteration ends)
+            first = self._probe(s, flow.fork()) if head.signature() != flow.signature() else None
+            if end is not None:
+                self.reentry(s, end, facts, first if first is not None else facts)
+            if first is not None:
+                self.first_iteration(facts, first)
         after = Flow.join(head, end)
         if s.orelse:  # runs when the loop ends without a break
             after = self.block(s.orelse, after)
@@ -655,12 +660,13 @@ class Walker:
                 return key
         return None
 
-    def reentry(self, loop: ast.stmt, end: Flow, facts: list) -> None:
+    def reentry(self, loop: ast.stmt, end: Flow, facts: list, first: list) -> None:
         """A loop that puts a model in eval and trains: walk its body once
         more from where the *next* iteration starts (the end of this one),
         taking each eval() after which the body sets that model's mode no
-        more as run, and record that pass's training steps (a
-        :class:`~bnlint.source.facts.Reentry`). The pass changes nothing else."""
+        more as run, and record that pass's training steps, with those of the
+        first iteration (``first``: its facts), in a
+        :class:`~bnlint.source.facts.Reentry`. The pass changes nothing else."""
         evals = [f for f in facts if isinstance(f, ModeSet) and f.evals]
         if not evals or not any(isinstance(f, Step) for f in facts):
             return
@@ -672,21 +678,24 @@ class Walker:
         start.modes.update({k: EVALUATING for k, f in last.items() if f.evals and EVAL in end.mode(k)})
         live = {f.key: self.liveness(f.key) for f in evals}
         probe = self._probe(loop, start)
-        self.emit(Reentry(loop, self.func, list(facts), [f for f in probe if isinstance(f, Step)], live))
+        self.emit(Reentry(
+            loop, self.func, list(facts), [f for f in probe if isinstance(f, Step)], live,
+            [f for f in first if isinstance(f, Step)],
+        ))
 
-    def first_iteration(self, loop: ast.stmt, entry: Flow, facts: list) -> None:
+    def first_iteration(self, facts: list, first: list) -> None:
         """The loop head joins the state before the loop with where each
         iteration ends, so a model the body puts in eval is "train or eval"
         at the head, and a forward, an export or a helper call before that
         eval() is not certainly in training mode -- though on the first
         iteration it is (``for f in files: predict(net=net, ...)`` where
-        ``predict`` exports, then calls ``net.eval()``). Walk the body once
-        more from the state before the loop, and add each model call, export
-        and call of a file's function of that pass whose modes differ from
-        the joined pass's. The pass changes nothing else."""
+        ``predict`` exports, then calls ``net.eval()``). Of the body's pass
+        from the state before the loop (``first``, its facts), add each model
+        call, export and call of a file's function whose modes differ from
+        the joined pass's (``facts``)."""
         kinds = (ModelCall, Export, CallOf, ForeignCall)
         joined = {(id(f.node), type(f)): f for f in facts if isinstance(f, kinds)}
-        for f in self._probe(loop, entry.fork()):
+        for f in first:
             twin = joined.get((id(f.node), type(f))) if isinstance(f, kinds) else None
             if twin is not None and _modes(f) != _modes(twin):
                 self.emit(f)
