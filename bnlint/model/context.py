@@ -30,18 +30,19 @@ class ModuleState:
 def _train_mode_snapshot(model: nn.Module) -> dict[str, ModuleState]:
     """Put the model in training mode the way a training loop does (honouring
     an overridden ``train()``), record every module's state, restore."""
-    before = {id(m): m.training for m in model.modules()}
+    named = list(model.named_modules())
+    before = [m.training for _, m in named]
     try:
         model.train()
         snap = {}
-        for name, m in model.named_modules():
-            params = list(m.parameters(recurse=False))
+        for name, m in named:
+            params = [p for p in m._parameters.values() if p is not None]  # parameters(recurse=False), cheaper
             frozen = all(not p.requires_grad for p in params) if params else None
             snap[name] = ModuleState(m.training, frozen)
         return snap
     finally:
-        for m in model.modules():
-            m.training = before.get(id(m), m.training)
+        for (_, m), training in zip(named, before):
+            m.training = training
 
 
 @dataclass

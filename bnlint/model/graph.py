@@ -29,16 +29,21 @@ class ModelGraph:
         self.fragments: list[Fragment] = traced.fragments
         self.opaque: list[Opaque] = traced.opaque
         self._sites = sites
+        # the module tree, walked once: rules ask for it many times (the
+        # model is not changed while it is analyzed)
+        self._named: list[tuple[str, nn.Module]] = list(model.named_modules())
+        self._by_name: dict[str, nn.Module] = dict(self._named)
         self._qualname: dict[int, str] = {}
-        for name, m in model.named_modules():
+        for name, m in self._named:
             self._qualname.setdefault(id(m), name)
         self._fragment_of: dict[fx.Node, Fragment] = {}
+        self._called: dict[fx.Node, nn.Module] = {}  # call_module node -> the module it calls
         self._calls: dict[int, list[fx.Node]] = {}
         for frag in self.fragments:
             for node in frag.graph.nodes:
                 self._fragment_of[node] = frag
                 if node.op == "call_module":
-                    m = frag.root.get_submodule(node.target)
+                    m = self._called[node] = frag.root.get_submodule(node.target)
                     self._calls.setdefault(id(m), []).append(node)
         self._opaque_ids = {
             id(self.module(o.qualname)) for o in self.opaque if self.module(o.qualname) is not None
@@ -47,13 +52,14 @@ class ModelGraph:
     # -- modules --------------------------------------------------------------
     def modules(self, types: type | tuple[type, ...] = nn.Module) -> Iterator[tuple[str, nn.Module]]:
         """Every (dotted path, module) of the model that is an instance of ``types``."""
-        for name, m in self.model.named_modules():
+        for name, m in self._named:
             if isinstance(m, types):
                 yield name, m
 
     def module(self, qualname: str) -> nn.Module | None:
         try:
-            return self.model.get_submodule(qualname) if qualname else self.model
+            found = self._by_name.get(qualname)
+            return found if found is not None else self.model.get_submodule(qualname)
         except AttributeError:
             return None
 
@@ -70,7 +76,8 @@ class ModelGraph:
         """The module a ``call_module`` node calls (None for other nodes)."""
         if node.op != "call_module":
             return None
-        return self._fragment_of[node].root.get_submodule(node.target)
+        m = self._called.get(node)
+        return m if m is not None else self._fragment_of[node].root.get_submodule(node.target)
 
     def is_opaque(self, node: fx.Node) -> bool:
         """A call of a module whose inside could not be traced (not a torch layer)."""

@@ -161,7 +161,7 @@ def shape_only_layers(model: nn.Module) -> Iterator[None]:
         fn = table.get(getattr(type(m), "forward", None))
         if fn is None or "forward" in m.__dict__ or (hasattr(m, "training") and m.training):
             continue
-        m.forward = functools.partial(fn, m)
+        m.__dict__["forward"] = functools.partial(fn, m)  # what `m.forward = ...` stores, without its checks
         patched.append(m)
     try:
         yield
@@ -171,8 +171,14 @@ def shape_only_layers(model: nn.Module) -> Iterator[None]:
 
 
 def _on_meta(model: nn.Module) -> bool:
-    tensors = [*model.parameters(), *model.buffers()]
-    return bool(tensors) and all(t.is_meta for t in tensors)
+    seen = False
+    for m in model.modules():
+        for t in (*m._parameters.values(), *m._buffers.values()):
+            if t is not None:
+                if not t.is_meta:
+                    return False
+                seen = True
+    return seen
 
 
 def tensor_mode(model: nn.Module) -> tuple[contextlib.AbstractContextManager, str]:
@@ -222,8 +228,9 @@ def failure(exc: BaseException) -> str:
 
 def _propagate(model: nn.Module, spec: InputSpec, mode: Any, device: str, stand_ins: Any) -> ShapeInfo:
     info = ShapeInfo(spec)
+    named = list(model.named_modules())
     names: dict[int, str] = {}
-    for name, m in model.named_modules():
+    for name, m in named:
         names.setdefault(id(m), name)
 
     called: set[int] = set()
@@ -235,7 +242,7 @@ def _propagate(model: nn.Module, spec: InputSpec, mode: Any, device: str, stand_
         if args and isinstance(args[0], torch.Tensor) and id(module) in names:
             info.inputs.setdefault(names[id(module)], []).append(tuple(args[0].shape))
 
-    was_training = {id(m): m.training for m in model.modules()}
+    was_training = [m.training for _, m in named]
     handle = torch.nn.modules.module.register_module_forward_pre_hook(record)
     try:
         model.eval()  # BN in eval: no batch-size check, no stat updates
@@ -246,8 +253,8 @@ def _propagate(model: nn.Module, spec: InputSpec, mode: Any, device: str, stand_
             info.error = failure(exc)
     finally:
         handle.remove()
-        for m in model.modules():
-            m.training = was_training[id(m)]
+        for (_, m), training in zip(named, was_training):
+            m.training = training
     if stand_ins is not None:
         info.stand_ins = stand_ins.describe()
     return info

@@ -53,11 +53,17 @@ def user_line(depth: int = 1) -> Location | None:
     return None
 
 
+@functools.lru_cache(maxsize=1024)
+def _positions(code) -> tuple:
+    """A code object's instruction positions (one list per code object, not
+    per module built: a loop building 12,000 modules runs the same code)."""
+    return tuple(code.co_positions())
+
+
 def _frame_location(frame) -> Location:
     col = 1
     try:
-        positions = list(frame.f_code.co_positions())
-        pos = positions[frame.f_lasti // 2]
+        pos = _positions(frame.f_code)[frame.f_lasti // 2]
         if pos[2] is not None and pos[0] == frame.f_lineno:
             col = pos[2] + 1
     except (AttributeError, IndexError, ValueError):
