@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import operator
 import traceback
 import warnings
 from dataclasses import dataclass, field
@@ -162,8 +163,8 @@ def attributes_kept(model: nn.Module) -> Iterator[None]:
     finally:
         for m, before in saved:
             now = m.__dict__
-            if len(now) == len(before) and all(now.get(k, before) is v for k, v in before.items()):
-                continue
+            if list(now) == list(before) and all(map(operator.is_, now.values(), before.values())):
+                continue  # the same keys, in the same order, naming the same objects
             for key in [k for k in now if k not in before]:
                 del now[key]
             now.update(before)

@@ -107,7 +107,8 @@ class Liveness:
                     name = node.func.id
                     if name in self.classes and self.class_is_live(name):
                         return True
-                    if name in self.functions and any(V.LIVE_WORDS.search(n) for n in identifiers(self.functions[name].node)):
+                    fn_node = self.functions[name].node if name in self.functions else None
+                    if fn_node is not None and self._names_live(fn_node, identifiers(fn_node)):
                         return True
         return False
 
@@ -186,7 +187,8 @@ class Liveness:
         other, name = found
         if name in other.classes:
             return other.class_is_live(name)
-        return any(V.LIVE_WORDS.search(n) for n in identifiers(other.functions[name].node))
+        node = other.functions[name].node
+        return other._names_live(node, identifiers(node))
 
     def class_is_live(self, name: str, _seen: frozenset = frozenset()) -> bool:
         """Whether instances of a class of this file may hold BatchNorm or
@@ -198,25 +200,26 @@ class Liveness:
         if ("class", name) in _seen:
             return True
         seen = _seen | {("class", name)}
-        live = self._names_live(info) or any(self.class_is_live(p.name, seen) for p in info.parents)
+        live = self._names_live(info.node, info.names) or any(self.class_is_live(p.name, seen) for p in info.parents)
         if not live:
             live = self._calls_live(info.node, seen)
         info.live = live
         return live
 
-    def _names_live(self, info: "ClassInfo") -> bool:
-        """Whether a class's code names BatchNorm, Dropout (or RReLU, running
+    def _names_live(self, node: ast.AST, names: "set[str]") -> bool:
+        """Whether a class's or function's code (``node``, whose identifiers
+        are ``names``) names BatchNorm, Dropout (or RReLU, running
         statistics): a functional dropout called with ``training=False``
         (a constant) is off in either mode and does not count."""
-        if not any(V.LIVE_WORDS.search(n) for n in info.names):
+        if not any(V.LIVE_WORDS.search(n) for n in names):
             return False
         off: set[int] = set()
-        for n in ast.walk(info.node):
+        for n in ast.walk(node):
             if isinstance(n, ast.Call) and const(argument(n, 2, "training")) is False \
                     and (self.imports.qualify(n.func) or "").startswith("torch.nn.functional."):
                 off.update(id(m) for m in ast.walk(n.func))
         return any(
-            V.LIVE_WORDS.search(name) for n in ast.walk(info.node)
+            V.LIVE_WORDS.search(name) for n in ast.walk(node)
             if id(n) not in off and (name := identifier(n))
         )
 
@@ -229,7 +232,7 @@ class Liveness:
         if ("function", name) in _seen:
             return True
         func = self.functions[name]
-        if any(V.LIVE_WORDS.search(n) for n in identifiers(func.node)):
+        if self._names_live(func.node, identifiers(func.node)):
             return True
         return self._calls_live(func.node, _seen | {("function", name)})
 
