@@ -2,7 +2,7 @@ from typing import Iterator
 
 from bnlint.findings import Severity
 from bnlint.engine.rule import Example, Rule
-from bnlint.source import EVALUATING, ModeSet, Reentry, Step
+from bnlint.source import EVALUATING, Freeze, ModeSet, Reentry, Step, Thaw
 
 
 class TrainNotRestoredAfterEval(Rule):
@@ -15,7 +15,9 @@ class TrainNotRestoredAfterEval(Rule):
         loop, or in the training helper it calls) comes in between. Reported
         at the ``eval()`` that is never undone. Only a certain miss is
         reported: a ``train()`` on some paths, or a mode set from a variable,
-        counts as restored.
+        counts as restored; a model frozen whole, on every path, where the
+        loop runs (a linear probe: ``requires_grad=False`` on all of it, its
+        head re-enabled) trains in eval mode on purpose.
 
     Why is this bad?
         From the second epoch on the model trains in eval mode: dropout is
@@ -62,8 +64,12 @@ class TrainNotRestoredAfterEval(Rule):
             return
         seen = set()
         for loop in an.of(Reentry):
+            # a model frozen whole in the loop's function, on every path (all
+            # but a head re-enabled: a linear probe), trains in eval() on purpose
+            frozen = {e.key for e in an.events_of(loop.func) if isinstance(e, Freeze) and not e.guards}
+            frozen -= {e.key for e in an.events_of(loop.func) if isinstance(e, Thaw)}
             for first, key, step in _unrestored(loop):
-                if (id(first.node), key) in seen or not an.is_live(loop.func, key, loop.live[key]):
+                if (id(first.node), key) in seen or not an.is_live(loop.func, key, loop.live[key]) or key in frozen:
                     continue
                 seen.add((id(first.node), key))
                 what = f"{first.via}() puts '{key}' in eval()" if first.via else f"'{key}' is put in eval() here"
@@ -171,6 +177,26 @@ class TrainNotRestoredAfterEval(Rule):
         ),
     )
     valid = (
+        Example(
+            # a linear probe: the backbone frozen whole, trained in eval() on purpose
+            """
+            import torch
+            from torchvision import models
+
+            model = models.resnet50()
+            model.requires_grad_(False)
+            model.fc.requires_grad_(True)
+            optimizer = torch.optim.SGD(model.fc.parameters(), lr=0.1)
+            for epoch in range(10):
+                for x, y in train_loader:
+                    torch.nn.functional.cross_entropy(model(x), y).backward()
+                    optimizer.step()
+                model.eval()
+                with torch.no_grad():
+                    acc = [model(x) for x, _ in val_loader]
+            """,
+            kind="source",
+        ),
         Example(
             """
             import torch

@@ -161,7 +161,9 @@ class Walker:
         # lexical context
         self.grad_off: list[str] = [f"@{func.grad_off}"] if func.grad_off else []  # enclosing no_grad
         self.shadowed: frozenset[str] = frozenset()  # comprehension variables in scope
-        self.loop_params: dict[str, str] = {}  # `for p in x.parameters()`: p -> x
+        # `for p in x.parameters()`: p -> (x, how many branch conditions enclose the
+        # loop: those inside it pick parameters, not paths)
+        self.loop_params: dict[str, tuple[str, int]] = {}
         # the conditions of the enclosing branches, each (what it tests, whether
         # it holds here): facts carry them, so that a rule can tell that two
         # facts under contradictory conditions are on no common path
@@ -288,8 +290,12 @@ class Walker:
         if self.sink is not None:
             self.sink.append(fact)
 
-    def freeze(self, node: ast.AST, key: str, via: str | None = None) -> None:
-        self.emit(Freeze(node, self.func, key, self.built.get(key.split(".", 1)[0]), via, tuple(self.guards)))
+    def freeze(self, node: ast.AST, key: str, via: str | None = None, depth: int | None = None) -> None:
+        """A freeze of ``key``, under the enclosing branch conditions (the
+        first ``depth`` of them: ``if name not in ("fc.weight", ...)`` inside
+        a loop over the parameters chooses parameters, not a path)."""
+        guards = tuple(self.guards if depth is None else self.guards[:depth])
+        self.emit(Freeze(node, self.func, key, self.built.get(key.split(".", 1)[0]), via, guards))
 
     def forget_build(self, key: str) -> None:
         """``key`` is bound to something not known to be built as anything.
@@ -329,9 +335,9 @@ class Walker:
             value = const(stmt.value if isinstance(stmt, (ast.Assign, ast.AnnAssign)) else None)
             # `p.requires_grad = False` (or True again) inside `for p in x.parameters()`
             var = dotted(target.value)
-            owner = self.loop_params.get(var) if var else None
+            owner, depth = self.loop_params.get(var, (None, 0)) if var else (None, 0)
             if owner is not None and value is False:
-                self.freeze(stmt, owner)
+                self.freeze(stmt, owner, depth=depth)
             elif owner is not None and value is True:
                 self.emit(Thaw(stmt, self.func, owner))
         d = dotted(target)
@@ -556,7 +562,7 @@ class Walker:
                 if owner is not None:
                     var = s.target.elts[-1] if isinstance(s.target, ast.Tuple) and s.target.elts else s.target
                     if isinstance(var, ast.Name):
-                        self.loop_params = {**self.loop_params, var.id: owner}
+                        self.loop_params = {**self.loop_params, var.id: (owner, len(self.guards))}
             self.loops.append(s)
             try:
                 return self._iterate(s, flow)
