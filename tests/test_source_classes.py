@@ -35,6 +35,7 @@ def reported(rel: str) -> set[str]:
     "fp_mean_teacher_copy.py",  # teacher = deepcopy(student), run in the student's training loop
     "fp_models_in_a_list.py",  # [net.eval() for net in nets]: each model of the list in eval
     "fp_helper_with_dropout_off.py",  # a helper's F.dropout(training=False) is off in either mode
+    "fp_helper_evaluates_a_copy.py",  # model = deepcopy(model) in a helper: its modes are the copy's
 ])
 def test_false_alarm_classes_are_clean(rel):
     assert reported(rel) == set()

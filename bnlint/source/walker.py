@@ -47,6 +47,16 @@ _EVALUATION_WORDS = {
 _RECALIBRATION = {"reset_running_stats", "running_mean", "running_var", "momentum"}
 
 
+def _keys(fact) -> list[str]:
+    """The keys a fact is about."""
+    if isinstance(fact, Step):
+        return list(fact.trains)
+    if isinstance(fact, CallOf):
+        return [ck for ck, _ in fact.binding.values() if ck]
+    key = getattr(fact, "key", None)
+    return [key] if key else []
+
+
 def _iterated(loop: ast.stmt) -> ast.AST | None:
     it = getattr(loop, "iter", None)
     while isinstance(it, ast.Call) and it.args:  # enumerate(val_loader), tqdm(test_loader)
@@ -183,6 +193,9 @@ class Walker:
         self._built_under: dict[str, tuple] = {}  # key -> the branch conditions it was built under
         self.copies: dict[str, str] = {}  # `teacher = copy.deepcopy(student)`: teacher -> student
         self.collections: set[str] = set()  # names of lists of new models (`nets = [Net(), Net()]`)
+        # parameters bound to another object (`model = copy.deepcopy(model)`), each
+        # with the number of facts recorded before: later facts are not the caller's
+        self.rebound: dict[str, int] = {}
         # a name assigned a model class -> what calling it builds; until the
         # name holds a model on the path (`model = model(n_classes)`)
         self.makers: dict[str, Val] = {}
@@ -343,6 +356,13 @@ class Walker:
         d = dotted(target)
         if d is None:
             return
+        unknown = val is None or (val.key is None and val.mode is None and val.makes is None)
+        if d in self.func.params and d not in self.rebound and not (
+            val is not None and val.key is not None and (val.key == d or val.key.startswith(d + "."))
+            or unknown and d in flow.models and _passed_back(stmt, d)
+        ):  # `model = model.to(device)`, `model = accelerator.prepare(model)`, `model = model.backbone`:
+            # the caller's object (or a part of it) still
+            self.rebound[d] = len(self.main)
         copied = dotted(V.deep_copied(getattr(stmt, "value", None), self.structure.imports))
         if copied:
             self.copies[d] = copied
@@ -733,12 +753,16 @@ class Walker:
             out = Flow.join(out, state)
         keep = {
             k: v for k, v in (out.modes.items() if out is not None else ())
-            if func.is_nonlocal(k) and self.is_model(k, out)  # type: ignore[arg-type]
+            if func.is_nonlocal(k) and self.is_model(k, out) and k.split(".", 1)[0] not in self.rebound  # type: ignore[arg-type]
         }
         trains: dict[str, Mode] = {}
         evals: set[str] = set()
         uses: set[str] = set()
-        for fact in self.main:
+        for i, fact in enumerate(self.main):
+            if self.rebound and any(  # about the object a parameter was rebound to, not the caller's
+                self.rebound.get(k.split(".", 1)[0], i + 1) <= i for k in _keys(fact)
+            ):
+                continue
             if isinstance(fact, Step):
                 for k, m in fact.trains.items():
                     if func.is_nonlocal(k):
@@ -753,7 +777,10 @@ class Walker:
             elif isinstance(fact, CallOf):
                 uses.update(ck for ck, _ in fact.binding.values() if ck)
         uses = {k for k in uses if func.is_nonlocal(k)}
-        freezes = {f.key for f in self.main if isinstance(f, Freeze) and f.key.split(".", 1)[0] in func.params}
+        freezes = {
+            f.key for i, f in enumerate(self.main) if isinstance(f, Freeze)
+            and f.key.split(".", 1)[0] in func.params and self.rebound.get(f.key.split(".", 1)[0], i + 1) > i
+        }
         steps = [f for f in self.main if isinstance(f, Step)]
         train_if: dict[str, bool] = {}
         if steps:  # conditions on a parameter that every step is under
