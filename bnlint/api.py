@@ -308,12 +308,19 @@ def check_source(
     ``path_or_text`` is a path (a ``PathLike``, or a one-line string naming an
     existing file) or the source text itself (then ``filename``, default
     ``<string>``, is the path findings carry). Inline suppressions in a file
-    are honoured. Raises :class:`InternalError` when a rule crashes."""
+    are honoured. A directory, or a one-line ``*.py`` string naming no file,
+    is a :class:`UsageError` (not code to read): for a tree, where helpers of
+    one file are called from another, use :func:`check_paths` with a
+    ``Config(static=True)``. Raises :class:`InternalError` when a rule crashes."""
     config = Config(select=split_codes(select), ignore=split_codes(ignore), static=True)
     rules = config.rules()
-    is_path = isinstance(path_or_text, os.PathLike) or (
-        "\n" not in path_or_text and os.path.isfile(path_or_text)
-    )
+    one_line = not isinstance(path_or_text, os.PathLike) and "\n" not in path_or_text
+    if one_line and (os.path.isdir(path_or_text) or (
+        str(path_or_text).endswith(".py") and not os.path.isfile(path_or_text)
+    )):
+        what = "is a directory" if os.path.isdir(path_or_text) else "no such file"
+        raise UsageError(f"{path_or_text}: {what} (check_source reads one script; check_paths reads a tree)")
+    is_path = isinstance(path_or_text, os.PathLike) or (one_line and os.path.isfile(path_or_text))
     if is_path:
         path = os.fspath(path_or_text)
         try:

@@ -142,6 +142,11 @@ def test_check_source_takes_text_or_a_path(tmp_path):
     assert [x.code for x in api.check_source(str(f))] == [x.code for x in from_text]
     [bad] = api.check_source("def f(:\n", filename="bad.py")
     assert bad.code == "BN001" and bad.line == 1
+    # a path that is not a script is an error, not one line of code that finds nothing
+    with pytest.raises(UsageError, match="is a directory"):
+        api.check_source(str(tmp_path))
+    with pytest.raises(UsageError, match="no such file"):
+        api.check_source(str(tmp_path / "typo.py"))
 
 
 def test_bad_input_is_a_usage_error_not_an_exit():

@@ -243,7 +243,9 @@ class SourceAnalysis:
             return live
 
         def compute():
-            calls = self.callers_of(func)
+            # this file's calls, and those of the other files of the run (a
+            # `run_first_stage(image, pnet)` of detector.py, pnet = PNet())
+            calls = [*self.callers_of(func), *(self.outside_callers(func) if key.split(".", 1)[0] in func.params else ())]
             for c in calls:
                 bound = c.bound(key)
                 if bound is None:
@@ -252,7 +254,7 @@ class SourceAnalysis:
                 if not bound[1]:  # a new model passed straight in
                     if lv is not False:
                         return True
-                elif self.is_live(c.caller, bound[1], lv):
+                elif self._outside.get(id(c), self).is_live(c.caller, bound[1], lv):
                     return True
             return not calls
 
