@@ -217,8 +217,14 @@ class FileStructure(Liveness):
             return  # its methods are not walked: nothing more to know now
         attrs: set[str] = set()
         for sub in ast.walk(node):
-            if isinstance(sub, ast.Assign) and isinstance(sub.value, ast.Call):
-                q = self.imports.qualify(sub.value.func) or dotted(sub.value.func) or ""
+            value = sub.value if isinstance(sub, ast.Assign) else None
+            while (  # `self.onet = ONet().to(device)`, `.cuda()`: the module itself
+                isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
+                and value.func.attr in V.SELF_RETURNING and isinstance(value.func.value, ast.Call)
+            ):
+                value = value.func.value
+            if isinstance(value, ast.Call):
+                q = self.imports.qualify(value.func) or dotted(value.func) or ""
                 if self.fresh(q) is not None or q in self.classes and self.classes[q].is_model:
                     for t in sub.targets:
                         d = dotted(t)
