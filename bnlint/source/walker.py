@@ -57,6 +57,37 @@ def _keys(fact) -> list[str]:
     return [key] if key else []
 
 
+def first_bindings(stmts: Sequence[ast.stmt]) -> dict[str, int]:
+    """The first line at which statements bind each name, in their own
+    scope (nested functions and classes have theirs)."""
+    first: dict[str, int] = {}
+
+    def note(name: str, line: int) -> None:
+        if line < first.get(name, 1 << 30):
+            first[name] = line
+
+    stack: list[ast.AST] = list(stmts)
+    while stack:
+        node = stack.pop()
+        line = getattr(node, "lineno", 0)
+        if isinstance(node, (*DEFINITIONS, ast.Lambda)):
+            if not isinstance(node, ast.Lambda):
+                note(node.name, line)  # type: ignore[attr-defined]
+            continue  # a scope of its own
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            note(node.id, line)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                note((alias.asname or alias.name).split(".", 1)[0], line)
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            for name in node.names:
+                note(name, 0)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            note(node.name, line)
+        stack.extend(ast.iter_child_nodes(node))
+    return first
+
+
 def _iterated(loop: ast.stmt) -> ast.AST | None:
     it = getattr(loop, "iter", None)
     while isinstance(it, ast.Call) and it.args:  # enumerate(val_loader), tqdm(test_loader)
@@ -199,6 +230,8 @@ class Walker:
         # a name assigned a model class -> what calling it builds; until the
         # name holds a model on the path (`model = model(n_classes)`)
         self.makers: dict[str, Val] = {}
+        self._first_lines: dict[str, int] = {}  # name -> the first line binding it (see _bound_before)
+        self._chain_start: int | None = None  # walking an `elif`: the line of its `if`
 
     def start(self) -> Flow:
         models = {
@@ -476,15 +509,57 @@ class Walker:
 
     def _if(self, s: ast.If, flow: Flow) -> Flow | None:
         self.exprs.expr(s.test, flow)
-        merged: Flow | None = None
+        outs: list[Flow | None] = []
+        start = self._chain_start or s.lineno  # an `elif` is part of the `if` it follows
         for block, holds in ((s.body, True), (s.orelse, False)):
             self.guards.append(guard(s.test, holds))
+            elif_ = not holds and len(block) == 1 and isinstance(block[0], ast.If)
+            self._chain_start = start if elif_ else None
             try:
-                out = self.block(block, flow.fork())
+                outs.append(self.block(block, flow.fork()))
             finally:
                 self.guards.pop()
+                self._chain_start = None
+        self._first_bound(start, flow, outs, [s.body, s.orelse])
+        merged: Flow | None = None
+        for out in outs:
             merged = out if merged is None else Flow.join(merged, out)
         return merged
+
+    def _first_bound(self, line: int, before: Flow, outs: list[Flow | None], blocks: list[list[ast.stmt]]) -> None:
+        """``if a: cnn = ResNet18() / elif b: cnn = WideResNet()`` with no
+        ``else``: a local name first bound in this statement, on some of its
+        paths, is unbound on the others (whose blocks never bind it) --
+        nothing there can run it. Those paths take the model's binding, so
+        that the join keeps it (where it is used, it is one of the models
+        bound)."""
+        known = before.models | before.modes.keys() | before.aliases.keys()
+        bound = [first_bindings(block) for block in blocks]
+        for out in outs:
+            if out is None:
+                continue
+            for key in out.models - known:
+                if "." in key or key in self.func.params or self._bound_before(key, line):
+                    continue
+                for other, binds in zip(outs, bound):
+                    if other is None or other is out or key in binds or key in other.models or key in other.modes \
+                            or key in other.aliases:
+                        continue
+                    if key in out.aliases:
+                        other.aliases[key] = out.aliases[key]
+                    else:
+                        other.modes[key] = out.mode(key)
+                    other.models.add(key)
+
+    def _bound_before(self, name: str, line: int) -> bool:
+        """Whether the function's own code binds ``name`` before ``line``
+        (an assignment, a loop or ``with`` target, an import, a definition, a
+        ``global`` statement...), not counting nested functions' scopes."""
+        first = self._first_lines.get(name)
+        if first is None:
+            self._first_lines = first_bindings(self.func.body)
+            first = self._first_lines.get(name, 1 << 30)
+        return first < line
 
     def _match(self, s: ast.AST, flow: Flow) -> Flow | None:
         self.exprs.expr(s.subject, flow)  # type: ignore[attr-defined]
