@@ -44,8 +44,21 @@ class Liveness:
                 continue
             found = True
             value = node.value
+            while (  # `self.pnet = PNet().to(device)`: the module itself
+                isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
+                and value.func.attr in V.SELF_RETURNING and isinstance(value.func.value, ast.Call)
+            ):
+                value = value.func.value
             if isinstance(value, ast.Call):
                 q = self.imports.qualify(value.func) or ""
+                # a class of this file, or of another module of the tree: as its body and what it is given say
+                made = (self, value.func.id) if isinstance(value.func, ast.Name) and value.func.id in self.classes \
+                    else self.foreign_class(q) if q and not V.is_torch_nn_class(q) else None
+                if made is not None:
+                    other, name = made
+                    if other.class_is_live(name) or self.args_live(value) or self.given_live(other.classes[name], value):
+                        return True
+                    continue
                 if not (V.is_torch_layer(q) and self.inert_call(value)):
                     return True
                 inner = [a for a in ast.walk(value) if isinstance(a, ast.Attribute) and dotted(a) and dotted(a).startswith("self.")]
