@@ -80,6 +80,7 @@ def test_false_alarm_classes_are_clean(rel):
     ("fn_registry_of_pairs.py", {"BN401:30"}),  # model_fun, dim_in = model_dict[name]: a table of pairs
     ("fn_attribute_model_moved_to_device.py", {"BN402:24"}),  # self.onet = ONet().to(device)
     ("fn_model_bound_in_elif_chain.py", {"BN402:30"}),  # if ...: cnn = A() / elif ...: cnn = B(), no else
+    ("fn_base_class_from_sibling_package/inference.py", {"BN402:13"}),  # class PSPNet(BaseModel), base/ a package
 ])
 def test_miss_classes_are_reported(rel, expected):
     assert reported(rel) == expected

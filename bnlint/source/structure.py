@@ -181,6 +181,15 @@ class FileStructure(Liveness):
                 if (name in public) if public is not None else not name.startswith("_"):
                     self.imports.table.setdefault(name, qual)
 
+    def _foreign_model_class(self, qual: str) -> bool:
+        """A base imported from a module of the checked tree that is an
+        ``nn.Module`` there (``class PSPNet(BaseModel)`` with ``from base
+        import BaseModel``, base/ a package beside the models')."""
+        if not qual or qual in self.classes or "." not in qual:
+            return False
+        found = self.foreign_class(qual)
+        return found is not None and found[0].classes[found[1]].is_model
+
     # -- collecting ----------------------------------------------------------------
     def _collect(self) -> None:
         module = Func("<module>", self.tree, [s for s in self.tree.body])
@@ -202,6 +211,7 @@ class FileStructure(Liveness):
         info.parents = [self.classes[b] for b in bases if b in self.classes]
         info.is_model = any(
             b in V.MODEL_BASES or V.is_torch_layer(b) or (b in self.classes and self.classes[b].is_model)
+            or self._foreign_model_class(b)
             for b in bases
         )
         # A base we cannot see (`class Net(BaseModel)` from another file) may

@@ -1,0 +1,1 @@
+from .pspnet import PSPNet
