@@ -81,6 +81,7 @@ def test_false_alarm_classes_are_clean(rel):
     ("fn_attribute_model_moved_to_device.py", {"BN402:24"}),  # self.onet = ONet().to(device)
     ("fn_model_bound_in_elif_chain.py", {"BN402:30"}),  # if ...: cnn = A() / elif ...: cnn = B(), no else
     ("fn_base_class_from_sibling_package/inference.py", {"BN402:13"}),  # class PSPNet(BaseModel), base/ a package
+    ("fn_builder_function_in_init/train.py", {"BN401:28"}),  # self.backbone = darknet53(): BatchNorm via builders
 ])
 def test_miss_classes_are_reported(rel, expected):
     assert reported(rel) == expected

@@ -127,48 +127,58 @@ class Liveness:
 
     def has_batchnorm(self, name: str) -> bool:
         """Whether a class of the file builds BatchNorm layers: itself (a
-        BatchNorm layer, ``self.f = resnet18()``), a base of the file, or a class
-        of the file it uses -- also through the file's functions and
-        module-level tables it names (``model_fun, dim_in = model_dict[name]``
-        with ``model_dict = {"resnet50": [resnet50, 2048]}`` and ``def
-        resnet50(): return ResNet(Bottleneck, ...)``)."""
-        seen: set[str] = set()
-        pending = [name]
+        BatchNorm layer, ``self.f = resnet18()``), a base, or what it uses --
+        a class, a function (``self.block = conv2d(3, 8)`` returning an
+        ``nn.Sequential`` with a BatchNorm), a module-level table
+        (``model_fun, dim_in = model_dict[name]``), of this file or imported
+        from another module of the tree (``self.backbone = darknet53()``),
+        transitively."""
+        return self._builds_batchnorm([("class", name)], set())
+
+    def _builds_batchnorm(self, pending: list, seen: set) -> bool:
+        """:meth:`has_batchnorm` over ``pending`` ("class"/"name", name) items
+        of this file; ``seen`` holds (path, kind, name) across files."""
         while pending:
-            info = self.classes[pending.pop()]
-            if info.name in seen:
+            kind, name = pending.pop()
+            if (self.path, kind, name) in seen:
                 continue
-            seen.add(info.name)
-            if any("BatchNorm" in n for n in info.names):
+            seen.add((self.path, kind, name))
+            if kind == "class":
+                info = self.classes[name]
+                node, names = info.node, info.names
+                pending.extend(("class", p.name) for p in info.parents)
+                if any(self._foreign_batchnorm(b, seen) for b in info.bases if b not in self.classes):
+                    return True
+            else:  # a name used by something that builds: a class, a function, a table, an import
+                if name in self.classes:
+                    pending.append(("class", name))
+                    continue
+                func = self.functions.get(name)
+                node = func.node if func is not None else self.module_value(name)
+                if node is None:
+                    if name in self.imports.table and self._foreign_batchnorm(self.imports.table[name], seen):
+                        return True
+                    continue
+                names = identifiers(node)
+            if any("BatchNorm" in n for n in names):
                 return True
-            for node in ast.walk(info.node):
-                if isinstance(node, ast.Call):
-                    q = self.imports.qualify(node.func)
+            for sub in ast.walk(node):
+                if isinstance(sub, ast.Call):
+                    q = self.imports.qualify(sub.func)
                     if q and V.is_builder(q) and V.names_batchnorm_architecture(q):
                         return True
-            pending.extend(p.name for p in info.parents)
-            pending.extend(n for n in self._classes_named(info.names) if n != info.name)
+            pending.extend(("name", n) for n in names if n != name)
         return False
 
-    def _classes_named(self, names: set[str]) -> set[str]:
-        """The classes of the file among ``names``, or named by the functions
-        and the module-level values (assigned once) among them, transitively."""
-        found: set[str] = set()
-        seen: set[str] = set()
-        pending = list(names)
-        while pending:
-            n = pending.pop()
-            if n in seen:
-                continue
-            seen.add(n)
-            if n in self.classes:
-                found.add(n)
-                continue
-            func = self.functions.get(n)
-            value = func.node if func is not None else self.module_value(n)
-            if value is not None:
-                pending.extend(sub.id for sub in ast.walk(value) if isinstance(sub, ast.Name))
-        return found
+    def _foreign_batchnorm(self, qual: str, seen: set) -> bool:
+        """Whether a class or function of another module of the tree builds BatchNorm."""
+        if not qual or qual.split(".", 1)[0] in V.NO_MODULES or qual.startswith("torch."):
+            return False
+        found = self.foreign(qual)
+        if found is None:
+            return False
+        other, name = found
+        return other._builds_batchnorm([("class" if name in other.classes else "name", name)], seen)
 
     def inert_call(self, call: ast.Call) -> bool:
         """A ``torch.nn`` construction that certainly holds no BatchNorm or
