@@ -16,6 +16,7 @@ calling ``self(x)`` in its own ``predict`` is fine)."""
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import os
 import re
@@ -26,6 +27,7 @@ from bnlint.source import vocabulary as V
 from bnlint.source.facts import CallOf, ForeignCall, ModeSet, Step
 from bnlint.source.flow import ENTRY, EVALUATING, FROM_CALLER, TRAINING, Mode, Summary, Val, substitute
 from bnlint.source.structure import CycleMemo, FileStructure, Func, structure_of
+from bnlint.source.syntax import dotted
 from bnlint.source.walker import Walker
 
 _PASSED_ROUNDS = 4  # walks of a file at most (see SourceAnalysis.__init__)
@@ -229,11 +231,24 @@ class SourceAnalysis:
         if summary is None or summary.exit is None or summary.exit.get(key) != TRAINING:
             return False
         attr = key.split(".", 1)[1]
-        for ev in self.events:
-            if isinstance(ev, ModeSet) and (ev.key == key or ev.key.endswith("." + attr)):
-                return False
-            if isinstance(ev, CallOf) and any(ck == key or ck.endswith("." + attr) for ck, _ in ev.binding.values()):
-                return False  # handed to a helper: who knows
+        if any(isinstance(ev, ModeSet) and (ev.key == key or ev.key.endswith("." + attr)) for ev in self.events):
+            return False
+        # handed to a function anywhere in the file (`set_eval(self.onet)`, `load(det.onet)`):
+        # who knows. The class's own methods take it as `self`, and their mode changes are
+        # events above; an export only reads it.
+        imports = self.structure.imports
+        for node in ast.walk(self.structure.tree):
+            if not isinstance(node, ast.Call):
+                continue
+            qual = imports.qualify(node.func)
+            if qual in V.EXPORTS or (qual is not None and V.is_wrapper(qual)) or (
+                qual is None and isinstance(node.func, ast.Name) and node.func.id in V.BUILTINS
+            ):  # print(self.onet), DataParallel(self.onet), torch.jit.trace(self.onet, x)
+                continue
+            for arg in (*node.args, *(k.value for k in node.keywords)):
+                d = dotted(arg.value if isinstance(arg, ast.Starred) else arg)
+                if d is not None and (d == key or d.endswith("." + attr)):
+                    return False
         return True
 
     def is_live(self, func: Func, key: str, live: bool | None) -> bool:

@@ -1,0 +1,3 @@
+def set_eval(*nets):
+    for net in nets:
+        net.eval()
