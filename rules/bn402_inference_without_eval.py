@@ -493,7 +493,8 @@ def _inference_reasons(an: SourceAnalysis) -> Callable[[Func, "str | None"], "st
             return f"under @{func.grad_off}"
 
         def compute():
-            if not func.is_module and is_inference_name(func.name) and not an.trains(func):
+            if not func.is_module and is_inference_name(func.name) and not an.trains(func) \
+                    and not in_training(func):
                 return f"in {func.qualname}()"
             first = None
             for c in an.callers_of(func):
@@ -504,5 +505,16 @@ def _inference_reasons(an: SourceAnalysis) -> Callable[[Func, "str | None"], "st
             return f"in {func.qualname}(), called {first}" if first else None
 
         return memo(("why", id(func)), None, compute)
+
+    def in_training(func: Func) -> bool:
+        """Whether a call of ``func`` is part of a training step: made by the
+        statements of one (see :attr:`CallOf.in_step`), or from a function
+        that is itself so called (monodepth2's ``predict_poses()``, called by
+        ``process_batch()`` in the batch loop that steps, predicts no more
+        than it trains). A ``test()`` called between epochs is not."""
+        def compute():
+            return any(not c.grad_off and (c.in_step or in_training(c.caller)) for c in an.callers_of(func))
+
+        return memo(("training", id(func)), False, compute)
 
     return reason

@@ -140,7 +140,12 @@ class Expressions:
         written there or assigned once to a module-level name
         (``__model_factory[name]``), picked from by name -- what calling the
         pick builds is one of them (in train mode; may hold BatchNorm or
-        Dropout when one of them may)."""
+        Dropout when one of them may). An element of a collection of models
+        (``self.models["encoder"]``, ``nets[0]``) is that collection's."""
+        held = self.walk.key_of(e.value, flow) if dotted(e.value) is not None else None
+        if self.walk.is_collection(held):
+            self.expr(e.slice, flow)
+            return Val(key=held, member=True)
         self._children(e, flow)
         table = e.value
         func = self.walk.func
@@ -221,6 +226,11 @@ class Expressions:
             if made is not None and made.makes is not None:
                 self._children(e, flow)
                 return made.makes
+            if made is not None and made.key is not None:  # `self.models["encoder"](x)`, `model.eval()(x)`
+                for a in e.args:
+                    self.expr(a, flow)
+                self.model_call(e, made.key, flow, walk.gradients_off(flow))
+                return None
             if made is not None:
                 for a in e.args:
                     self.expr(a, flow)
@@ -452,6 +462,13 @@ class Expressions:
     def _method(self, e: ast.Call, attr: str, recv: Val, flow: Flow, grad_off: str | None) -> tuple[bool, Val | None]:
         """A method called on a value: (whether it was one of a module's, its value)."""
         key = recv.key
+        if recv.member and key and attr in ("eval", "train"):
+            # one of the models held (`self.models["pose"].eval()`): the others keep
+            # theirs, so the collection may be in either mode now
+            value = const(argument(e, 0, "mode")) if attr == "train" else False
+            flow.modes[key] = flow.mode(key) | (TRAINING if value is True or (attr == "train" and not e.args)
+                                                else EVALUATING if value is False else EITHER)
+            return True, recv
         if attr == "eval" and not e.args and key:
             return True, self.set_mode(e, key, EVALUATING, flow)
         if attr == "eval" and not e.args and recv.mode is not None:  # `Wrap(inception_v3().eval())`
@@ -589,7 +606,7 @@ class Expressions:
         file's call graph."""
         walk = self.walk
         summary = walk.summary(callee) if foreign is None else foreign
-        call = CallOf(e, walk.func, callee, {}, grad_off)
+        call = CallOf(e, walk.func, callee, {}, grad_off, in_step=walk.in_step(e))
         if foreign is None:
             self._bind(call, e, args, kwargs, flow, summary.uses if summary is not None else ())
             walk.emit(call)
@@ -609,6 +626,11 @@ class Expressions:
             ck = caller_key(k)
             if ck is not None:
                 walk.freeze(e, ck, via=callee.qualname)
+        if grad_off is None and walk.sink is not None:  # `loss = compute_loss(model, batch)`: it ran the model
+            for k in summary.runs:
+                ck = caller_key(k)
+                if ck is not None:
+                    walk.trained.add(ck)
 
         if summary.trains and not any(
             (val := _passed_constant(e, callee, p)) is not ... and bool(val) != holds

@@ -96,6 +96,9 @@ class CallOf:
     grad_off: str | None
     live: dict[str, bool | None] = field(default_factory=dict)  # callee key -> the caller's liveness
     archs: dict[str, str] = field(default_factory=dict)  # callee key -> what the caller built
+    # made by the statements of a training step: the innermost loop around the
+    # call (or, outside loops, the caller) also runs a backward or an optimizer step
+    in_step: bool = False
 
     def bound(self, key: str) -> tuple[str, str] | None:
         """How the callee's ``key`` is bound here: (the binding's callee key,

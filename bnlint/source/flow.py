@@ -41,6 +41,8 @@ class Val:
     # a list or tuple of new models (`nets = [Net(), Net(bn=True)]`): one
     # mode for all of them -- the loops over it treat each alike
     many: bool = False
+    # one element of such a collection, picked by index or key (`self.models["encoder"]`)
+    member: bool = False
 
 
 @dataclass
@@ -56,6 +58,9 @@ class Summary:
     # parameters every training step is conditional on, each with the outcome
     # it needs (`if optimizer: ... optimizer.step()` -> {"optimizer": True})
     train_if: dict[str, bool] = field(default_factory=dict)
+    # the keys it runs with gradients on (its forwards, and its callees'): they
+    # feed the caller's next training step (`loss = compute_loss(model, batch)`)
+    runs: set[str] = field(default_factory=set)
 
 
 # Gradients, as `torch.set_grad_enabled(...)` statements left them: the set

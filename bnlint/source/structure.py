@@ -145,6 +145,8 @@ class FileStructure(Liveness):
         self.funcs: list[Func] = []  # every function to walk, module code first
         self.module_keys: set[str] = set()  # names used like modules anywhere: `x.eval()`, `x.parameters()`
         self.model_attrs: dict[str, set[str]] = {}  # class -> `self.x` attributes built as models
+        # class -> `self.x` attributes holding models by key (`self.models["encoder"] = Encoder()`)
+        self.collection_attrs: dict[str, set[str]] = {}
         self._constants: dict[str, object] | None = None
         self._module_values: dict[str, ast.expr] | None = None
         self._collect()
@@ -226,6 +228,7 @@ class FileStructure(Liveness):
         if info.managed:
             return  # its methods are not walked: nothing more to know now
         attrs: set[str] = set()
+        collections: set[str] = set()
         for sub in ast.walk(node):
             value = sub.value if isinstance(sub, ast.Assign) else None
             while (  # `self.onet = ONet().to(device)`, `.cuda()`: the module itself
@@ -236,11 +239,14 @@ class FileStructure(Liveness):
             if isinstance(value, ast.Call):
                 q = self.imports.qualify(value.func) or dotted(value.func) or ""
                 if self.fresh(q) is not None or q in self.classes and self.classes[q].is_model:
-                    for t in sub.targets:
-                        d = dotted(t)
+                    for t in sub.targets:  # type: ignore[union-attr]
+                        d = dotted(t.value if isinstance(t, ast.Subscript) else t)
                         if d and d.startswith("self."):
                             attrs.add(d)
+                            if isinstance(t, ast.Subscript):
+                                collections.add(d)
         self.model_attrs[node.name] = attrs
+        self.collection_attrs[node.name] = collections
         for item in node.body:
             if isinstance(item, FUNCTIONS):
                 info.methods[item.name] = self._func(item, info, None)

@@ -296,6 +296,14 @@ class Walker:
                 return False  # every assignment of the attribute in the class builds inert layers
         return None if self.func.is_nonlocal(key) and not self.func.is_module else True
 
+    def in_step(self, call: ast.Call) -> bool:
+        """Whether ``call`` is one of a training step's: the innermost loop
+        around it (or, outside loops, this function) runs a backward or an
+        optimizer step of its own and makes the call with gradients on."""
+        where = self.loops[-1] if self.loops else self.func.node
+        name = dotted(call.func)
+        return name is not None and name in _trained_in(where, self.structure.imports)  # type: ignore[arg-type]
+
     def gradients_off(self, flow: Flow) -> str | None:
         """Why gradients are off here: a `with torch.no_grad():` around, a
         decorator, or `torch.set_grad_enabled(False)` earlier on every path."""
@@ -376,6 +384,9 @@ class Walker:
                 parts = (None,) * len(target.elts)
             for elt, part in zip(target.elts, parts):  # `model, classifier = set_model(opt)`
                 self.assign(elt, part, flow, stmt)
+            return
+        if isinstance(target, ast.Subscript):  # `self.models["encoder"] = Encoder()`: one more model held by key
+            self._add_member(target, val, flow)
             return
         if isinstance(target, ast.Attribute) and target.attr == "requires_grad":
             value = const(stmt.value if isinstance(stmt, (ast.Assign, ast.AnnAssign)) else None)
@@ -651,8 +662,21 @@ class Walker:
             else:
                 self.exprs.expr(s.iter, flow)
                 self.assign(s.target, None, flow, s)
-                for var, key in self.elements(s.target, s.iter, flow):  # `for net, opt in zip(nets, opts)`
+                pairs = self.elements(s.target, s.iter, flow)
+                for var, key in pairs:  # `for net, opt in zip(nets, opts)`
                     flow.aliases[var] = key
+                held = isinstance(s.iter, ast.Call) and isinstance(s.iter.func, ast.Attribute) \
+                    and s.iter.func.attr in ("values", "items")
+                if pairs and held and not any(isinstance(n, (*_LOOPS, ast.Break, ast.Continue)) for n in statements(s)) \
+                        and not any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+                                    and n.func.attr in ("backward", "step") for n in ast.walk(s)):
+                    # a loop that switches the models held by key (`for m in
+                    # self.models.values(): m.eval()`) does so for each of them, all
+                    # alike: its body, once (the collection has models: the loop is not
+                    # skipped). One that trains them stays a loop (training steps are
+                    # read per loop), and so do loops over lists of models.
+                    out = self.block(s.body, flow)
+                    return self.block(s.orelse, out) if s.orelse and out is not None else out
                 owner = self._parameters_of(s.iter, flow)
                 if owner is not None:
                     var = s.target.elts[-1] if isinstance(s.target, ast.Tuple) and s.target.elts else s.target
@@ -734,13 +758,48 @@ class Walker:
             out.aliases.pop(var, None)
         return self.block(s.orelse, out) if s.orelse and out is not None else out
 
+    def is_collection(self, key: str | None) -> bool:
+        """A list of new models, or an attribute holding models by key."""
+        if key is None:
+            return False
+        cls = self.func.cls
+        return key in self.collections or (
+            cls is not None and key in self.structure.collection_attrs.get(cls.name, ())
+        )
+
+    def _add_member(self, target: ast.Subscript, val: Val | None, flow: Flow) -> None:
+        """``models[k] = Net()``: ``models`` holds models by key, in one mode
+        (what it held joined with the new one's); anything else stored there
+        makes it a table of unknown things."""
+        d = dotted(target.value)
+        if d is None:
+            return
+        if val is None or val.key is not None or val.mode is None or val.makes is not None:
+            if self.is_collection(d):
+                flow.modes[d] = EITHER
+            return
+        known = d in flow.models
+        flow.modes[d] = (flow.mode(d) | val.mode) if known else val.mode
+        flow.models.add(d)
+        self.collections.add(d)
+        self.live[d] = self.live.get(d, False) or val.live
+
     def elements(self, target: ast.AST, it: ast.AST, flow: Flow) -> list[tuple[str, str]]:
-        """The loop variables that name the elements of a list of models, each
-        with that list's key: ``for net in nets``, ``for i, net in
-        enumerate(nets)``, ``for net, opt in zip(nets, opts)``."""
+        """The loop variables that name the elements of a list of models (or
+        of models held by key), each with that collection's key: ``for net in
+        nets``, ``for i, net in enumerate(nets)``, ``for net, opt in zip(nets,
+        opts)``, ``for m in self.models.values()``, ``for name, m in
+        self.models.items()``."""
+        if isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) and it.func.attr in ("values", "items") \
+                and not it.args and not it.keywords:
+            var = target if it.func.attr == "values" else (
+                target.elts[1] if isinstance(target, ast.Tuple) and len(target.elts) == 2 else None
+            )
+            key = self.key_of(it.func.value, flow)
+            return [(var.id, key)] if isinstance(var, ast.Name) and self.is_collection(key) else []  # type: ignore[list-item]
         if isinstance(target, ast.Name):
             key = self.key_of(it, flow)
-            return [(target.id, key)] if key in self.collections else []
+            return [(target.id, key)] if key in self.collections else []  # type: ignore[list-item]
         if not (isinstance(target, ast.Tuple) and isinstance(it, ast.Call) and isinstance(it.func, ast.Name)
                 and self.structure.imports.qualify(it.func) is None and not it.keywords):
             return []
@@ -868,7 +927,10 @@ class Walker:
             ret = Val(mode=frozenset().union(*(v.mode for v in vals)), live=any(v.live for v in vals))
         if ret is not None and ret.parts is not None:
             ret = Val(parts=tuple(self._returned(p, out) for p in ret.parts))
-        return Summary(None if out is None else keep, trains, evals, uses, self._returned(ret, out), freezes, train_if)
+        runs = {k for k in self.trained if func.is_nonlocal(k) and k.split(".", 1)[0] not in self.rebound}
+        return Summary(
+            None if out is None else keep, trains, evals, uses, self._returned(ret, out), freezes, train_if, runs,
+        )
 
     def _returned(self, val: Val | None, out: Flow | None) -> Val | None:
         """A value the function returns, as its callers see it: a model of
