@@ -124,6 +124,16 @@ class Expressions:
         return Val(mode=TRAINING, arch=archs.pop() if len(archs) == 1 else None,
                    live=any(v.live for v in vals), many=True, parts=vals)  # type: ignore[union-attr]
 
+    def _dict(self, e: ast.Dict, flow: Flow) -> Val | None:
+        """``{"G": Generator(), "D": Discriminator()}``: models held by key,
+        when every value is a new model."""
+        for k in e.keys:
+            self.expr(k, flow)
+        vals = [self.expr(v, flow) for v in e.values]
+        if not vals or None in e.keys or any(_new_model(v) is None for v in vals):
+            return None
+        return Val(mode=TRAINING, live=any(v.live for v in vals), many=True)  # type: ignore[union-attr]
+
     def _bin_op(self, e: ast.AST, flow: Flow) -> None:
         operands = []  # a + b + c + ...: a chain, walked without recursion
         while isinstance(e, ast.BinOp):
@@ -734,6 +744,7 @@ class Expressions:
         **dict.fromkeys(_COMPREHENSIONS, _comprehension),
         ast.List: _sequence,
         ast.Tuple: _sequence,
+        ast.Dict: _dict,
     }
 
 
