@@ -166,8 +166,7 @@ class FrozenBatchNormInTrainMode(Rule):
                 until = " until its first eval()" if probe else ""
                 yield ctx.report(
                     self,
-                    f"'{key}' ({arch}{'' if arch.endswith('each') else ', which'} has BatchNorm layers) is "
-                    f"frozen {how}, but the script "
+                    f"'{key}' ({arch}) is frozen {how}, but the script "
                     f"trains with its BatchNorm layers in training mode{until}: their running statistics "
                     "keep updating from the new data",
                     node,
@@ -384,18 +383,27 @@ def _applied(an: SourceAnalysis, fz: Freeze) -> Iterator[tuple[Func, str, ast.AS
 
 
 def batchnorm_architecture(structure: FileStructure, arch: str | None) -> str | None:
-    """``arch`` (a class of the file, a torch.nn layer, a builder) when it
-    has BatchNorm layers, readably; None when it has none or unknown."""
+    """What ``arch`` is, said with its BatchNorm layers (``class Net, which
+    has BatchNorm layers``), when it has them; None when it has none or is
+    unknown. A registry pick (:func:`arch_members`) has them when each of
+    its choices does."""
     if arch is None:
         return None
     members = arch_members(arch)
-    if len(members) > 1:  # built from a registry by name: each choice has BatchNorm
-        shown = [batchnorm_architecture(structure, a) for a in members]
-        if None in shown:
-            return None
-        names = sorted({n.removeprefix("class ") for n in shown})  # type: ignore[union-attr]
-        more = f" and {len(names) - 3} more" if len(names) > 3 else ""
-        return f"one of {', '.join(names[:3])}{more}, picked by name; each"
+    if len(members) == 1:
+        shown = _batchnorm_arch_name(structure, arch)
+        return f"{shown}, which has BatchNorm layers" if shown is not None else None
+    names = [_batchnorm_arch_name(structure, a) for a in members]
+    if None in names:
+        return None
+    unique = sorted({n.removeprefix("class ") for n in names})  # type: ignore[union-attr]
+    more = f" and {len(unique) - 3} more" if len(unique) > 3 else ""
+    return f"one of {', '.join(unique[:3])}{more}, picked by name; each has BatchNorm layers"
+
+
+def _batchnorm_arch_name(structure: FileStructure, arch: str) -> str | None:
+    """One architecture (a class of the tree, a torch.nn layer, a builder),
+    readably, when it has BatchNorm layers."""
     found = structure.arch_class(arch)
     if found is not None:
         other, name = found

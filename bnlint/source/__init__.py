@@ -13,8 +13,10 @@ The layers, each on the ones before it:
   what a class or function may hold (BatchNorm, Dropout); classes, functions,
   what constructors build;
 * :mod:`~bnlint.source.facts` -- what a walk records and rules read;
-* :mod:`~bnlint.source.expressions` and :mod:`~bnlint.source.walker` -- the
-  walk of one function: expressions and calls, statements;
+* :mod:`~bnlint.source.expressions` (with :mod:`~bnlint.source.builds`, what
+  an expression builds) and :mod:`~bnlint.source.walker` (with
+  :mod:`~bnlint.source.loops`, loops and collections of models) -- the walk
+  of one function: expressions and calls, statements;
 * :mod:`~bnlint.source.interproc` -- the file: summaries, call chains, the
   queries rules ask (:class:`SourceAnalysis`);
 * :mod:`~bnlint.source.context` -- the :class:`SourceContext` a rule is handed.

@@ -46,6 +46,7 @@ class SourceAnalysis:
         self._training: set[int] = set()  # functions with a training step
         self._outside: dict[int, "SourceAnalysis"] = {}  # a caller in another file -> that file's analysis
         self._memo = CycleMemo()
+        self._handed: set[str] | None = None  # see _handed_over
         # A parameter that a caller passes a model to is a model, whatever its
         # name (`train(args, generator, g_ema)`): when a walk finds one, the
         # file is walked again knowing it. Each round carries a model one call
@@ -235,21 +236,29 @@ class SourceAnalysis:
             return False
         # handed to a function anywhere in the file (`set_eval(self.onet)`, `load(det.onet)`):
         # who knows. The class's own methods take it as `self`, and their mode changes are
-        # events above; an export only reads it.
-        imports = self.structure.imports
-        for node in ast.walk(self.structure.tree):
-            if not isinstance(node, ast.Call):
-                continue
-            qual = imports.qualify(node.func)
-            if qual in V.EXPORTS or (qual is not None and V.is_wrapper(qual)) or (
-                qual is None and isinstance(node.func, ast.Name) and node.func.id in V.BUILTINS
-            ):  # print(self.onet), DataParallel(self.onet), torch.jit.trace(self.onet, x)
-                continue
-            for arg in (*node.args, *(k.value for k in node.keywords)):
-                d = dotted(arg.value if isinstance(arg, ast.Starred) else arg)
-                if d is not None and (d == key or d.endswith("." + attr)):
-                    return False
-        return True
+        # events above.
+        return not any(d == key or d.endswith("." + attr) for d in self._handed_over())
+
+    def _handed_over(self) -> set[str]:
+        """The names the file's calls take as arguments (read once per file),
+        but for calls that only read them: an export, a wrapper sharing the
+        module's mode, a builtin (``print(self.onet)``)."""
+        if self._handed is None:
+            imports = self.structure.imports
+            self._handed = set()
+            for node in ast.walk(self.structure.tree):
+                if not isinstance(node, ast.Call):
+                    continue
+                qual = imports.qualify(node.func)
+                if qual in V.EXPORTS or (qual is not None and V.is_wrapper(qual)) or (
+                    qual is None and isinstance(node.func, ast.Name) and node.func.id in V.BUILTINS
+                ):
+                    continue
+                for arg in (*node.args, *(k.value for k in node.keywords)):
+                    d = dotted(arg.value if isinstance(arg, ast.Starred) else arg)
+                    if d is not None:
+                        self._handed.add(d)
+        return self._handed
 
     def is_live(self, func: Func, key: str, live: bool | None) -> bool:
         """Whether the model ``key`` names in ``func`` may hold BatchNorm or

@@ -43,12 +43,7 @@ class Liveness:
             if not isinstance(node, ast.Assign) or not any(dotted(t) == f"self.{attr}" for t in node.targets):
                 continue
             found = True
-            value = node.value
-            while (  # `self.pnet = PNet().to(device)`: the module itself
-                isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
-                and value.func.attr in V.SELF_RETURNING and isinstance(value.func.value, ast.Call)
-            ):
-                value = value.func.value
+            value = V.construction(node.value)  # `self.pnet = PNet().to(device)`: the module itself
             if isinstance(value, ast.Call):
                 q = self.imports.qualify(value.func) or ""
                 # a class of this file, or of another module of the tree: as its body and what it is given say

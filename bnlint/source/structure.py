@@ -230,12 +230,8 @@ class FileStructure(Liveness):
         attrs: set[str] = set()
         collections: set[str] = set()
         for sub in ast.walk(node):
-            value = sub.value if isinstance(sub, ast.Assign) else None
-            while (  # `self.onet = ONet().to(device)`, `.cuda()`: the module itself
-                isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
-                and value.func.attr in V.SELF_RETURNING and isinstance(value.func.value, ast.Call)
-            ):
-                value = value.func.value
+            # `self.onet = ONet().to(device)`, `.cuda()`: the module itself
+            value = V.construction(sub.value) if isinstance(sub, ast.Assign) else None
             if isinstance(value, ast.Call):
                 q = self.imports.qualify(value.func) or dotted(value.func) or ""
                 if self.fresh(q) is not None or q in self.classes and self.classes[q].is_model:

@@ -146,3 +146,11 @@ class Imports:
         if base is None:
             return None
         return f"{base}.{rest}" if rest else base
+
+
+def assignments(nodes, name: str) -> list[ast.Assign]:
+    """The ``name = ...`` statements among ``nodes`` (``name`` one of the targets)."""
+    return [
+        n for n in nodes
+        if isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in n.targets)
+    ]

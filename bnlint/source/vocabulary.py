@@ -121,6 +121,19 @@ SELF_RETURNING = {
     "to", "cuda", "cpu", "float", "half", "double", "bfloat16", "type", "requires_grad_",
     "share_memory", "apply", "to_empty", "xpu", "mps", "ipu",
 }
+
+
+def construction(expr: ast.AST | None) -> ast.AST | None:
+    """The construction a chain of moves ends in: ``ONet().to(device).cuda()``
+    -> ``ONet()`` (the module itself); anything else as it is."""
+    while (
+        isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute)
+        and expr.func.attr in SELF_RETURNING and isinstance(expr.func.value, ast.Call)
+    ):
+        expr = expr.func.value
+    return expr
+
+
 _WRAPPERS = re.compile(
     r"^(?:torch\.nn\.(?:parallel\.(?:distributed\.)?)?(?:DataParallel|DistributedDataParallel)"
     r"|torch\.distributed\.fsdp\.(?:\w+\.)*FullyShardedDataParallel"

@@ -1,0 +1,180 @@
+"""What an expression builds (a part of
+:class:`~bnlint.source.expressions.Expressions`, which mixes this in): a model
+class or builder called -- by name, picked from a registry, from a package by
+``getattr(models, name)`` or ``models.__dict__[arch]`` --, a function of the
+checked tree that returns a new model, a deep copy of a model, and what a new
+module holds when it is given models."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from bnlint.source import vocabulary as V
+from bnlint.source.flow import TRAINING, Flow, Val
+from bnlint.source.structure import class_ref
+from bnlint.source.syntax import assignments, const
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bnlint.source.structure import FileStructure
+    from bnlint.source.syntax import Imports
+    from bnlint.source.walker import Walker
+
+
+def new_model(val: Val | None) -> Val | None:
+    """``val`` when it is a new model, certainly (no alias, in train mode)."""
+    return val if val is not None and val.key is None and val.mode == TRAINING else None
+
+
+class Builds:
+    """The building half of the expression side (see the module's docstring)."""
+
+    walk: "Walker"
+    structure: "FileStructure"
+    imports: "Imports"
+
+    def _made_by(self, v: ast.Name | ast.Attribute) -> Val | None:
+        """What calling ``v`` -- a model class, a builder, or a function of the
+        checked tree returning a new model -- certainly builds; None otherwise."""
+        qual = self.imports.qualify(v)
+        if qual is not None:
+            return self._made_by_name(qual)
+        if isinstance(v, ast.Name) and v.id in self.structure.classes:
+            return new_model(self.structure.fresh(v.id))
+        if isinstance(v, ast.Name) and v.id in self.structure.functions:
+            summary = self.walk.summary(self.structure.functions[v.id])
+            return new_model(summary.returns if summary is not None else None)
+        return None
+
+    def _made_by_name(self, qual: str) -> Val | None:
+        """:meth:`_made_by` for a qualified name: a class or builder, or a
+        builder function of another module of the checked tree."""
+        fresh = self.structure.fresh(qual)
+        if fresh is None:
+            found = self.structure.foreign(qual)
+            if found is not None and found[1] in found[0].functions:
+                summary = self.walk.foreign(found[0], found[0].functions[found[1]])
+                fresh = summary.returns if summary is not None else None
+        return new_model(fresh)
+
+    def _copy_of(self, val: Val, flow: Flow) -> Val | None:
+        """``ema = copy.deepcopy(model)``: another model, in the mode the
+        original is in now, built as it was (the two change modes apart)."""
+        if val.key is None:
+            return val if val.mode is not None else None
+        walk = self.walk
+        if not walk.is_model(val.key, flow):
+            return None
+        return Val(mode=flow.mode(val.key), arch=walk.built.get(val.key.split(".", 1)[0]),
+                   live=walk.liveness(val.key) is not False)
+
+    def _holding(self, fresh: Val, qual: str, e: ast.Call, args: list, kwargs: dict, flow: Flow) -> Val:
+        """A new module of a class of the checked tree built from models
+        (``SegmentationModule(net_encoder, net_decoder)``): it holds what they
+        hold, so it may hold BatchNorm or Dropout when one of them may; and
+        when its own body builds no such layer (``WrapInception(net.eval())``)
+        and every submodule it is given is a model known here, it runs in
+        their modes -- constructing it changes none of them."""
+        found = self.structure.arch_class(qual)
+        if found is None:
+            return fresh
+
+        def model(v: Val | None, known: bool = False) -> bool:  # known: on this path, not by its name
+            if v is None:
+                return False
+            if v.key is None:
+                return v.mode is not None
+            return v.key in flow.models if known else self.walk.is_model(v.key, flow)
+
+        models = [v for v in (*args, *kwargs.values()) if model(v)]
+        if not models:
+            return fresh
+        if not fresh.live and any(self.walk.liveness(v.key) is not False if v.key else v.live for v in models):
+            fresh = replace(fresh, live=True)
+        info = found[0].classes[found[1]]
+        passed = [args[i] if i < len(e.args) else kwargs.get(p) for i, p in info.given_modules()]
+        if found[0].builds_no_layers(found[1]) and all(model(v, known=True) for v in passed):
+            fresh = replace(fresh, mode=frozenset().union(*(flow.mode(v.key) if v.key else v.mode for v in models)))
+        return fresh
+
+    def dynamic_build(self, f: ast.AST) -> Val | None:
+        """A model class or builder picked by name from a module:
+        ``getattr(models, name)``, ``models.__dict__[arch]`` -- what calling
+        it builds, when the module is torchvision's/timm's (the name's
+        builder when the name is a constant of the file) or one of the
+        checked tree whose classes are models."""
+        owner = name = None
+        if (
+            isinstance(f, ast.Call) and isinstance(f.func, ast.Name) and f.func.id == "getattr"
+            and self.imports.qualify(f.func) is None and len(f.args) >= 2
+        ):
+            owner, name = f.args[0], f.args[1]
+        elif isinstance(f, ast.Subscript) and isinstance(f.value, ast.Attribute) and f.value.attr == "__dict__":
+            owner, name = f.value.value, f.slice
+        if owner is None:
+            return None
+        module = self.imports.qualify(owner)
+        if module is None:
+            package = self._imported_package(owner)
+            picked = const(name)
+            if package is None or not isinstance(picked, str):
+                return None
+            return self._picked_from(self.structure.package_classes(package, picked), None)
+        picked = const(name)
+        if picked is ... and isinstance(name, ast.Name):
+            picked = self.structure.constants().get(name.id, ...)
+        elif picked is ... and isinstance(name, ast.Attribute):  # args.arch: the argument's default
+            picked = self.structure.constants().get(f"<argument>.{name.attr}", ...)
+        if isinstance(picked, str):  # the builder, class or builder function of the tree it names
+            made = self._made_by_name(f"{module}.{picked}")
+            if made is not None:
+                return made
+        if V.is_builder(f"{module}.resnet50"):
+            return Val(mode=TRAINING)  # one of torchvision's / timm's models
+        other = self.structure.module_structure(module)
+        if other is None:
+            return None
+        return self._picked_from(other.exported_models(), module)
+
+    def _picked_from(self, models: list, module: str | None) -> Val | None:
+        """A new model that is one of ``models`` (classes of the checked
+        tree), picked at run time; ``module`` is the name they are seen
+        under from here, if one."""
+        if not models:
+            return None
+        live = any(o.class_is_live(n) for o, n in models)
+        # what it was built as, when every class it may be builds BatchNorm
+        # (one of them stands for all: `module.Name` as seen from here; a
+        # whole model rather than a block the others are built of)
+        everywhere = all(o.has_batchnorm(n) for o, n in models)
+        used = {w for o, n in models for w in o.classes[n].names if w != n}
+        whole = [m for m in models if m[1] not in used] or models
+        arch = None
+        if everywhere and module is None:  # classes of other files, named from anywhere
+            arch = class_ref(*whole[0])
+        elif everywhere and self.structure.foreign_class(f"{module}.{whole[0][1]}") is not None:
+            arch = f"{module}.{whole[0][1]}"
+        return Val(mode=TRAINING, arch=arch, live=live)
+
+    def _imported_package(self, owner: ast.AST) -> str | None:
+        """For ``module`` assigned once in this function from
+        ``importlib.import_module("pkg.models" f".{kind}.{name}")``: the
+        package the module certainly lies in (``pkg.models``)."""
+        if not isinstance(owner, ast.Name):
+            return None
+        values = [a.value for a in assignments(ast.walk(self.walk.func.node), owner.id) if len(a.targets) == 1]
+        if len(values) != 1 or not isinstance(values[0], ast.Call) or not values[0].args:
+            return None
+        call = values[0]
+        if self.imports.qualify(call.func) != "importlib.import_module":
+            return None
+        arg = call.args[0]
+        if isinstance(arg, ast.JoinedStr) and arg.values and isinstance(const(arg.values[0]), str):
+            prefix = const(arg.values[0])
+        elif isinstance(arg, ast.BinOp) and isinstance(arg.op, ast.Add) and isinstance(const(arg.left), str):
+            prefix = const(arg.left)
+        else:
+            return None
+        package = prefix.rpartition(".")[0] if not prefix.endswith(".") else prefix[:-1]
+        return package if package and all(p.isidentifier() for p in package.split(".")) else None
