@@ -17,10 +17,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def main() -> None:  # the server: what bnlint.model.worker.main does, without the fork
     from bnlint.model import worker
-    from bnlint.model.server import serve
 
-    worker.warm_up()
-    serve(worker._analyze_job, worker._WARM_UPS, fork=False)
+    worker.main(fork=False)
 
 
 if __name__ == "__main__":

@@ -138,7 +138,8 @@ def check_paths(
 
         found_fixable = ahead
     try:
-        with ModelAnalysis(config.jobs or default_jobs()) as models:
+        shapes = config.inputs is not None and any("shapes" in r.needs for r in rules)
+        with ModelAnalysis(config.jobs or default_jobs(), warm=("shapes",) if shapes else ()) as models:
             jobs, with_comments = _read_sources(targets, rules, config, run, wants_models, models)
             if found_fixable is not None:
                 found_fixable(run.findings)

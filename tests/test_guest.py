@@ -209,6 +209,28 @@ def test_the_servers_warm_up_leaves_no_trace_a_file_could_see(tmp_path):
     assert [(f["code"], f["path"]) for f in found] == [("BN101", "bnlint_probe.py")]
 
 
+def test_with_example_inputs_the_server_loads_the_shape_machinery_during_the_first_file(tmp_path):
+    # torch's meta kernels import sympy (and torch._dynamo) on first use, about
+    # a second. With --input-shape the server loads them in a thread while its
+    # first child runs, so the files after it find them loaded; without
+    # example inputs (and with only layers bnlint computes shapes for) no
+    # process loads them. Each file shows what it found: a conv bias when not.
+    for name in ("a.py", "b.py"):
+        (tmp_path / name).write_text(textwrap.dedent(
+            """
+            import sys
+            import torch.nn as nn
+
+            model = nn.Sequential(nn.Conv2d(3, 8, 3, bias="sympy" not in sys.modules), nn.BatchNorm2d(8))
+            """
+        ))
+    found = findings(run_cli("check", "a.py", "b.py", "--input-shape", "2,3,8,8", "--format", "json", "-j", "1",
+                             cwd=tmp_path))
+    assert [(f["code"], f["path"]) for f in found if f["code"] == "BN101"] == [("BN101", "a.py")]
+    found = findings(run_cli("check", "a.py", "b.py", "--format", "json", "-j", "1", cwd=tmp_path))
+    assert [(f["code"], f["path"]) for f in found if f["code"] == "BN101"] == [("BN101", "a.py"), ("BN101", "b.py")]
+
+
 def test_the_warm_up_probe_is_clean_and_analyzed_whole():
     # The probe exercises the paths every child takes; it must get through
     # them (a probe that fails to import or trace warms up nothing).

@@ -157,3 +157,49 @@ def test_shape_only_layers_give_dense_outputs_as_torch_does():
             model = cls()
         info = propagate(model, InputSpec((shape,), ("float32",), "test"))
         assert info.error is None, (cls.__name__, info.error)
+
+
+def test_shape_only_convolutions_agree_with_torch():
+    # A Conv1d/2d/3d's output on meta is computed by bnlint (torch's kernel on
+    # meta is Python, and its first call imports sympy); the shape, or the
+    # failure, must be torch's for any configuration a model can have.
+    import warnings
+
+    import torch
+    import torch.nn as nn
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from bnlint.inputs import InputSpec
+    from bnlint.model.shapes import propagate
+
+    @st.composite
+    def cases(draw):
+        rank = draw(st.integers(1, 3))
+        groups = draw(st.sampled_from([1, 1, 2, 3]))
+        cin, cout = groups * draw(st.integers(1, 3)), groups * draw(st.integers(1, 3))
+        stride = draw(st.integers(1, 3))
+        padding = draw(st.sampled_from([0, 1, 2, "valid"] + (["same"] if stride == 1 else [])))
+        conv = dict(kernel_size=draw(st.integers(1, 4)), stride=stride, padding=padding,
+                    dilation=draw(st.integers(1, 2)), groups=groups, bias=draw(st.booleans()))
+        channels = draw(st.sampled_from([cin, cin, cin, cin + 1]))
+        shape = ((2,) if draw(st.booleans()) else ()) + (channels,) + tuple(draw(st.integers(1, 9)) for _ in range(rank))
+        shape += (3,) if draw(st.integers(0, 9)) == 0 else ()  # one dim too many
+        dtype = draw(st.sampled_from(["float32"] * 5 + ["float64"]))
+        return rank, cin, cout, conv, shape, dtype
+
+    @settings(max_examples=300, deadline=None)
+    @given(cases())
+    def check(case):
+        rank, cin, cout, conv, shape, dtype = case
+        with torch.device("meta"):
+            model = nn.Sequential(getattr(nn, f"Conv{rank}d")(cin, cout, **conv), nn.Identity()).eval()
+        try:  # torch's own kernel on meta
+            warnings.simplefilter("ignore")  # torch's note on padding="same" with an even kernel
+            expected = tuple(model[0](torch.empty(shape, dtype=getattr(torch, dtype), device="meta")).shape)
+        except RuntimeError:
+            expected = None
+        info = propagate(model, InputSpec((shape,), (dtype,), "test"))
+        assert (info.input_shape("1") if info.error is None else None) == expected, (case, info.error)
+
+    check()

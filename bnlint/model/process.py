@@ -75,12 +75,12 @@ class Worker:
     the model analysis by default, reused across files; ``entry`` names
     another module whose ``main()`` serves the same protocol."""
 
-    def __init__(self, entry: str = "bnlint.model.worker") -> None:
+    def __init__(self, entry: str = "bnlint.model.worker", warm: Sequence[str] = ()) -> None:
         self.stderr = tempfile.TemporaryFile()
         env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONWARNINGS="ignore")
         env.update(_huge_pages(env))
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", _WORKER_BOOT.format(module=entry)],
+            [sys.executable, "-c", _WORKER_BOOT.format(module=entry), *warm],  # its sys.argv[1:]
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.stderr,
@@ -165,10 +165,17 @@ class ModelAnalysis:
     """The model side of one run: up to ``parallel`` fork servers, started in
     the background as soon as the first file to import is known (torch's
     import then overlaps the parent's own work), each analyzing one file at
-    a time, each file in a fresh child. Use as a context manager."""
+    a time, each file in a fresh child. Use as a context manager.
 
-    def __init__(self, parallel: int = 1) -> None:
+    ``warm`` names what the servers load before their first file rather than
+    after the first child needed it (:data:`bnlint.model.worker.WARM_UPS`):
+    ``"shapes"`` when the run has example inputs, so that no child pays for
+    torch's meta-kernel machinery (about a second) and the servers load it
+    while the parent reads the files."""
+
+    def __init__(self, parallel: int = 1, warm: Sequence[str] = ()) -> None:
         self.parallel = max(1, parallel)
+        self.warm = tuple(warm)
         self._pool = None
         self._starting: list = []
 
@@ -183,7 +190,7 @@ class ModelAnalysis:
         if self._pool is None:
             require_torch()
             self._pool = concurrent.futures.ThreadPoolExecutor(self.parallel)
-        self._starting += [self._pool.submit(_Server.started) for _ in range(n - len(self._starting))]
+        self._starting += [self._pool.submit(_Server.started, self.warm) for _ in range(n - len(self._starting))]
 
     def run(
         self,
@@ -263,15 +270,16 @@ class _Server:
 
     entry = "bnlint.model.worker"  # the module whose main() it runs
 
-    def __init__(self) -> None:
+    def __init__(self, warm: Sequence[str] = ()) -> None:
         self.worker: Worker | None = None
+        self.warm = tuple(warm)
         self.fresh_per_job = not hasattr(os, "fork")  # no fork: a fresh process per file
 
     @classmethod
-    def started(cls) -> "_Server":
-        server = cls()
+    def started(cls, warm: Sequence[str] = ()) -> "_Server":
+        server = cls(warm)
         try:
-            server.worker = Worker(cls.entry)
+            server.worker = Worker(cls.entry, server.warm)
         except (TimeoutError, WorkerDied):
             server.worker = None  # analyze() starts it again and reports what fails
         return server
@@ -280,7 +288,7 @@ class _Server:
         path = job["path"]
         try:
             if self.worker is None:
-                self.worker = Worker(self.entry)
+                self.worker = Worker(self.entry, self.warm)
             msg = self.worker.run(job, timeout + _SERVER_GRACE)
         except TimeoutError as exc:
             self.close()

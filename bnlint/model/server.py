@@ -14,20 +14,23 @@ import sys
 import time
 import traceback
 import warnings
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 
 def serve(
     handle: Callable[[dict, Callable[[str], None]], dict],
     warm_ups: dict[str, Callable[[], None]] | None = None,
     fork: bool = hasattr(os, "fork"),
+    warm_now: Sequence[str] = (),
 ) -> None:
     """The child's protocol: jobs on stdin, one JSON object a line; for each,
     ``stage`` events and one ``result``, on the original stdout, which user
     code cannot reach (its prints go to stderr). ``handle(job, progress)``
     returns the result's payload; an exception in it is an internal error.
     A payload's ``warm`` list names entries of ``warm_ups``: what that child
-    had to load, loaded once here for the children after it.
+    had to load, loaded once here for the children after it; ``warm_now``
+    names the ones to load from the start, in a thread, while the first job
+    runs (the next child is forked once they are loaded).
 
     This process is a fork server: it has imported torch and bnlint, never
     user code, and runs each job in a forked child of its own (where
@@ -50,25 +53,60 @@ def serve(
         proto.flush()
 
     spare = _Spare(handle) if fork else None
+    now = [warm_ups.pop(name) for name in dict.fromkeys(warm_now) if name in warm_ups]
+    warming = _Warming(now) if now and fork else None
+    for load in now if warming is None else ():
+        load()
     send({"event": "ready"})
     for line in jobs:
         job = json.loads(line)
         if spare is not None:
             child, spare = spare, None
             child.start(job)
-            spare = _Spare(handle)  # forked now, while `child` runs
+            if warming is None:
+                spare = _Spare(handle)  # forked now, while `child` runs
             payload = child.wait(job.get("timeout"), send)
             wanted = [w for w in payload.pop("warm", ()) if w in warm_ups]
             send({"event": "result", **payload})
+            if warming is not None:  # no fork while a thread imports: the child could inherit its locks
+                warming = warming.join()
             if wanted:  # the machinery this child loaded: load it here (after its result), for the next ones
-                spare.discard()
+                if spare is not None:
+                    spare.discard()
+                    spare = None
                 for name in wanted:
                     warm_ups.pop(name)()
+            if spare is None:
                 spare = _Spare(handle)
         else:  # without fork, the parent starts a fresh process per job (see process.py)
             send({"event": "result", **_run_job(handle, job, lambda stage: send({"event": "stage", "stage": stage}))})
+    if warming is not None:
+        warming.join()
     if spare is not None:
         spare.discard()
+
+
+class _Warming:
+    """Warm-ups loading in a thread of the server while its first child runs
+    (on another core): the server's main thread only waits on pipes, so it
+    relays the child's events and result at once."""
+
+    def __init__(self, loads: list[Callable[[], None]]) -> None:
+        import threading
+
+        def run() -> None:
+            for load in loads:
+                try:
+                    load()
+                except Exception:  # noqa: BLE001 -- a warm-up only saves time; its failure costs none
+                    pass
+
+        self.thread = threading.Thread(target=run, name="bnlint-warm-up", daemon=True)
+        self.thread.start()
+
+    def join(self) -> None:
+        self.thread.join()
+        return None
 
 
 def _run_job(handle, job: dict, progress: Callable[[str], None]) -> dict:

@@ -129,15 +129,55 @@ def _linear(module: nn.Module, x: Any) -> Any:
     return x.new_empty((*x.shape[:-1], module.out_features))
 
 
+def _conv(module: nn.Module, x: Any) -> Any:
+    """A Conv1d/2d/3d's output (zero padding): torch's size formula per
+    spatial dim, and the checks its meta kernel makes that a model can fail
+    (rank, channels, dtype, a kernel larger than the padded input)."""
+    weight = module.weight
+    spatial = weight.dim() - 2
+    if x.dim() not in (spatial + 1, spatial + 2):
+        raise RuntimeError(
+            f"Expected {spatial + 1}D (unbatched) or {spatial + 2}D (batched) input to conv{spatial}d, "
+            f"but got input of size: {list(x.shape)}"
+        )
+    batched = x.dim() == spatial + 2
+    channels = x.shape[1 if batched else 0]
+    if channels != weight.shape[1] * module.groups:
+        raise RuntimeError(
+            f"Given groups={module.groups}, weight of size {list(weight.shape)}, expected input"
+            f"{list(x.shape)} to have {weight.shape[1] * module.groups} channels, but got {channels} channels instead"
+        )
+    if module.bias is not None and x.dtype != module.bias.dtype and not isinstance(module.padding, str):  # as torch's meta kernels
+        raise RuntimeError(f"Input type ({x.dtype}) and bias type ({module.bias.dtype}) should be the same")
+    sizes = x.shape[-spatial:]
+    kernel = weight.shape[2:]
+    if module.padding == "same":
+        out = tuple(sizes)
+    else:
+        pad = (0,) * spatial if module.padding == "valid" else module.padding
+        padded = [s + 2 * p for s, p in zip(sizes, pad)]
+        reach = [d * (k - 1) + 1 for d, k in zip(module.dilation, kernel)]
+        if any(p < r for p, r in zip(padded, reach)):
+            raise RuntimeError(
+                f"Calculated padded input size per channel: ({' x '.join(map(str, padded))}). Kernel size: "
+                f"({' x '.join(map(str, reach))}). Kernel size can't be greater than actual input size"
+            )
+        out = tuple((p - r) // s + 1 for p, r, s in zip(padded, reach, module.stride))
+    lead = (x.shape[0], module.out_channels) if batched else (module.out_channels,)
+    return x.new_empty((*lead, *out))
+
+
 @functools.lru_cache(maxsize=None)
 def _shape_forwards() -> dict[Any, Any]:
     """torch layers whose output shape is computed here, by the layer's own
     class's forward function: on meta tensors each of them runs torch's
     Python reference implementation (0.2 to 0.6 ms a call, most of a shape
-    run of a Conv-BN-ReLU stack), where their output's shape is the input's
-    (BatchNorm, activations, dropout) or its last dim changed (Linear). The
-    checks torch makes that a user's model can fail (BatchNorm's rank and
-    channel count, Linear's in_features) are made here too."""
+    run of a Conv-BN-ReLU stack; a convolution's first one also imports
+    sympy, ~0.45 s), where their output's shape is the input's (BatchNorm,
+    activations, dropout), its last dim changed (Linear) or torch's
+    convolution size formula. The checks torch makes that a user's model can
+    fail (BatchNorm's rank and channel count, Linear's in_features, a
+    convolution's rank, channels, dtype and kernel size) are made here too."""
     forwards: dict[Any, Any] = {}
     for cls in (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d):
         forwards[cls.forward] = _batchnorm
@@ -146,6 +186,8 @@ def _shape_forwards() -> dict[Any, Any]:
                 nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout):
         forwards[cls.forward] = _same_shape
     forwards[nn.Linear.forward] = _linear
+    for cls in (nn.Conv1d, nn.Conv2d, nn.Conv3d):
+        forwards[cls.forward] = _conv
     return forwards
 
 
@@ -161,6 +203,8 @@ def shape_only_layers(model: nn.Module) -> Iterator[None]:
         fn = table.get(getattr(type(m), "forward", None))
         if fn is None or "forward" in m.__dict__ or (hasattr(m, "training") and m.training):
             continue
+        if isinstance(m, nn.modules.lazy.LazyModuleMixin) or getattr(m, "padding_mode", "zeros") != "zeros":
+            continue  # torch's own forward: a lazy layer's first call, padding by reflection etc.
         m.__dict__["forward"] = functools.partial(fn, m)  # what `m.forward = ...` stores, without its checks
         patched.append(m)
     try:

@@ -442,7 +442,6 @@ class _FileAnalysis:
         self.result = FileResult(path)
         self.recorder = SiteRecorder()
         self.bn001 = get_rule("BN001")
-        self.used_shapes = False
 
     def not_analyzable(self, message: str, exc: BaseException | None, model: str | None = None,
                        at: Location | None = None) -> None:
@@ -584,8 +583,6 @@ class _FileAnalysis:
             except Exception as exc:  # noqa: BLE001 -- e.g. a user train() override that raises
                 self.not_analyzable(f"cannot analyze model {cand.name!r}: {describe_exception(exc)}", exc, cand.name)
                 continue
-            if ctx.shapes is not None:
-                self.used_shapes = True
             if ctx.shapes is not None and ctx.shapes.error:
                 result.notes.append(
                     f"{self.shown}::{cand.name}: shape rules skipped, the forward fails on inputs "
@@ -664,8 +661,10 @@ def _analyze_job(job: dict, progress: Callable[[str], None]) -> dict:
             job.get("batch_size"), progress,
         )
         result = analysis.run()
-        # what this child had to load that the server could load for the next ones
-        return {**result.to_json(), "warm": ["shapes"] if analysis.used_shapes else []}
+        # what this child had to load that the server could load for the next ones: torch's
+        # meta-kernel machinery, which the server (never having run a model on meta) has not
+        loaded = any(name in sys.modules for name in _SHAPE_MACHINERY)
+        return {**result.to_json(), "warm": ["shapes"] if loaded else []}
     except BaseException as exc:  # noqa: BLE001 -- report, never die silently
         return FileResult(job["path"], internal_errors=[
             "".join(traceback.format_exception(exc)).rstrip()
@@ -681,21 +680,30 @@ def warm_up() -> None:
     analyze_probe(lambda path: analyze_file(path, rules=all_rules()))
 
 
+# What torch loads on the first run of most ops on meta tensors: their Python
+# kernels call torch._check (which imports the symbolic-shapes module, and sympy)
+# and are wrapped to disable torch._dynamo (which imports it).
+_SHAPE_MACHINERY = ("sympy", "torch._dynamo")
+
+
 def warm_up_shapes() -> None:
     """The meta-kernel machinery a shape run loads (about a second and 70 MB
-    on first use): loaded in the server once a child has needed it, so that
-    runs without example inputs never pay for it."""
+    on first use): loaded in the server when the run has example inputs or
+    once a child has needed it, so that runs without never pay for it."""
     from bnlint.model.warmup import PROBE_INPUTS, analyze_probe
 
     analyze_probe(lambda path: analyze_file(path, rules=all_rules(), inputs=PROBE_INPUTS))
 
 
-_WARM_UPS = {"shapes": warm_up_shapes}
+WARM_UPS = {"shapes": warm_up_shapes}
 
 
-def main() -> None:
+def main(fork: bool = hasattr(os, "fork")) -> None:
+    """The fork server (:func:`bnlint.model.server.serve`), warmed up; what
+    the parent names on the command line (``python -c ... shapes``) it loads
+    while the first file is analyzed."""
     warm_up()
-    serve(_analyze_job, _WARM_UPS)
+    serve(_analyze_job, WARM_UPS, fork=fork, warm_now=sys.argv[1:])
 
 
 if __name__ == "__main__":
