@@ -16,7 +16,7 @@ import torch.nn as nn
 from bnlint.engine.rule import Rule
 from bnlint.findings import Finding, Location
 from bnlint.model.graph import ModelGraph
-from bnlint.model.shapes import InputSpec, ShapeInfo, propagate
+from bnlint.model.shapes import InputSpec, ShapeInfo, propagate_in_eval, set_modes
 from bnlint.model.sites import SiteRecorder
 from bnlint.model.trace import TraceResult, trace_model
 
@@ -27,10 +27,9 @@ class ModuleState:
     frozen: bool | None  # all parameters requires_grad=False; None without parameters
 
 
-def _train_mode_snapshot(model: nn.Module) -> dict[str, ModuleState]:
+def _train_mode_snapshot(model: nn.Module, named: list[tuple[str, nn.Module]]) -> dict[str, ModuleState]:
     """Put the model in training mode the way a training loop does (honouring
     an overridden ``train()``), record every module's state, restore."""
-    named = list(model.named_modules())
     before = [m.training for _, m in named]
     try:
         model.train()
@@ -41,8 +40,7 @@ def _train_mode_snapshot(model: nn.Module) -> dict[str, ModuleState]:
             snap[name] = ModuleState(m.training, frozen)
         return snap
     finally:
-        for (_, m), training in zip(named, before):
-            m.training = training
+        set_modes(named, before)
 
 
 @dataclass
@@ -112,20 +110,24 @@ def build_context(
     """Snapshot the train-mode state; trace when ``needs`` has ``"graph"``,
     propagate shapes when it has ``"shapes"`` and inputs are known. The model
     is left in the mode it was in."""
-    train_state = _train_mode_snapshot(model)
+    named = list(model.named_modules())
+    train_state = _train_mode_snapshot(model, named)
     traced = TraceResult()
     notes: list[str] = []
-    if "graph" in needs:
-        was_training = {id(m): m.training for m in model.modules()}
-        model.eval()  # trace in eval: `training=self.training` resolves to False
+    shapes = None
+    wants_shapes = inputs is not None and "shapes" in needs
+    if "graph" in needs or wants_shapes:
+        flags = [m.training for _, m in named]
+        model.eval()  # trace in eval (`training=self.training` resolves to False), and run shapes in eval
         try:
-            traced = trace_model(model)
-            if not traced.complete:
-                traced = _trace_by_running(model, traced, inputs, notes)
+            if "graph" in needs:
+                traced = trace_model(model)
+                if not traced.complete:
+                    traced = _trace_by_running(model, traced, inputs, notes)
+            if wants_shapes:
+                shapes = propagate_in_eval(model, inputs, named)
         finally:
-            for m in model.modules():
-                m.training = was_training[id(m)]
-    shapes = propagate(model, inputs) if inputs is not None and "shapes" in needs else None
+            set_modes(named, flags)
     stand_ins = traced.stand_ins or (shapes.stand_ins if shapes is not None else "")
     if stand_ins:
         notes.append(

@@ -214,6 +214,19 @@ def shape_only_layers(model: nn.Module) -> Iterator[None]:
             m.__dict__.pop("forward", None)
 
 
+def set_modes(named: list[tuple[str, nn.Module]], flags: list[bool]) -> None:
+    """Put each module's ``training`` flag back (``named`` as from
+    ``named_modules()``): the attribute itself, without nn.Module's
+    ``__setattr__`` (three dict checks a call, on every module of a model
+    of thousands, on each of several restores) unless the flag lives
+    elsewhere (a scripted module's property)."""
+    for (_, m), flag in zip(named, flags):
+        if "training" in m.__dict__:
+            m.__dict__["training"] = flag
+        else:
+            m.training = flag
+
+
 def _on_meta(model: nn.Module) -> bool:
     seen = False
     for m in model.modules():
@@ -249,15 +262,28 @@ def shape_only(model: nn.Module) -> Iterator[None]:
         yield
 
 
-def propagate(model: nn.Module, spec: InputSpec) -> ShapeInfo:
-    """Run ``model`` on shape-only inputs and record every module's input
-    shape. A run on meta tensors that fails is tried once more with
-    stand-ins for data-dependent ops (:mod:`bnlint.model.standins`); shapes
-    after the first stand-in are not recorded, and ``stand_ins`` says which."""
+def propagate(model: nn.Module, spec: InputSpec, named: list[tuple[str, nn.Module]] | None = None) -> ShapeInfo:
+    """Run ``model`` in eval mode on shape-only inputs and record every
+    module's input shape; the modes are put back. A run on meta tensors that
+    fails is tried once more with stand-ins for data-dependent ops
+    (:mod:`bnlint.model.standins`); shapes after the first stand-in are not
+    recorded, and ``stand_ins`` says which. ``named``: the model's
+    ``named_modules()``, when the caller has them."""
+    named = list(model.named_modules()) if named is None else named
+    flags = [m.training for _, m in named]
+    try:
+        model.eval()  # BN in eval: no batch-size check, no stat updates
+        return propagate_in_eval(model, spec, named)
+    finally:
+        set_modes(named, flags)
+
+
+def propagate_in_eval(model: nn.Module, spec: InputSpec, named: list[tuple[str, nn.Module]]) -> ShapeInfo:
+    """:func:`propagate` for a model its caller has put in eval mode."""
     mode, device = tensor_mode(model)
-    info = _propagate(model, spec, mode, device, None)
+    info = _propagate(model, spec, mode, device, None, named)
     if info.error is not None and device == "meta":
-        retried = _propagate(model, spec, mode, device, StandIns())  # see its module on when it counts
+        retried = _propagate(model, spec, mode, device, StandIns(), named)  # see its module on when it counts
         if retried.error is None:
             return retried
     return info
@@ -270,9 +296,9 @@ def failure(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__
 
 
-def _propagate(model: nn.Module, spec: InputSpec, mode: Any, device: str, stand_ins: Any) -> ShapeInfo:
+def _propagate(model: nn.Module, spec: InputSpec, mode: Any, device: str, stand_ins: Any,
+               named: list[tuple[str, nn.Module]]) -> ShapeInfo:
     info = ShapeInfo(spec)
-    named = list(model.named_modules())
     names: dict[int, str] = {}
     for name, m in named:
         names.setdefault(id(m), name)
@@ -286,10 +312,8 @@ def _propagate(model: nn.Module, spec: InputSpec, mode: Any, device: str, stand_
         if args and isinstance(args[0], torch.Tensor) and id(module) in names:
             info.inputs.setdefault(names[id(module)], []).append(tuple(args[0].shape))
 
-    was_training = [m.training for _, m in named]
     handle = torch.nn.modules.module.register_module_forward_pre_hook(record)
     try:
-        model.eval()  # BN in eval: no batch-size check, no stat updates
         with mode, shape_only(model), stand_ins or contextlib.nullcontext():
             model(*spec_tensors(spec, device))
     except Exception as exc:  # noqa: BLE001 -- a forward that needs real data
@@ -297,8 +321,6 @@ def _propagate(model: nn.Module, spec: InputSpec, mode: Any, device: str, stand_
             info.error = failure(exc)
     finally:
         handle.remove()
-        for (_, m), training in zip(named, was_training):
-            m.training = training
     if stand_ins is not None:
         info.stand_ins = stand_ins.describe()
     return info
