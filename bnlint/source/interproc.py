@@ -62,12 +62,14 @@ class SourceAnalysis:
             self._summaries.clear()
             self._events.clear()
         for func in structure.funcs:
-            self.events.extend(self._events.get(id(func), ()))
-        for ev in self.events:
-            if isinstance(ev, CallOf):
-                self._callers.setdefault(id(ev.callee), []).append(ev)
-            elif isinstance(ev, Step):
-                self._training.add(id(ev.func))
+            events = self._events.get(id(func), ())
+            if func.origin is None:  # an inherited method's facts are its own file's to report
+                self.events.extend(events)
+            for ev in events:
+                if isinstance(ev, CallOf):
+                    self._callers.setdefault(id(ev.callee), []).append(ev)
+                elif isinstance(ev, Step):
+                    self._training.add(id(ev.func))
 
     # -- walking ---------------------------------------------------------------------
     def _pass_models(self, order: list[Func]) -> bool:
@@ -177,11 +179,13 @@ class SourceAnalysis:
 
     def site(self, call: CallOf) -> str:
         """Where a call of one of this file's functions is: ``line N``, or
-        ``path:N`` for a call from another file of the run."""
+        ``path:N`` for a call from another file of the run or from a method
+        inherited from one."""
         other = self._outside.get(id(call))
-        if other is None:
+        path = other.structure.path if other is not None else call.caller.origin
+        if path is None:
             return f"line {call.node.lineno}"
-        return f"{_display(other.structure.path)}:{call.node.lineno}"
+        return f"{_display(path)}:{call.node.lineno}"
 
     def trains(self, func: Func) -> bool:
         """Whether ``func`` has a training step (its own or a helper's)."""

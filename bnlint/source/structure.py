@@ -105,6 +105,9 @@ class Func:
     generator: bool = False  # yields: a context manager, perhaps, whose effect splits at the yield
     calls: list[ast.expr] = field(default_factory=list)  # what its calls call, unresolved
     grad_off: str | None = None  # "@torch.no_grad()" decorator
+    # the file whose code this is, for a method inherited from a class of another
+    # file (see FileStructure._inherit); None: this file's own
+    origin: str | None = None
 
     @property
     def qualname(self) -> str:
@@ -246,6 +249,35 @@ class FileStructure(Liveness):
         for item in node.body:
             if isinstance(item, FUNCTIONS):
                 info.methods[item.name] = self._func(item, info, None)
+        for b in bases:
+            if b not in self.classes:
+                self._inherit(info, b)
+
+    def _inherit(self, info: ClassInfo, base: str) -> None:
+        """The methods a class inherits from a plain class of another file of
+        the checked tree (``class Trainer(BaseTrainer)``, whose epoch loop in
+        base/base_trainer.py calls ``self._train_epoch()`` then
+        ``self._valid_epoch()``): walked here as the subclass's methods, so
+        that ``self.x()`` in them runs the subclass's override, as in Python.
+        What they do themselves is the other file's to report; here they are
+        callers (the modes they pass this file's methods) and helpers (what
+        calling them does)."""
+        found = self.foreign_class(base)
+        if found is None:
+            return
+        other, name = found
+        pending = [other.classes[name]]
+        while pending:
+            cls = pending.pop(0)
+            if cls.managed:
+                return
+            for item in cls.node.body:
+                if isinstance(item, FUNCTIONS) and item.name not in info.methods:
+                    first = len(self.funcs)
+                    info.methods[item.name] = self._func(item, info, None)
+                    for func in self.funcs[first:]:  # the method and what is nested in it
+                        func.origin = other.path
+            pending += cls.parents
 
     def _func(self, node, cls: ClassInfo | None, parent: Func | None) -> Func:
         a = node.args
