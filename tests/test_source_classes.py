@@ -51,6 +51,8 @@ def reported(rel: str) -> set[str]:
     "fp_models_held_by_key.py",  # self.models["pose"].eval(): one model of the dict, the others keep theirs
     "fp_predict_named_helper_of_a_training_step.py",  # predict_poses() called by the training step
     "fp_base_trainer_epoch_loop",  # a base trainer's epoch loop, its subclass switching modes right
+    "fp_trainer_object_without_batchnorm.py",  # trainer.validate() on a model with no BN/Dropout
+    "fp_trainer_steps_under_a_flag",  # validate(): forward(training=False), the steps under `if training`
 ])
 def test_false_alarm_classes_are_clean(rel):
     assert reported(rel) == set()
@@ -91,6 +93,8 @@ def test_false_alarm_classes_are_clean(rel):
     ("fn_models_in_a_dict.py", {"BN402:19"}),  # nets = {"G": Generator(), "D": ...}; nets["G"](z)
     # class Trainer(BaseTrainer) of another file, whose epoch loop calls self._valid_epoch()
     ("fn_base_trainer_epoch_loop", {"trainer.py:BN402:19"}),
+    # trainer = Trainer(Net()); trainer.train(...); trainer.validate(...) in main.py
+    ("fn_trainer_object", {"trainer.py:BN402:34"}),
 ])
 def test_miss_classes_are_reported(rel, expected):
     assert reported(rel) == expected

@@ -37,6 +37,18 @@ def _passed_constant(e: ast.Call, callee: Func, param: str):
     return ...
 
 
+def _passed_name(e: ast.Call, callee: Func, param: str) -> str | None:
+    """The plain name a call passes for a parameter, if any."""
+    if param in callee.positional:
+        i = callee.positional.index(param)
+        if i < len(e.args) and not any(isinstance(a, ast.Starred) for a in e.args[: i + 1]):
+            return e.args[i].id if isinstance(e.args[i], ast.Name) else None
+    for k in e.keywords:
+        if k.arg == param:
+            return k.value.id if isinstance(k.value, ast.Name) else None
+    return None
+
+
 class Expressions(Builds):
     """Evaluates the expressions of one walk, in the flow state given;
     records what it finds through the walker."""
@@ -235,6 +247,18 @@ class Expressions(Builds):
             qual = f.id
         attr = f.attr if isinstance(f, ast.Attribute) else None
         grad_off = walk.gradients_off(flow)
+        plain = self._plain(qual) if qual else None
+        if plain is not None:  # `trainer = Trainer(model, ...)`
+            return self._instance(e, qual, plain[1], args, kwargs)  # type: ignore[arg-type]
+        if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id in walk.instances \
+                and f.value.id not in flow.aliases:  # `trainer.validate(loader)`: one of its methods
+            owner, cls = self._plain(walk.instances[f.value.id]) or (None, None)
+            method = cls.method(f.attr) if cls is not None else None
+            if method is not None and owner is self.structure:
+                return self.call_function(e, method, args, kwargs, flow, grad_off, receiver=f.value.id)
+            if method is not None:
+                return self.call_function(e, method, args, kwargs, flow, grad_off, walk.foreign(owner, method),
+                                          foreign_path=owner.path, receiver=f.value.id)
 
         if recv is not None and attr is not None:  # model.eval() / model.train(...) / model.to(...) ...
             done, val = self._method(e, attr, recv, flow, grad_off)
@@ -297,6 +321,29 @@ class Expressions(Builds):
                     e, func, args, kwargs, flow, grad_off, walk.foreign(other, func), foreign_path=other.path,
                 )
         return None
+
+    def _plain(self, qual: str):
+        """The class ``qual`` names when it is one of the checked tree's (of
+        this file, or imported from another) that is no module and whose
+        methods are walked -- a trainer, an engine: an object of it holds
+        models, it is none. (Its file's structure, the class.)"""
+        found = (self.structure, qual) if qual in self.structure.classes else (
+            self.structure.foreign_class(qual) if "." in qual else None
+        )
+        if found is None:
+            return None
+        cls = found[0].classes[found[1]]
+        return (found[0], cls) if not cls.is_model and not cls.managed and cls.methods else None
+
+    def _instance(self, e: ast.Call, qual: str, cls, args: list, kwargs: dict) -> Val:
+        """An object of a plain class, with what its constructor stores of
+        what this call passes (``self.model = model``)."""
+        holds = []
+        starred = next((i for i, a in enumerate(e.args) if isinstance(a, ast.Starred)), len(e.args))
+        for attr, pos, param in cls.stored_parameters():
+            val = args[pos] if pos < starred else None
+            holds.append((attr, kwargs.get(param, val)))
+        return Val(instance=qual, holds=tuple(holds))
 
     def _volatile_input(self, e: ast.Call) -> str | None:
         """``G(z)`` with ``z = Variable(noise, volatile=True)``: before torch
@@ -448,35 +495,40 @@ class Expressions(Builds):
         if grad_off is None and walk.sink is not None:
             walk.trained.add(key)
 
-    def step(self, e: ast.AST, flow: Flow, trains: dict[str, Mode] | None = None) -> None:
+    def step(self, e: ast.AST, flow: Flow, trains: dict[str, Mode] | None = None, guards: tuple = ()) -> None:
         walk = self.walk
         walk.trained_on_purpose.clear()
         if walk.sink is None:
             return
         if trains is None:
             trains = {k: flow.mode(k) for k in walk.trained}
-        walk.emit(Step(e, walk.func, trains, tuple(walk.guards)))
+        walk.emit(Step(e, walk.func, trains, (*walk.guards, *guards)))
 
     # -- calls of the file's own functions ---------------------------------------------
     def call_function(
         self, e: ast.Call, callee: Func, args: list[Val | None], kwargs: dict[str | None, Val | None],
         flow: Flow, grad_off: str | None, foreign: Summary | None = None, foreign_path: str | None = None,
+        receiver: str | None = None,
     ) -> Val | None:
         """Bind what the call passes (models as arguments, and the globals and
-        ``self`` attributes the callee uses), record the call, and apply the
-        callee's summary: its training steps, the modes it leaves, its
-        freezes, what it returns. A function of another module (``foreign``:
-        its summary) is bound by its parameters only and is no call of this
-        file's call graph."""
+        ``self`` attributes the callee uses -- for a method called on an
+        object, ``receiver``, its ``self.model`` is the caller's
+        ``receiver.model``), record the call, and apply the callee's summary:
+        its training steps, the modes it leaves, its freezes, what it
+        returns. A function of another module (``foreign``: its summary) is
+        bound by its parameters only and is no call of this file's call
+        graph."""
         walk = self.walk
         summary = walk.summary(callee) if foreign is None else foreign
         call = CallOf(e, walk.func, callee, {}, grad_off, in_step=walk.in_step(e))
         if foreign is None:
-            self._bind(call, e, args, kwargs, flow, summary.uses if summary is not None else ())
+            self._bind(call, e, args, kwargs, flow, summary.uses if summary is not None else (), receiver)
             walk.emit(call)
-        else:
-            self._bind(call, e, args, kwargs, flow, ())
-            call.binding = {k: v for k, v in call.binding.items() if k in callee.params}
+        else:  # by its parameters, and for a method of an object, the object's models
+            self._bind(call, e, args, kwargs, flow, summary.uses if receiver and summary else (), receiver)
+            call.binding = {
+                k: v for k, v in call.binding.items() if k in callee.params or receiver and k.startswith("self.")
+            }
             if call.binding and foreign_path is not None:
                 walk.emit(ForeignCall(call, foreign_path))
         if summary is None:
@@ -505,7 +557,11 @@ class Expressions(Builds):
                 ck = caller_key(k)
                 if ck is not None:
                     trains[ck] = substitute(m, flow.mode(ck))
-            self.step(e, flow, trains)
+            # a condition handed on (`self._step(x, y, training=training)`): the caller's steps are under it too
+            self.step(e, flow, trains, tuple(
+                ("test", passed, holds) for p, holds in summary.train_if.items()
+                if (passed := _passed_name(e, callee, p)) is not None and passed in walk.func.params
+            ))
         if summary.exit is None:
             return None
         for k, m in summary.exit.items():
@@ -532,12 +588,15 @@ class Expressions(Builds):
             return Val(parts=tuple(returned(p) for p in ret.parts))
         return returned(ret)
 
-    def _bind(self, call: CallOf, e: ast.Call, args: list, kwargs: dict, flow: Flow, uses) -> None:
+    def _bind(self, call: CallOf, e: ast.Call, args: list, kwargs: dict, flow: Flow, uses,
+              receiver: str | None = None) -> None:
         walk = self.walk
         callee = call.callee
         params = callee.params
 
         def bind(param: str, val: Val) -> None:
+            if val.instance is not None:
+                return  # an object that holds models is none
             if val.key:
                 call.binding[param] = (val.key, flow.mode(val.key))
                 call.live[param] = walk.liveness(val.key)
@@ -573,6 +632,12 @@ class Expressions(Builds):
         shared = func.cls is not None and callee.cls is not None and func.cls.is_a(callee.cls)
         for k in uses:
             root = k.split(".", 1)[0]
+            if receiver is not None and root == "self" and k != "self":  # `trainer.model` for `self.model`
+                ck = walk.canon(receiver + k[len("self"):], flow)
+                if walk.is_model(ck, flow):
+                    call.binding[k] = (ck, flow.mode(ck))
+                    call.live[k] = walk.liveness(ck)
+                continue
             if root in params or (k.startswith("self.") and not shared):
                 continue
             if (

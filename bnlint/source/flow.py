@@ -43,6 +43,11 @@ class Val:
     many: bool = False
     # one element of such a collection, picked by index or key (`self.models["encoder"]`)
     member: bool = False
+    # an object of a plain class of the file (`trainer = Trainer(model)`), not a
+    # module: its methods run as calls of the file's functions, on its attributes
+    instance: str | None = None
+    # what its constructor stored (`self.model = model`): attribute -> the value passed
+    holds: "tuple[tuple[str, Val | None], ...]" = ()
 
 
 @dataclass

@@ -207,7 +207,7 @@ class SourceAnalysis:
             if not callers and mode == FROM_CALLER and self._attribute_stays_in_train(func, key):
                 return []
             # this file's calls first, then those of the other files of the run
-            for c in [*callers, *(self.outside_callers(func) if key.split(".", 1)[0] in func.params else ())]:
+            for c in [*callers, *(self.outside_callers(func) if _from_callers(func, key) else ())]:
                 bound = c.bound(key)
                 if bound is None:
                     continue
@@ -273,7 +273,7 @@ class SourceAnalysis:
         def compute():
             # this file's calls, and those of the other files of the run (a
             # `run_first_stage(image, pnet)` of detector.py, pnet = PNet())
-            calls = [*self.callers_of(func), *(self.outside_callers(func) if key.split(".", 1)[0] in func.params else ())]
+            calls = [*self.callers_of(func), *(self.outside_callers(func) if _from_callers(func, key) else ())]
             for c in calls:
                 bound = c.bound(key)
                 if bound is None:
@@ -287,6 +287,14 @@ class SourceAnalysis:
             return not calls
 
         return self._memo(("live", id(func), key), True, compute)
+
+
+def _from_callers(func: Func, key: str) -> bool:
+    """Whether ``key`` in ``func`` is what its callers pass: a parameter (or
+    a part of one), or for a method of a plain class, an attribute of the
+    object it is called on (``trainer.validate(loader)`` in main.py)."""
+    root = key.split(".", 1)[0]
+    return root in func.params or (root == "self" and key != "self" and func.cls is not None)
 
 
 # -- the project view -----------------------------------------------------------------

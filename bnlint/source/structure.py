@@ -53,6 +53,22 @@ class ClassInfo:
     def is_a(self, other: "ClassInfo") -> bool:
         return self is other or any(p.is_a(other) for p in self.parents)
 
+    def stored_parameters(self) -> list[tuple[str, int, str]]:
+        """What the constructor stores as it is given: (attribute, position
+        after ``self``, parameter) for each ``self.model = model`` of its
+        body's top level."""
+        init = next((n for n in self.node.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
+        if init is None:
+            return []
+        params = [a.arg for a in (*init.args.posonlyargs, *init.args.args)][1:]
+        found = []
+        for st in init.body:
+            if isinstance(st, ast.Assign) and isinstance(st.value, ast.Name) and st.value.id in params:
+                for t in st.targets:
+                    if isinstance(t, ast.Attribute) and dotted(t.value) == "self":
+                        found.append((t.attr, params.index(st.value.id), st.value.id))
+        return found
+
     def given_modules(self) -> list[tuple[int, str]]:
         """The constructor's parameters (position after ``self``, name) that
         end up as a submodule the class calls: ``self.backbone =

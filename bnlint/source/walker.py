@@ -185,6 +185,8 @@ class Walker(LoopWalk):
         # a name assigned a model class -> what calling it builds; until the
         # name holds a model on the path (`model = model(n_classes)`)
         self.makers: dict[str, Val] = {}
+        # a name assigned an object of a plain class of the file -> the class's name
+        self.instances: dict[str, str] = {}
         self._first_lines: dict[str, int] = {}  # name -> the first line binding it (see _bound_before)
         self._chain_start: int | None = None  # walking an `elif`: the line of its `if`
 
@@ -318,6 +320,26 @@ class Walker(LoopWalk):
             del self.built[key]
 
     # -- bindings --------------------------------------------------------------------
+    def _instance(self, name: str, val: Val, flow: Flow) -> None:
+        """``trainer = Trainer(model)``: an object whose methods the walk
+        follows, its attributes the models its constructor stored
+        (``trainer.model``, the caller's ``model`` itself when it has a key)."""
+        self.rebind(name, flow)
+        for alias in [a for a in flow.aliases if a.startswith(name + ".")]:
+            del flow.aliases[alias]
+        self.instances[name] = val.instance  # type: ignore[assignment]
+        for attr, held in val.holds:
+            key = f"{name}.{attr}"
+            if held is None or held.instance is not None:
+                continue
+            if held.key is not None and self.is_model(held.key, flow):
+                flow.aliases[key] = held.key
+                flow.models.add(key)
+            elif held.key is None and held.mode is not None:
+                flow.modes[key] = held.mode
+                flow.models.add(key)
+                self.live[key] = held.live
+
     def rebind(self, name: str, flow: Flow) -> None:
         """``name`` is about to name something else: names that aliased the
         old object keep its mode, and what was known of its attributes goes."""
@@ -369,6 +391,10 @@ class Walker(LoopWalk):
             self.copies.pop(d, None)
         if val is not None and val.makes is not None:  # `model = _get_model_instance(name)`: a class
             self.makers[d] = val.makes
+            return
+        self.instances.pop(d, None)
+        if val is not None and val.instance is not None and "." not in d:
+            self._instance(d, val, flow)
             return
         if val is not None and val.key is not None and self.is_model(val.key, flow):
             if d == val.key:  # model = model.to(device)
@@ -478,13 +504,16 @@ class Walker(LoopWalk):
         outs: list[Flow | None] = []
         start = self._chain_start or s.lineno  # an `elif` is part of the `if` it follows
         for block, holds in ((s.body, True), (s.orelse, False)):
-            self.guards.append(guard(s.test, holds))
+            # `if training and duplicates:` holding: each of its terms holds too
+            terms = s.test.values if holds and isinstance(s.test, ast.BoolOp) and isinstance(s.test.op, ast.And) else []
+            pushed = [guard(s.test, holds), *(guard(t, True) for t in terms)]
+            self.guards.extend(pushed)
             elif_ = not holds and len(block) == 1 and isinstance(block[0], ast.If)
             self._chain_start = start if elif_ else None
             try:
                 outs.append(self.block(block, flow.fork()))
             finally:
-                self.guards.pop()
+                del self.guards[len(self.guards) - len(pushed):]
                 self._chain_start = None
         self._first_bound(start, flow, outs, [s.body, s.orelse])
         merged: Flow | None = None
