@@ -81,6 +81,26 @@ class TrainNotRestoredAfterEval(Rule):
                     first.node,
                     hint=f"call {key}.train() at the start of each epoch, before training",
                 )
+        # the epoch loop of a base class of another file, which runs this file's
+        # methods (`self._valid_epoch()` of `class Trainer(BaseTrainer)`): reported
+        # at the eval() of this file's method it calls
+        for loop, call, method in an.inherited_loops():
+            for first, key, step in _unrestored(loop):
+                evals = [e for e in an.events_of(method) if isinstance(e, ModeSet) and e.evals and e.key == key]
+                if call is not first or not evals or (id(evals[0].node), key) in seen:
+                    continue
+                if not an.is_live(loop.func, key, loop.live[key]):
+                    continue
+                seen.add((id(evals[0].node), key))
+                yield ctx.report(
+                    self,
+                    f"'{key}' is put in eval() here, and the epoch loop of the inherited {loop.func.name}() "
+                    f"({an.line_of(loop.func, loop.node)}) reaches the next iteration's training step "
+                    f"({an.line_of(loop.func, step.node)}) with nothing calling {key}.train(): every later "
+                    "iteration trains in eval mode (dropout off, BatchNorm frozen on its running statistics)",
+                    evals[0].node,
+                    hint=f"call {key}.train() at the start of each training epoch",
+                )
 
     invalid = (
         Example(

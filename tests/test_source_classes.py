@@ -93,6 +93,8 @@ def test_false_alarm_classes_are_clean(rel):
     ("fn_models_in_a_dict.py", {"BN402:19"}),  # nets = {"G": Generator(), "D": ...}; nets["G"](z)
     # class Trainer(BaseTrainer) of another file, whose epoch loop calls self._valid_epoch()
     ("fn_base_trainer_epoch_loop", {"trainer.py:BN402:19"}),
+    # ... whose epoch loop (engine/base.py) reaches train_epoch() again after validate_epoch()'s eval()
+    ("fn_base_trainer_train_not_restored", {"classifier.py:BN403:16"}),
     # trainer = Trainer(Net()); trainer.train(...); trainer.validate(...) in main.py
     ("fn_trainer_object", {"trainer.py:BN402:34"}),
 ])

@@ -24,7 +24,7 @@ from dataclasses import replace
 from typing import Iterator
 
 from bnlint.source import vocabulary as V
-from bnlint.source.facts import CallOf, ForeignCall, ModeSet, Step
+from bnlint.source.facts import CallOf, ForeignCall, ModeSet, Reentry, Step
 from bnlint.source.flow import ENTRY, EVALUATING, FROM_CALLER, TRAINING, Mode, Summary, Val, substitute
 from bnlint.source.structure import CycleMemo, FileStructure, Func, structure_of
 from bnlint.source.syntax import dotted
@@ -39,6 +39,7 @@ class SourceAnalysis:
     def __init__(self, structure: FileStructure, walk_all: bool = True):
         self.structure = structure
         self.events: list = []  # every fact of the file, function by function
+        self.inherited: list = []  # the facts of the methods inherited from other files (FileStructure._inherit)
         self._summaries: dict[int, Summary | None] = {}
         self._events: dict[int, list] = {}
         self._busy: set[int] = set()
@@ -63,8 +64,8 @@ class SourceAnalysis:
             self._events.clear()
         for func in structure.funcs:
             events = self._events.get(id(func), ())
-            if func.origin is None:  # an inherited method's facts are its own file's to report
-                self.events.extend(events)
+            # an inherited method's facts are its own file's to report (but see inherited_loops)
+            (self.events if func.origin is None else self.inherited).extend(events)
             for ev in events:
                 if isinstance(ev, CallOf):
                     self._callers.setdefault(id(ev.callee), []).append(ev)
@@ -135,6 +136,17 @@ class SourceAnalysis:
         """The facts of one kind (ModelCall, Step ...), in file order."""
         return (e for e in self.events if isinstance(e, kind))
 
+    def inherited_loops(self) -> Iterator[tuple[Reentry, ModeSet, Func]]:
+        """The training loops of inherited methods (a base trainer's epoch
+        loop, in another file) that put a model in eval through a method of
+        this file: (the loop, that call's mode change, the method)."""
+        own = {f.qualname: f for f in self.structure.funcs if f.origin is None and f.cls is not None}
+        for loop in self.inherited:
+            if isinstance(loop, Reentry):
+                for fact in loop.first:
+                    if isinstance(fact, ModeSet) and fact.evals and fact.via in own:
+                        yield loop, fact, own[fact.via]
+
     def events_of(self, func: Func) -> list:
         return self._events.get(id(func), [])
 
@@ -186,6 +198,10 @@ class SourceAnalysis:
         if path is None:
             return f"line {call.node.lineno}"
         return f"{_display(path)}:{call.node.lineno}"
+
+    def line_of(self, func: Func, node: ast.AST) -> str:
+        """``line N`` of this file, or ``path:N`` in a method's own file."""
+        return f"line {node.lineno}" if func.origin is None else f"{_display(func.origin)}:{node.lineno}"
 
     def trains(self, func: Func) -> bool:
         """Whether ``func`` has a training step (its own or a helper's)."""
