@@ -1,9 +1,10 @@
+import ast
 from typing import Callable
 
 from bnlint.findings import Severity
 from bnlint.engine.rule import Example, Rule
 from bnlint.source import FROM_CALLER, CycleMemo, Func, ModelCall, SourceAnalysis
-from bnlint.source.syntax import identifiers, name_words
+from bnlint.source.syntax import dotted, identifiers, name_words, own_nodes
 
 
 class InferenceWithoutEval(Rule):
@@ -75,6 +76,7 @@ class InferenceWithoutEval(Rule):
                 or call.deliberate
                 or not an.is_live(func, call.key, call.live)
                 or (not call.grad_off and not func.grad_off and _smoke_test(func, call.key))
+                or _shape_check(an, func, call)
             ):
                 continue
             path = an.train_path(func, call.key, call.mode)
@@ -469,6 +471,84 @@ def _smoke_test(func: Func, key: str) -> bool:
     if func.is_module or root not in func.locals or root in func.params:
         return False
     return not (identifiers(func.node) & _WEIGHTS)
+
+
+_RANDOM = {"torch.rand", "torch.randn", "torch.zeros", "torch.ones", "torch.empty", "torch.randint", "torch.full"}
+
+
+_SHAPES = {"shape", "size", "dim", "ndim"}
+
+
+def _shape_check(an: SourceAnalysis, func: Func, call: ModelCall) -> bool:
+    """A model built right here, never loaded nor trained, run on a random
+    tensor, and its outputs used for their shapes only (``net =
+    MobileNetV2(); x = torch.rand(1, 3, 224, 224); with torch.no_grad(): y
+    = net(x); print(y.shape)`` in a model file's ``__main__`` block): what
+    it computes means nothing in either mode, and nothing reads it."""
+    root = call.key.split(".", 1)[0]
+    if root in func.params or root not in func.locals or not isinstance(call.node, ast.Call) or not call.node.args:
+        return False
+    nodes = list(own_nodes(func.node))
+    words = set().union(*(name_words(n.id) for n in nodes if isinstance(n, ast.Name)),
+                        *(name_words(n.attr) for n in nodes if isinstance(n, ast.Attribute)),
+                        *(name_words(n.arg) for n in nodes if isinstance(n, ast.keyword) and n.arg))
+    if words & _WEIGHTS or an.trains(func):
+        return False  # loaded (`load_weights(net)`, `pretrained=True`) or trained: a real inference
+    imports = an.structure.imports
+
+    def random(e: ast.AST) -> bool:
+        return isinstance(e, ast.Call) and imports.qualify(e.func) in _RANDOM
+
+    first = call.node.args[0]
+    if isinstance(first, ast.Name):  # `x = torch.rand(...)`: every assignment of it in this scope
+        values = [n.value for n in nodes if isinstance(n, ast.Assign)
+                  and any(isinstance(t, ast.Name) and t.id == first.id for t in n.targets)]
+        if not values or not all(random(v) for v in values):
+            return False
+    elif not random(first):
+        return False
+    return _only_shapes(call, nodes)
+
+
+def _only_shapes(call: ModelCall, nodes: list) -> bool:
+    """Whether what the call returns (the names it is assigned to) is read for
+    its shapes only -- ``y.shape``, ``[s.shape for s in state]`` -- or handed
+    back to the same model (a recurrent state), and read at least once."""
+    results: set[str] = set()
+    for n in nodes:
+        if isinstance(n, ast.Assign) and n.value is call.node:
+            for t in n.targets:
+                results |= {e.id for e in (t.elts if isinstance(t, ast.Tuple) else [t]) if isinstance(e, ast.Name)}
+    if not results:
+        return False
+    parents = {id(child): n for n in nodes for child in ast.iter_child_nodes(n)}
+    shapes = 0
+    for n in nodes:
+        if not (isinstance(n, ast.Name) and n.id in results and isinstance(n.ctx, ast.Load)):
+            continue
+        up = parents.get(id(n))
+        if isinstance(up, ast.Starred):
+            up = parents.get(id(up))
+        if isinstance(up, ast.Attribute) and up.attr in _SHAPES:
+            shapes += 1
+        elif isinstance(up, ast.Call) and n is not up.func and dotted(up.func) == call.key:
+            continue  # handed back to the model
+        elif isinstance(up, ast.comprehension) and up.iter is n and isinstance(up.target, ast.Name):
+            comp = parents.get(id(up))
+            elt = getattr(comp, "elt", None)
+            var = up.target.id
+            uses = [m for m in ast.walk(elt) if isinstance(m, ast.Name) and m.id == var] if elt is not None else []
+            if not uses or not all(isinstance(_parent(elt, m), ast.Attribute) and _parent(elt, m).attr in _SHAPES
+                                   for m in uses):
+                return False
+            shapes += 1
+        else:
+            return False
+    return shapes > 0
+
+
+def _parent(tree: ast.AST, node: ast.AST) -> ast.AST | None:
+    return next((p for p in ast.walk(tree) for c in ast.iter_child_nodes(p) if c is node), None)
 
 
 def is_inference_name(name: str) -> bool:
