@@ -120,7 +120,7 @@ def caught(snapshots: str, entry: dict, before: dict, in_file: bool = False) -> 
         before[entry["repo"]] = run_bnlint(src)
     with tempfile.TemporaryDirectory() as tmp:
         copy = os.path.join(tmp, "repo")
-        shutil.copytree(src, copy, ignore=shutil.ignore_patterns(".git"))
+        shutil.copytree(src, copy, symlinks=True, ignore=shutil.ignore_patterns(".git"))  # links as links: a dangling one is no error
         target = os.path.join(copy, entry["path"])
         with open(target, encoding="utf-8", errors="replace") as fh:
             lines = fh.readlines()

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Callable
 from bnlint.source import vocabulary as V
 from bnlint.source.builds import Builds, new_model
 from bnlint.source.facts import CallOf, Export, ForeignCall, ModeSet, ModelCall, Step, Thaw
-from bnlint.source.flow import EITHER, EVAL, EVALUATING, TRAIN, TRAINING, Flow, Mode, Summary, Val, substitute
+from bnlint.source.flow import ENTRY, EITHER, EVAL, EVALUATING, TRAIN, TRAINING, Flow, Mode, Summary, Val, substitute
 from bnlint.source.structure import Func
 from bnlint.source.syntax import argument, assignments, const, dotted
 
@@ -249,7 +249,7 @@ class Expressions(Builds):
         grad_off = walk.gradients_off(flow)
         plain = self._plain(qual) if qual else None
         if plain is not None:  # `trainer = Trainer(model, ...)`
-            return self._instance(e, qual, plain[1], args, kwargs)  # type: ignore[arg-type]
+            return self._instance(e, qual, plain, args, kwargs)  # type: ignore[arg-type]
         if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id in walk.instances \
                 and f.value.id not in flow.aliases:  # `trainer.validate(loader)`: one of its methods
             owner, cls = self._plain(walk.instances[f.value.id]) or (None, None)
@@ -335,14 +335,25 @@ class Expressions(Builds):
         cls = found[0].classes[found[1]]
         return (found[0], cls) if not cls.is_model and not cls.managed and cls.methods else None
 
-    def _instance(self, e: ast.Call, qual: str, cls, args: list, kwargs: dict) -> Val:
+    def _instance(self, e: ast.Call, qual: str, plain, args: list, kwargs: dict) -> Val:
         """An object of a plain class, with what its constructor stores of
-        what this call passes (``self.model = model``)."""
+        what this call passes (``self.model = model``) and the models it
+        builds itself, in the mode its ``__init__`` leaves them
+        (``self.model = Net()``: in train mode)."""
+        owner, cls = plain
         holds = []
         starred = next((i for i, a in enumerate(e.args) if isinstance(a, ast.Starred)), len(e.args))
         for attr, pos, param in cls.stored_parameters():
             val = args[pos] if pos < starred else None
             holds.append((attr, kwargs.get(param, val)))
+        init = cls.method("__init__")
+        if init is not None:
+            summary = self.walk.summary(init) if owner is self.structure else self.walk.foreign(owner, init)
+            stored = {attr for attr, _ in holds}
+            for k, mode in ((summary.exit or {}).items() if summary is not None else ()):
+                attr = k[len("self."):] if k.startswith("self.") and k.count(".") == 1 else None
+                if attr is not None and attr not in stored and mode and ENTRY not in mode:
+                    holds.append((attr, Val(mode=mode, live=owner.attribute_live(cls, attr) is not False)))
         return Val(instance=qual, holds=tuple(holds))
 
     def _volatile_input(self, e: ast.Call) -> str | None:
