@@ -3,7 +3,7 @@ from typing import Callable
 
 from bnlint.findings import Severity
 from bnlint.engine.rule import Example, Rule
-from bnlint.source import FROM_CALLER, CycleMemo, Func, ModelCall, SourceAnalysis
+from bnlint.source import FROM_CALLER, CycleMemo, Func, ModelCall, ModeSet, SourceAnalysis
 from bnlint.source.syntax import dotted, identifiers, name_words, own_nodes
 
 
@@ -92,6 +92,9 @@ class InferenceWithoutEval(Rule):
                 and not an.given_in_eval(func, call.key)  # a caller in another file passes it in eval
             ):
                 why = f"{func.qualname}() never calls {call.key}.eval() and leaves the mode to its callers"
+            elif call.mode == FROM_CALLER and _handed_over_closure(an, func, call.key):
+                why = (f"{func.name}() never calls {call.key}.eval(), nor does {func.parent.qualname}() "  # type: ignore[union-attr]
+                       "that makes it, and it is handed over to be run")
             else:
                 continue
             seen.add((call.node.lineno, call.key))
@@ -549,6 +552,24 @@ def _only_shapes(call: ModelCall, nodes: list) -> bool:
 
 def _parent(tree: ast.AST, node: ast.AST) -> ast.AST | None:
     return next((p for p in ast.walk(tree) for c in ast.iter_child_nodes(p) if c is node), None)
+
+
+def _handed_over_closure(an: SourceAnalysis, func: Func, key: str) -> bool:
+    """An inference-named closure over a model its enclosing function is
+    given (``def _inference(engine, batch): ... model(data)`` inside
+    ``create_evaluator(model)``, returned as ``Engine(_inference)``): run by
+    whoever it is handed to, in whatever mode the model is then -- when
+    neither it nor the enclosing function puts the model in eval, and no
+    caller of the enclosing function in another file hands it over in eval."""
+    parent = func.parent
+    root = key.split(".", 1)[0]
+    if parent is None or root in func.params or root in func.locals or root not in parent.params:
+        return False
+    if not is_inference_name(func.name) or an.has_callers(func):
+        return False
+    if any(isinstance(e, ModeSet) and e.key.split(".", 1)[0] == root for e in an.events_of(parent)):
+        return False
+    return not an.given_in_eval(parent, root)
 
 
 def is_inference_name(name: str) -> bool:

@@ -54,6 +54,7 @@ def reported(rel: str) -> set[str]:
     "fp_trainer_object_without_batchnorm.py",  # trainer.validate() on a model with no BN/Dropout
     "fp_trainer_steps_under_a_flag",  # validate(): forward(training=False), the steps under `if training`
     "fp_shape_check_in_main_block.py",  # net = Net(); with no_grad: print(net(torch.rand(...)).shape)
+    "fp_evaluation_closure_after_eval.py",  # model.eval() before the closure is made and handed over
 ])
 def test_false_alarm_classes_are_clean(rel):
     assert reported(rel) == set()
@@ -99,6 +100,7 @@ def test_false_alarm_classes_are_clean(rel):
     # trainer = Trainer(Net()); trainer.train(...); trainer.validate(...) in main.py
     ("fn_trainer_object", {"trainer.py:BN402:34"}),
     ("fn_trainer_object_builds_its_model.py", {"BN402:25"}),  # evaluator = Evaluator(); self.model = Net() in it
+    ("fn_evaluation_closure_handed_over.py", {"BN402:17"}),  # return Engine(_inference), model(data) in it
 ])
 def test_miss_classes_are_reported(rel, expected):
     assert reported(rel) == expected
