@@ -277,11 +277,14 @@ class FileStructure(Liveness):
         that ``self.x()`` in them runs the subclass's override, as in Python.
         What they do themselves is the other file's to report; here they are
         callers (the modes they pass this file's methods) and helpers (what
-        calling them does)."""
+        calling them does) -- so only the ones that call one of this class's
+        methods, or that this class's methods call, are taken (an optimizer
+        subclass does not walk the whole of ``torch.optim.Optimizer``)."""
         found = self.foreign_class(base)
         if found is None:
             return
         other, name = found
+        inherited: dict[str, ast.AST] = {}
         pending = [other.classes[name]]
         while pending:
             cls = pending.pop(0)
@@ -289,11 +292,22 @@ class FileStructure(Liveness):
                 return
             for item in cls.node.body:
                 if isinstance(item, FUNCTIONS) and item.name not in info.methods:
-                    first = len(self.funcs)
-                    info.methods[item.name] = self._func(item, info, None)
-                    for func in self.funcs[first:]:  # the method and what is nested in it
-                        func.origin = other.path
+                    inherited.setdefault(item.name, item)
             pending += cls.parents
+        calls = {name: _self_calls(node) for name, node in inherited.items()}
+        wanted = {n for n, called in calls.items() if called & info.method_names}  # callers of ours
+        wanted |= set().union(*(_self_calls(m.node) for m in info.methods.values())) & set(inherited)  # our helpers
+        todo = list(wanted)
+        while todo:  # and what those call in turn
+            for n in calls[todo.pop()] & set(inherited):
+                if n not in wanted:
+                    wanted.add(n)
+                    todo.append(n)
+        for method in sorted(wanted, key=list(inherited).index):
+            first = len(self.funcs)
+            info.methods[method] = self._func(inherited[method], info, None)
+            for func in self.funcs[first:]:  # the method and what is nested in it
+                func.origin = other.path
 
     def _func(self, node, cls: ClassInfo | None, parent: Func | None) -> Func:
         a = node.args
@@ -697,6 +711,15 @@ def referenced_class(arch: str) -> tuple[FileStructure, str] | None:
         return None
     other = structure_of(path)
     return (other, name) if other is not None and name in other.classes else None
+
+
+def _self_calls(node: ast.AST) -> set[str]:
+    """The names ``self.<name>(...)`` calls in a method."""
+    return {
+        n.func.attr for n in ast.walk(node)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name)
+        and n.func.value.id == "self"
+    }
 
 
 def structure_of(path: str) -> FileStructure | None:
