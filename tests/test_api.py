@@ -169,7 +169,7 @@ def test_tracing_and_shapes_run_only_when_a_selected_rule_needs_them(monkeypatch
 
     model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8, momentum=0.9))
     monkeypatch.setattr(context, "trace_model", refuse)
-    monkeypatch.setattr(context, "propagate", refuse)
+    monkeypatch.setattr(context, "propagate_in_eval", refuse)
     assert [f.code for f in api.check_model(model, (2, 3, 8, 8), select="BN103")] == ["BN103"]
     monkeypatch.undo()
     found = api.check_model(model, (2, 3, 8, 8), select="BN101,BN302")
