@@ -25,28 +25,24 @@ if TYPE_CHECKING:  # pragma: no cover
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
 
 
-def _passed_constant(e: ast.Call, callee: Func, param: str):
-    """The literal a call passes for a parameter (``...`` when none is known)."""
+def _passed(e: ast.Call, callee: Func, param: str) -> ast.expr | None:
+    """The argument a call passes for a parameter of ``callee``, if it can be told."""
     if param in callee.positional:
         i = callee.positional.index(param)
         if i < len(e.args) and not any(isinstance(a, ast.Starred) for a in e.args[: i + 1]):
-            return const(e.args[i])
-    for k in e.keywords:
-        if k.arg == param:
-            return const(k.value)
-    return ...
+            return e.args[i]
+    return next((k.value for k in e.keywords if k.arg == param), None)
+
+
+def _passed_constant(e: ast.Call, callee: Func, param: str):
+    """The literal a call passes for a parameter (``...`` when none is known)."""
+    return const(_passed(e, callee, param))
 
 
 def _passed_name(e: ast.Call, callee: Func, param: str) -> str | None:
     """The plain name a call passes for a parameter, if any."""
-    if param in callee.positional:
-        i = callee.positional.index(param)
-        if i < len(e.args) and not any(isinstance(a, ast.Starred) for a in e.args[: i + 1]):
-            return e.args[i].id if isinstance(e.args[i], ast.Name) else None
-    for k in e.keywords:
-        if k.arg == param:
-            return k.value.id if isinstance(k.value, ast.Name) else None
-    return None
+    arg = _passed(e, callee, param)
+    return arg.id if isinstance(arg, ast.Name) else None
 
 
 class Expressions(Builds):
