@@ -69,7 +69,8 @@ def serve(
             wanted = [w for w in payload.pop("warm", ()) if w in warm_ups]
             send({"event": "result", **payload})
             if warming is not None:  # no fork while a thread imports: the child could inherit its locks
-                warming = warming.join()
+                warming.join()
+                warming = None
             if wanted:  # the machinery this child loaded: load it here (after its result), for the next ones
                 if spare is not None:
                     spare.discard()
@@ -106,7 +107,6 @@ class _Warming:
 
     def join(self) -> None:
         self.thread.join()
-        return None
 
 
 def _run_job(handle, job: dict, progress: Callable[[str], None]) -> dict:
