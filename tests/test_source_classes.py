@@ -101,6 +101,7 @@ def test_false_alarm_classes_are_clean(rel):
     ("fn_trainer_object", {"trainer.py:BN402:34"}),
     ("fn_trainer_object_builds_its_model.py", {"BN402:25"}),  # evaluator = Evaluator(); self.model = Net() in it
     ("fn_evaluation_closure_handed_over.py", {"BN402:17"}),  # return Engine(_inference), model(data) in it
+    ("fn_package_on_sys_path", {"tools/train.py:BN403:13"}),  # import _init_paths: ../lib on sys.path
 ])
 def test_miss_classes_are_reported(rel, expected):
     assert reported(rel) == expected

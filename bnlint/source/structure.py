@@ -575,7 +575,7 @@ class FileStructure(Liveness):
         """The parsed file of a module of the checked tree, by its import
         name (relative ones from this file's package); looked up once per
         directory and name."""
-        memo = (os.path.dirname(os.path.abspath(self.path)), module)
+        memo = (os.path.dirname(os.path.abspath(self.path)), module, self.path_roots())
         if memo in _MODULES:
             path = _MODULES[memo]
             return None if path is None else self if path == os.path.abspath(self.path) else structure_of(path)
@@ -583,6 +583,30 @@ class FileStructure(Liveness):
         if found is not None or not _BUILDING:  # a miss inside a cycle may be found later
             _MODULES[memo] = None if found is None else os.path.abspath(found.path)
         return found
+
+    def path_roots(self) -> tuple[str, ...]:
+        """Directories this file puts on ``sys.path`` at module level, itself
+        or through a module beside it that it imports for that
+        (``import _init_paths``, whose ``sys.path.insert(0, osp.join(this_dir,
+        '..', 'lib'))`` makes ``from core.function import train`` mean
+        ``../lib/core/function.py``): read, never run; paths built from
+        ``__file__``, literals and ``os.path`` functions only. (None yet
+        while the file's own definitions are being collected.)"""
+        if not hasattr(self, "functions"):
+            return ()
+        if getattr(self, "_path_roots", None) is None:
+            self._path_roots: tuple[str, ...] = ()
+            found = _sys_path_additions(self)
+            here = os.path.dirname(os.path.abspath(self.path))
+            for node in self.tree.body:
+                if isinstance(node, ast.Import):
+                    for alias in node.names:
+                        if "." not in alias.name:
+                            other = structure_of(os.path.join(here, alias.name + ".py"))
+                            if other is not None and other is not self:
+                                found += _sys_path_additions(other)
+            self._path_roots = tuple(dict.fromkeys(os.path.normpath(p) for p in found if os.path.isdir(p)))
+        return self._path_roots
 
     def _module_structure(self, module: str) -> "FileStructure | None":
         level = len(module) - len(module.lstrip("."))
@@ -601,6 +625,7 @@ class FileStructure(Liveness):
                 if parent == roots[-1] or os.path.basename(parent) in _INSTALLED:
                     break  # installed packages are not the checked tree
                 roots.append(parent)
+            roots += self.path_roots()
         for root in roots:
             rel = os.path.join(root, *parts)
             for candidate in (rel + ".py", os.path.join(rel, "__init__.py")):
@@ -711,6 +736,62 @@ def referenced_class(arch: str) -> tuple[FileStructure, str] | None:
         return None
     other = structure_of(path)
     return (other, name) if other is not None and name in other.classes else None
+
+
+_PATH_FUNCTIONS = {"os.path.join", "os.path.dirname", "os.path.abspath", "os.path.realpath", "os.path.normpath"}
+
+
+def _sys_path_additions(structure: "FileStructure") -> list[str]:
+    """The directories a module's top-level code adds to ``sys.path``:
+    ``sys.path.insert(i, P)``, ``sys.path.append(P)``, or a call of one of its
+    functions that does so with its parameter (``add_path(lib_path)``)."""
+    imports = structure.imports
+    path = os.path.abspath(structure.path)
+
+    def value(e: ast.AST | None, depth: int = 0) -> str | None:
+        if e is None or depth > 8:
+            return None
+        if isinstance(e, ast.Constant) and isinstance(e.value, str):
+            return e.value
+        if isinstance(e, ast.Name):
+            return path if e.id == "__file__" else value(structure.module_value(e.id), depth + 1)
+        if isinstance(e, ast.Call) and not e.keywords:
+            q = imports.qualify(e.func)
+            args = [value(a, depth + 1) for a in e.args]
+            if q not in _PATH_FUNCTIONS or not args or None in args:
+                return None
+            if q == "os.path.join":
+                return os.path.join(*args)  # type: ignore[arg-type]
+            if len(args) != 1:
+                return None
+            return os.path.dirname(args[0]) if q == "os.path.dirname" else os.path.abspath(args[0])  # type: ignore[arg-type]
+        return None
+
+    def adds(call: ast.Call) -> ast.expr | None:  # what `sys.path.insert(0, P)` / `.append(P)` adds
+        q = imports.qualify(call.func) or dotted(call.func) or ""
+        if q == "sys.path.insert" and len(call.args) == 2:
+            return call.args[1]
+        if q == "sys.path.append" and len(call.args) == 1:
+            return call.args[0]
+        return None
+
+    adders = {  # module functions that add their first parameter: `def add_path(path): sys.path.insert(0, path)`
+        name for name, func in getattr(structure, "functions", {}).items() if func.params and any(
+            isinstance(n, ast.Call) and isinstance(adds(n), ast.Name) and adds(n).id == func.params[0]  # type: ignore[union-attr]
+            for n in ast.walk(func.node)
+        )
+    }
+    found = []
+    for node in own_nodes(structure.tree):
+        if not isinstance(node, ast.Call):
+            continue
+        added = adds(node)
+        if added is None and isinstance(node.func, ast.Name) and node.func.id in adders and len(node.args) == 1:
+            added = node.args[0]
+        p = value(added)
+        if p is not None:
+            found.append(p if os.path.isabs(p) else os.path.join(os.path.dirname(path), p))
+    return found
 
 
 def _self_calls(node: ast.AST) -> set[str]:
