@@ -4,7 +4,7 @@ from typing import Callable
 from bnlint.findings import Severity
 from bnlint.engine.rule import Example, Rule
 from bnlint.source import FROM_CALLER, CycleMemo, Func, ModelCall, ModeSet, SourceAnalysis
-from bnlint.source.syntax import dotted, identifiers, name_words, own_nodes
+from bnlint.source.syntax import assignments, dotted, identifiers, name_words, own_nodes
 
 
 class InferenceWithoutEval(Rule):
@@ -504,8 +504,7 @@ def _shape_check(an: SourceAnalysis, func: Func, call: ModelCall) -> bool:
 
     first = call.node.args[0]
     if isinstance(first, ast.Name):  # `x = torch.rand(...)`: every assignment of it in this scope
-        values = [n.value for n in nodes if isinstance(n, ast.Assign)
-                  and any(isinstance(t, ast.Name) and t.id == first.id for t in n.targets)]
+        values = [n.value for n in assignments(nodes, first.id)]
         if not values or not all(random(v) for v in values):
             return False
     elif not random(first):
@@ -541,17 +540,13 @@ def _only_shapes(call: ModelCall, nodes: list) -> bool:
             elt = getattr(comp, "elt", None)
             var = up.target.id
             uses = [m for m in ast.walk(elt) if isinstance(m, ast.Name) and m.id == var] if elt is not None else []
-            if not uses or not all(isinstance(_parent(elt, m), ast.Attribute) and _parent(elt, m).attr in _SHAPES
+            if not uses or not all(isinstance(parents.get(id(m)), ast.Attribute) and parents[id(m)].attr in _SHAPES
                                    for m in uses):
                 return False
             shapes += 1
         else:
             return False
     return shapes > 0
-
-
-def _parent(tree: ast.AST, node: ast.AST) -> ast.AST | None:
-    return next((p for p in ast.walk(tree) for c in ast.iter_child_nodes(p) if c is node), None)
 
 
 def _handed_over_closure(an: SourceAnalysis, func: Func, key: str) -> bool:

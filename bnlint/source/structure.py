@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from bnlint.source import vocabulary as V
 from bnlint.source.flow import TRAINING, Val
 from bnlint.source.liveness import Liveness
-from bnlint.source.syntax import FUNCTIONS, Imports, const, definitions, dotted, identifiers, own_nodes
+from bnlint.source.syntax import FUNCTIONS, Imports, const, definitions, dotted, identifiers, own_nodes, self_calls
+from bnlint.source.syspath import sys_path_additions
 
 
 @dataclass(eq=False)
@@ -53,14 +54,18 @@ class ClassInfo:
     def is_a(self, other: "ClassInfo") -> bool:
         return self is other or any(p.is_a(other) for p in self.parents)
 
+    def _constructor(self) -> tuple[ast.FunctionDef | None, list[str]]:
+        """The class's own ``__init__`` and its positional parameters after ``self``."""
+        init = next((n for n in self.node.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
+        return init, [a.arg for a in (*init.args.posonlyargs, *init.args.args)][1:] if init is not None else []
+
     def stored_parameters(self) -> list[tuple[str, int, str]]:
         """What the constructor stores as it is given: (attribute, position
         after ``self``, parameter) for each ``self.model = model`` of its
         body's top level."""
-        init = next((n for n in self.node.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
+        init, params = self._constructor()
         if init is None:
             return []
-        params = [a.arg for a in (*init.args.posonlyargs, *init.args.args)][1:]
         found = []
         for st in init.body:
             if isinstance(st, ast.Assign) and isinstance(st.value, ast.Name) and st.value.id in params:
@@ -79,10 +84,10 @@ class ClassInfo:
         return self._given
 
     def _given_modules(self) -> list[tuple[int, str]]:
-        init = next((n for n in self.node.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
+        init, positional = self._constructor()
         if init is None:
             return []
-        params = [a.arg for a in (*init.args.posonlyargs, *init.args.args)][1:] + [a.arg for a in init.args.kwonlyargs]
+        params = positional + [a.arg for a in init.args.kwonlyargs]
         called = {  # `self.backbone(x)`, `self.net.fc(x)`
             (dotted(n.func) or "").split(".")[1] for n in ast.walk(self.node)
             if isinstance(n, ast.Call) and (dotted(n.func) or "").startswith("self.")
@@ -294,9 +299,9 @@ class FileStructure(Liveness):
                 if isinstance(item, FUNCTIONS) and item.name not in info.methods:
                     inherited.setdefault(item.name, item)
             pending += cls.parents
-        calls = {name: _self_calls(node) for name, node in inherited.items()}
+        calls = {name: self_calls(node) for name, node in inherited.items()}
         wanted = {n for n, called in calls.items() if called & info.method_names}  # callers of ours
-        wanted |= set().union(*(_self_calls(m.node) for m in info.methods.values())) & set(inherited)  # our helpers
+        wanted |= set().union(*(self_calls(m.node) for m in info.methods.values())) & set(inherited)  # our helpers
         todo = list(wanted)
         while todo:  # and what those call in turn
             for n in calls[todo.pop()] & set(inherited):
@@ -574,7 +579,7 @@ class FileStructure(Liveness):
     def module_structure(self, module: str) -> "FileStructure | None":
         """The parsed file of a module of the checked tree, by its import
         name (relative ones from this file's package); looked up once per
-        directory and name."""
+        directory, name and the directories it adds to ``sys.path``."""
         memo = (os.path.dirname(os.path.abspath(self.path)), module, self.path_roots())
         if memo in _MODULES:
             path = _MODULES[memo]
@@ -596,7 +601,7 @@ class FileStructure(Liveness):
             return ()
         if getattr(self, "_path_roots", None) is None:
             self._path_roots: tuple[str, ...] = ()
-            found = _sys_path_additions(self)
+            found = sys_path_additions(self)
             here = os.path.dirname(os.path.abspath(self.path))
             for node in self.tree.body:
                 if isinstance(node, ast.Import):
@@ -604,7 +609,7 @@ class FileStructure(Liveness):
                         if "." not in alias.name:
                             other = structure_of(os.path.join(here, alias.name + ".py"))
                             if other is not None and other is not self:
-                                found += _sys_path_additions(other)
+                                found += sys_path_additions(other)
             self._path_roots = tuple(dict.fromkeys(os.path.normpath(p) for p in found if os.path.isdir(p)))
         return self._path_roots
 
@@ -738,71 +743,6 @@ def referenced_class(arch: str) -> tuple[FileStructure, str] | None:
     return (other, name) if other is not None and name in other.classes else None
 
 
-_PATH_FUNCTIONS = {"os.path.join", "os.path.dirname", "os.path.abspath", "os.path.realpath", "os.path.normpath"}
-
-
-def _sys_path_additions(structure: "FileStructure") -> list[str]:
-    """The directories a module's top-level code adds to ``sys.path``:
-    ``sys.path.insert(i, P)``, ``sys.path.append(P)``, or a call of one of its
-    functions that does so with its parameter (``add_path(lib_path)``)."""
-    imports = structure.imports
-    path = os.path.abspath(structure.path)
-
-    def value(e: ast.AST | None, depth: int = 0) -> str | None:
-        if e is None or depth > 8:
-            return None
-        if isinstance(e, ast.Constant) and isinstance(e.value, str):
-            return e.value
-        if isinstance(e, ast.Name):
-            return path if e.id == "__file__" else value(structure.module_value(e.id), depth + 1)
-        if isinstance(e, ast.Call) and not e.keywords:
-            q = imports.qualify(e.func)
-            args = [value(a, depth + 1) for a in e.args]
-            if q not in _PATH_FUNCTIONS or not args or None in args:
-                return None
-            if q == "os.path.join":
-                return os.path.join(*args)  # type: ignore[arg-type]
-            if len(args) != 1:
-                return None
-            return os.path.dirname(args[0]) if q == "os.path.dirname" else os.path.abspath(args[0])  # type: ignore[arg-type]
-        return None
-
-    def adds(call: ast.Call) -> ast.expr | None:  # what `sys.path.insert(0, P)` / `.append(P)` adds
-        q = imports.qualify(call.func) or dotted(call.func) or ""
-        if q == "sys.path.insert" and len(call.args) == 2:
-            return call.args[1]
-        if q == "sys.path.append" and len(call.args) == 1:
-            return call.args[0]
-        return None
-
-    adders = {  # module functions that add their first parameter: `def add_path(path): sys.path.insert(0, path)`
-        name for name, func in getattr(structure, "functions", {}).items() if func.params and any(
-            isinstance(n, ast.Call) and isinstance(adds(n), ast.Name) and adds(n).id == func.params[0]  # type: ignore[union-attr]
-            for n in ast.walk(func.node)
-        )
-    }
-    found = []
-    for node in own_nodes(structure.tree):
-        if not isinstance(node, ast.Call):
-            continue
-        added = adds(node)
-        if added is None and isinstance(node.func, ast.Name) and node.func.id in adders and len(node.args) == 1:
-            added = node.args[0]
-        p = value(added)
-        if p is not None:
-            found.append(p if os.path.isabs(p) else os.path.join(os.path.dirname(path), p))
-    return found
-
-
-def _self_calls(node: ast.AST) -> set[str]:
-    """The names ``self.<name>(...)`` calls in a method."""
-    return {
-        n.func.attr for n in ast.walk(node)
-        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name)
-        and n.func.value.id == "self"
-    }
-
-
 def structure_of(path: str) -> FileStructure | None:
     """Another file of the checked tree, parsed (not imported) once per
     process, for its classes and functions."""
@@ -821,7 +761,8 @@ def structure_of(path: str) -> FileStructure | None:
 
 _BUILDING: set[str] = set()
 _PACKAGE_FILES = 500  # modules of a package read for a class picked by name from any of them
-_MODULES: dict[tuple[str, str], str | None] = {}  # (directory, module name) -> its file, or None
+# (directory, module name, the directories the file adds to sys.path) -> its file, or None
+_MODULES: dict[tuple[str, str, tuple[str, ...]], str | None] = {}
 
 
 class CycleMemo:

@@ -154,3 +154,12 @@ def assignments(nodes, name: str) -> list[ast.Assign]:
         n for n in nodes
         if isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in n.targets)
     ]
+
+
+def self_calls(node: ast.AST) -> set[str]:
+    """The names ``self.<name>(...)`` calls in a method."""
+    return {
+        n.func.attr for n in ast.walk(node)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name)
+        and n.func.value.id == "self"
+    }
