@@ -126,22 +126,16 @@ def check_paths(
             )
     wants_models = not config.static and any(r.analyzes_models() for r in rules)
     prepared = found_fixable = None
-    if with_edits:  # parse the files to edit while the model analysis runs
-        from bnlint.fix.source import Prepared, fixable
-
-        prepared = Prepared()
-
-        def ahead(findings: list[Finding]) -> None:
-            for f in findings:
-                if fixable(f):
-                    prepared.add(f.path)
-
-        found_fixable = ahead
     try:
         shapes = config.inputs is not None and any("shapes" in r.needs for r in rules)
         with ModelAnalysis(config.jobs or default_jobs(), warm=("shapes",) if shapes else ()) as models:
+            if wants_models and any(t.names for t in targets):
+                models.start(1)  # a file.py::Name is imported whatever its source says: torch's import starts now
             jobs, with_comments = _read_sources(targets, rules, config, run, wants_models, models)
-            if found_fixable is not None:
+            if with_edits:
+                # Parse the files to edit while the model analysis runs. libcst is
+                # imported only now, once the server (if any) is importing torch.
+                prepared, found_fixable = _prepare_edits()
                 found_fixable(run.findings)
             no_inputs = _analyze_models(jobs, rules, config, run, models, on_file, on_result=found_fixable)
     except BaseException:
@@ -168,6 +162,21 @@ def check_paths(
 
         run.findings = attach_edits(run.findings, plan_fixes(run.findings, unsafe=True, prepared=prepared))
     return run
+
+
+def _prepare_edits():
+    """A :class:`~bnlint.fix.source.Prepared` that parses, in a thread, each
+    file a finding may be fixed in, and the callback that hands it findings."""
+    from bnlint.fix.source import Prepared, fixable
+
+    prepared = Prepared()
+
+    def ahead(findings: list[Finding]) -> None:
+        for f in findings:
+            if fixable(f):
+                prepared.add(f.path)
+
+    return prepared, ahead
 
 
 def _read_sources(targets, rules, config: Config, run: Run, wants_models: bool, models):
