@@ -17,7 +17,7 @@ from bnlint.source.builds import Builds, new_model
 from bnlint.source.facts import CallOf, Export, ForeignCall, ModeSet, ModelCall, Step, Thaw
 from bnlint.source.flow import ENTRY, EITHER, EVAL, EVALUATING, TRAIN, TRAINING, Flow, Mode, Summary, Val, substitute
 from bnlint.source.structure import Func
-from bnlint.source.syntax import argument, assignments, const, dotted
+from bnlint.source.syntax import argument, assignments, const, dotted, own_nodes
 
 if TYPE_CHECKING:  # pragma: no cover
     from bnlint.source.walker import Walker
@@ -158,7 +158,8 @@ class Expressions(Builds):
         """``{"fcn8s": fcn8s, "unet": unet, ...}[name]``: a registry of model
         classes or builder functions (of the checked tree, of torchvision),
         written there or assigned once to a module-level name
-        (``__model_factory[name]``), picked from by name -- what calling the
+        (``__model_factory[name]``) or to a local name of the function that
+        changes it no further, picked from by name -- what calling the
         pick builds is one of them (in train mode; may hold BatchNorm or
         Dropout when one of them may). An element of a collection of models
         (``self.models["encoder"]``, ``nets[0]``) is that collection's."""
@@ -170,7 +171,11 @@ class Expressions(Builds):
         table = e.value
         func = self.walk.func
         module = None  # the module of the checked tree the table was imported from
-        if isinstance(table, ast.Name) and table.id not in flow.modes and (
+        if isinstance(table, ast.Name) and table.id not in flow.modes and not func.is_module and (
+            table.id in func.locals and table.id not in func.params
+        ):  # `models = {...}; return models[name](**kwargs)`: a table of the function's own
+            table = _local_table(func.node, table.id)
+        elif isinstance(table, ast.Name) and table.id not in flow.modes and (
             func.is_module or (table.id not in func.locals and table.id not in func.params)
         ):  # the module's own name, not a local or a parameter of the same name
             qual = self.imports.qualify(table)
@@ -687,6 +692,23 @@ def _switched(e: ast.Call, attr: str) -> Mode | None:
 
 
 _VOLATILE = "a volatile input (Variable(..., volatile=True): no gradients, the pre-0.4 no_grad)"
+
+
+def _local_table(node: ast.AST, name: str) -> ast.Dict | None:
+    """The dict literal a function assigns once to its local ``name`` and
+    changes no further: no other store, no item stored or deleted, no
+    method called on it (``update``, ``setdefault``, ``pop``)."""
+    stores, table = 0, None
+    for n in own_nodes(node):
+        if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, (ast.Store, ast.Del)):
+            stores += 1
+        elif isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name) \
+                and n.targets[0].id == name and isinstance(n.value, ast.Dict):
+            table = n.value
+        elif isinstance(n, (ast.Subscript, ast.Attribute)) and isinstance(n.value, ast.Name) and n.value.id == name \
+                and (isinstance(n, ast.Attribute) or not isinstance(n.ctx, ast.Load)):
+            return None
+    return table if stores == 1 else None
 
 
 def _last_assignment(nodes, name: str, before: int | None) -> ast.AST | None:
