@@ -92,7 +92,7 @@ class InferenceWithoutEval(Rule):
                 and not an.given_in_eval(func, call.key)  # a caller in another file passes it in eval
             ):
                 why = f"{func.qualname}() never calls {call.key}.eval() and leaves the mode to its callers"
-            elif call.mode == FROM_CALLER and _handed_over_closure(an, func, call.key):
+            elif call.mode == FROM_CALLER and handed_over_closure(an, func, call.key):
                 why = (f"{func.name}() never calls {call.key}.eval(), nor does {func.parent.qualname}() "  # type: ignore[union-attr]
                        "that makes it, and it is handed over to be run")
             else:
@@ -549,7 +549,7 @@ def _only_shapes(call: ModelCall, nodes: list) -> bool:
     return shapes > 0
 
 
-def _handed_over_closure(an: SourceAnalysis, func: Func, key: str) -> bool:
+def handed_over_closure(an: SourceAnalysis, func: Func, key: str) -> bool:
     """An inference-named closure over a model its enclosing function is
     given (``def _inference(engine, batch): ... model(data)`` inside
     ``create_evaluator(model)``, returned as ``Engine(_inference)``): run by

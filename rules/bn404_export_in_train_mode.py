@@ -2,7 +2,7 @@ import ast
 
 from bnlint.findings import Severity
 from bnlint.engine.rule import Example, Rule
-from bnlint.rules.bn402_inference_without_eval import is_inference_name
+from bnlint.rules.bn402_inference_without_eval import handed_over_closure, is_inference_name
 from bnlint.source import EVALUATING, FROM_CALLER, Export, ModeSet
 
 
@@ -65,7 +65,12 @@ class ExportInTrainMode(Rule):
             path = an.train_path(ex.func, ex.key, ex.mode)
             if path is None and _evaluated_after(an, ex):
                 how = (f"{ex.func.qualname}() puts it in eval() only after the export and leaves the mode "
-                       "it gets to its callers")
+                       "it gets to its callers") if ex.key.split(".", 1)[0] in ex.func.params else (
+                       f"{ex.func.name}() puts it in eval() only after the export, and it is handed over "
+                       "to be run in whatever mode the model is in then")
+            elif path is None and ex.mode == FROM_CALLER and handed_over_closure(an, ex.func, ex.key):
+                how = (f"{ex.func.name}() never puts it in eval() before the export, nor does "
+                       f"{ex.func.parent.qualname}() that makes it, and it is handed over to be run")
             elif path is None:
                 continue
             else:
@@ -178,7 +183,8 @@ class ExportInTrainMode(Rule):
 
 
 def _evaluated_after(an, ex) -> bool:
-    """An export of a model the function is given, in the mode its caller
+    """An export of a model the function is given (or, for a closure handed
+    over to be run, that the function making it is given), in the mode its caller
     left it, in a function named for inference (``detect_image(model,
     image)``) that puts that model in eval() itself in a later statement of
     its body (the export one of its body's statements too, no return
@@ -186,8 +192,10 @@ def _evaluated_after(an, ex) -> bool:
     with the model in eval: the function does not count on an eval-mode
     model, and the export comes first."""
     func = ex.func
-    if ex.mode != FROM_CALLER or ex.key.split(".", 1)[0] not in func.params or not is_inference_name(func.name):
+    if ex.mode != FROM_CALLER or not is_inference_name(func.name):
         return False
+    if ex.key.split(".", 1)[0] not in func.params and not handed_over_closure(an, func, ex.key):
+        return False  # neither its own parameter nor one of the function that makes it and hands it over
     if an.has_callers(func) or an.given_in_eval(func, ex.key):
         return False  # its callers decide the mode it gets (one in another file passes it in eval)
     body = getattr(func.node, "body", [])
