@@ -106,6 +106,8 @@ def test_false_alarm_classes_are_clean(rel):
     ("fn_local_registry", {"scripts/eval.py:BN402:21"}),
     # torch.jit.trace(model, ...) in an Engine's _inference closure, before its eval() or without one
     ("fn_export_in_closure_handed_over.py", {"BN404:15", "BN404:26"}),
+    # model = config.init_obj('arch', module_arch): getattr(module, name)(...) of the module passed
+    ("fn_model_from_config_method", {"test.py:BN402:21"}),
 ])
 def test_miss_classes_are_reported(rel, expected):
     assert reported(rel) == expected

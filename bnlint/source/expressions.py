@@ -321,7 +321,37 @@ class Expressions(Builds):
                 return self.call_function(
                     e, func, args, kwargs, flow, grad_off, walk.foreign(other, func), foreign_path=other.path,
                 )
+        if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and recv is None and qual is None:
+            return self._picked_by_method(e, f)
         return None
+
+    def _picked_by_method(self, e: ast.Call, f: ast.Attribute) -> Val | None:
+        """``model = config.init_obj('arch', module_arch)``
+        (victoresque/pytorch-template): a method called on an object bnlint
+        knows nothing of (a parameter, say), whose name only one plain class
+        this file defines or imports from the checked tree has, where it
+        returns ``getattr(module, name)(...)`` of its parameter ``module``:
+        what the call builds is one of the model classes of the module of the
+        checked tree it passes there (``import model.model as module_arch``)."""
+        if f.value.id in self.walk.func.locals or f.value.id == "self":
+            return None  # an object of this function's: its class would be known if it were one
+        owners = [cls for _, cls in self._plain_classes() if f.attr in cls.methods]
+        if len(owners) != 1:
+            return None
+        method = owners[0].methods[f.attr]
+        param = _picks_from_parameter(method)
+        arg = _passed(e, method, param) if param is not None else None
+        module = self.imports.qualify(arg) if arg is not None else None
+        other = self.structure.module_structure(module) if module else None
+        return self._picked_from(other.exported_models(), module) if other is not None else None
+
+    def _plain_classes(self):
+        """The plain classes (see :meth:`_plain`) this file defines or
+        imports by name from the checked tree, once per file."""
+        if self.structure.plain_classes is None:
+            names = {*self.structure.classes, *(q for q in self.imports.table.values() if "." in q)}
+            self.structure.plain_classes = [plain for plain in map(self._plain, sorted(names)) if plain is not None]
+        return self.structure.plain_classes
 
     def _plain(self, qual: str):
         """The class ``qual`` names when it is one of the checked tree's (of
@@ -692,6 +722,21 @@ def _switched(e: ast.Call, attr: str) -> Mode | None:
 
 
 _VOLATILE = "a volatile input (Variable(..., volatile=True): no gradients, the pre-0.4 no_grad)"
+
+
+def _picks_from_parameter(func: Func) -> str | None:
+    """The parameter ``P`` when every ``return`` of ``func`` is
+    ``getattr(P, name)(...)``: it builds what it picks by name from ``P``."""
+    picked = set()
+    for n in own_nodes(func.node):
+        if isinstance(n, ast.Return):
+            v = n.value
+            if not (isinstance(v, ast.Call) and isinstance(v.func, ast.Call) and isinstance(v.func.func, ast.Name)
+                    and v.func.func.id == "getattr" and len(v.func.args) >= 2
+                    and isinstance(v.func.args[0], ast.Name) and v.func.args[0].id in func.params):
+                return None
+            picked.add(v.func.args[0].id)
+    return picked.pop() if len(picked) == 1 else None
 
 
 def _local_table(node: ast.AST, name: str) -> ast.Dict | None:

@@ -173,6 +173,7 @@ class FileStructure(Liveness):
         self.collection_attrs: dict[str, set[str]] = {}
         self._constants: dict[str, object] | None = None
         self._module_values: dict[str, ast.expr] | None = None
+        self.plain_classes: list | None = None  # set by the expression side (Expressions._plain_classes)
         self._collect()
         self.model_type_names = {
             "torch.nn.Module", "nn.Module", "Module", *(c.name for c in self.classes.values() if c.is_model)
