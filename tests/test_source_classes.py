@@ -108,6 +108,8 @@ def test_false_alarm_classes_are_clean(rel):
     ("fn_export_in_closure_handed_over.py", {"BN404:15", "BN404:26"}),
     # model = config.init_obj('arch', module_arch): getattr(module, name)(...) of the module passed
     ("fn_model_from_config_method", {"test.py:BN402:21"}),
+    # eval('models.' + config.MODEL.NAME + '.get_pose_net')(...) and eval('models.' + arch)()
+    ("fn_model_built_by_eval", {"train.py:BN401:26", "valid.py:BN402:12"}),
 ])
 def test_miss_classes_are_reported(rel, expected):
     assert reported(rel) == expected

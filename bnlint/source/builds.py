@@ -106,6 +106,11 @@ class Builds:
         checked tree whose classes are models."""
         owner = name = None
         if (
+            isinstance(f, ast.Call) and isinstance(f.func, ast.Name) and f.func.id == "eval"
+            and self.imports.qualify(f.func) is None and len(f.args) == 1 and not f.keywords
+        ):
+            return self._evaluated_name(f.args[0])
+        if (
             isinstance(f, ast.Call) and isinstance(f.func, ast.Name) and f.func.id == "getattr"
             and self.imports.qualify(f.func) is None and len(f.args) >= 2
         ):
@@ -136,6 +141,49 @@ class Builds:
         if other is None:
             return None
         return self._picked_from(other.exported_models(), module)
+
+    def _evaluated_name(self, text: ast.expr) -> Val | None:
+        """``eval('models.' + config.MODEL.NAME + '.get_pose_net')`` (the
+        HRNet family's builders): a name put together from a literal module
+        prefix, a part known only at run time and a literal last name. With
+        that last name, what it builds is what every function of that name
+        in the package's modules builds, when each returns a new model;
+        without one (``eval('models.' + arch)``) it is picked from the
+        module as ``getattr(models, arch)`` is."""
+        parts = []
+        while isinstance(text, ast.BinOp) and isinstance(text.op, ast.Add):
+            parts.append(text.right)
+            text = text.left
+        parts.append(text)
+        parts.reverse()
+        prefix, last = const(parts[0]), const(parts[-1])
+        if len(parts) < 2 or not isinstance(prefix, str) or not prefix.endswith("."):
+            return None
+        dotted_prefix = prefix[:-1]
+        if not dotted_prefix or not all(p.isidentifier() for p in dotted_prefix.split(".")):
+            return None
+        module = self.imports.qualify(ast.parse(dotted_prefix, mode="eval").body)
+        if module is None:
+            return None
+        if len(parts) == 2:  # eval('models.' + arch): one name of that module
+            if V.is_builder(f"{module}.resnet50"):
+                return Val(mode=TRAINING)
+            other = self.structure.module_structure(module)
+            return self._picked_from(other.exported_models(), module) if other is not None else None
+        if len(parts) != 3 or not isinstance(last, str) or not last.startswith(".") or not last[1:].isidentifier():
+            return None
+        built = []
+        for other, name in self.structure.package_functions(module, last[1:]):
+            summary = self.walk.foreign(other, other.functions[name])
+            fresh = new_model(summary.returns if summary is not None else None)
+            if fresh is None:
+                return None
+            built.append(fresh)
+        if not built:
+            return None
+        archs = {b.arch for b in built}
+        return Val(mode=TRAINING, arch=archs.pop() if len(archs) == 1 else self.structure.any_of(archs),
+                   live=any(b.live for b in built))
 
     def _picked_from(self, models: list, module: str | None) -> Val | None:
         """A new model that is one of ``models`` (classes of the checked

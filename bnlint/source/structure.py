@@ -541,6 +541,16 @@ class FileStructure(Liveness):
         the checked tree, at any depth (``importlib.import_module(
         f"pkg.models.{kind}.{arch}")`` then ``getattr(module, "Network")``):
         at most :data:`_PACKAGE_FILES` files are read."""
+        return self._package_members(package, lambda other: name in other.classes and other.classes[name].is_model,
+                                     name)
+
+    def package_functions(self, package: str, name: str) -> "list[tuple[FileStructure, str]]":
+        """The module-level functions called ``name`` in the modules of a
+        package of the checked tree, at any depth (``eval('models.' + arch +
+        '.get_pose_net')``), read as :meth:`package_classes` reads them."""
+        return self._package_members(package, lambda other: name in other.functions, name)
+
+    def _package_members(self, package: str, has, name: str) -> "list[tuple[FileStructure, str]]":
         init = self.module_structure(package)
         if init is None or os.path.basename(init.path) != "__init__.py":
             return []
@@ -555,7 +565,7 @@ class FileStructure(Liveness):
                 if seen > _PACKAGE_FILES:
                     return found
                 other = structure_of(os.path.join(root, f))
-                if other is not None and name in other.classes and other.classes[name].is_model:
+                if other is not None and has(other):
                     found.append((other, name))
         return found
 

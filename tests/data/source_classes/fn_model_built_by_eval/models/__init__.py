@@ -1,0 +1,2 @@
+from . import pose_resnet
+from .pose_resnet import PoseResNet
