@@ -305,7 +305,8 @@ class Expressions(Builds):
                 return Val(mode=EVALUATING, arch=owner_qual)
         callee = self.structure.callee(f, walk.func)
         if callee is not None:  # a call of another function of this file
-            return self.call_function(e, callee, args, kwargs, flow, grad_off)
+            val = self.call_function(e, callee, args, kwargs, flow, grad_off)
+            return val if val is not None else self._picked_through(e, callee)
         if qual is not None:  # a function of another module of the checked tree
             found = self.structure.foreign(qual)
             func = None
@@ -318,9 +319,10 @@ class Expressions(Builds):
                     other = owner[0]
                     func = other.callee(ast.Attribute(ast.Name(owner[1]), f.attr), walk.func)
             if func is not None:
-                return self.call_function(
+                val = self.call_function(
                     e, func, args, kwargs, flow, grad_off, walk.foreign(other, func), foreign_path=other.path,
                 )
+                return val if val is not None else self._picked_through(e, func)
         if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and recv is None and qual is None:
             return self._picked_by_method(e, f)
         return None
@@ -329,20 +331,30 @@ class Expressions(Builds):
         """``model = config.init_obj('arch', module_arch)``
         (victoresque/pytorch-template): a method called on an object bnlint
         knows nothing of (a parameter, say), whose name only one plain class
-        this file defines or imports from the checked tree has, where it
-        returns ``getattr(module, name)(...)`` of its parameter ``module``:
-        what the call builds is one of the model classes of the module of the
-        checked tree it passes there (``import model.model as module_arch``)."""
+        this file defines or imports from the checked tree has: what it builds
+        when it picks from a module it is given (:meth:`_picked_through`)."""
         if f.value.id in self.walk.func.locals or f.value.id == "self":
             return None  # an object of this function's: its class would be known if it were one
         owners = [cls for _, cls in self._plain_classes() if f.attr in cls.methods]
         if len(owners) != 1:
             return None
-        method = owners[0].methods[f.attr]
-        param = _picks_from_parameter(method)
-        arg = _passed(e, method, param) if param is not None else None
+        return self._picked_through(e, owners[0].methods[f.attr])
+
+    def _picked_through(self, e: ast.Call, func: Func) -> Val | None:
+        """What a call of ``func`` builds when ``func`` returns
+        ``getattr(P, name)(...)`` of its parameter ``P`` (``def
+        get_instance(module, name, config): return getattr(module,
+        config[name]['type'])(...)``): one of the models of the module the
+        call passes for ``P`` -- torchvision's or timm's, or one of the
+        checked tree whose classes are models."""
+        param = _picks_from_parameter(func)
+        arg = _passed(e, func, param) if param is not None else None
         module = self.imports.qualify(arg) if arg is not None else None
-        other = self.structure.module_structure(module) if module else None
+        if module is None:
+            return None
+        if V.is_builder(f"{module}.resnet50"):
+            return Val(mode=TRAINING)
+        other = self.structure.module_structure(module)
         return self._picked_from(other.exported_models(), module) if other is not None else None
 
     def _plain_classes(self):

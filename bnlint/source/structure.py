@@ -31,6 +31,7 @@ class ClassInfo:
     method_names: set[str] = field(default_factory=set)
     methods: dict[str, "Func"] = field(default_factory=dict)  # walked methods (not of managed classes)
     parents: list["ClassInfo"] = field(default_factory=list)  # bases defined in the file
+    foreign_parents: list["ClassInfo"] = field(default_factory=list)  # plain bases of other files
     _names: set[str] | None = None
     _given: list[tuple[int, str]] | None = None
 
@@ -59,10 +60,12 @@ class ClassInfo:
         init = next((n for n in self.node.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
         return init, [a.arg for a in (*init.args.posonlyargs, *init.args.args)][1:] if init is not None else []
 
-    def stored_parameters(self) -> list[tuple[str, int, str]]:
+    def stored_parameters(self, _depth: int = 0) -> list[tuple[str, int, str]]:
         """What the constructor stores as it is given: (attribute, position
         after ``self``, parameter) for each ``self.model = model`` of its
-        body's top level."""
+        body's top level -- and for what it hands on to its base class's
+        constructor (``super().__init__(model, loss, config)``, the base
+        class of this file or another), what that one stores of it."""
         init, params = self._constructor()
         if init is None:
             return []
@@ -72,6 +75,33 @@ class ClassInfo:
                 for t in st.targets:
                     if isinstance(t, ast.Attribute) and dotted(t.value) == "self":
                         found.append((t.attr, params.index(st.value.id), st.value.id))
+            elif isinstance(st, ast.Expr) and _depth < 4:
+                found += self._handed_to_base(st.value, params, _depth)
+        return found
+
+    def _handed_to_base(self, call: ast.expr, params: list[str], depth: int) -> list[tuple[str, int, str]]:
+        """For ``super().__init__(...)``, ``super(Cls, self).__init__(...)``
+        or ``Base.__init__(self, ...)``: what the base's constructor stores
+        of the parameters passed on by name, as this constructor's."""
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "__init__"):
+            return []
+        owner, args = call.func.value, list(call.args)
+        bases = [*self.parents, *self.foreign_parents]
+        if isinstance(owner, ast.Call) and isinstance(owner.func, ast.Name) and owner.func.id == "super":
+            base = bases[0] if bases else None
+        elif isinstance(owner, ast.Name) and args and isinstance(args[0], ast.Name) and args[0].id == "self":
+            base, args = next((b for b in bases if b.name == owner.id), None), args[1:]
+        else:
+            return []
+        if base is None:
+            return []
+        starred = next((i for i, a in enumerate(args) if isinstance(a, ast.Starred)), len(args))
+        keywords = {k.arg: k.value for k in call.keywords if k.arg}
+        found = []
+        for attr, pos, param in base.stored_parameters(depth + 1):
+            arg = args[pos] if pos < starred else keywords.get(param)
+            if isinstance(arg, ast.Name) and arg.id in params:
+                found.append((attr, params.index(arg.id), arg.id))
         return found
 
     def given_modules(self) -> list[tuple[int, str]]:
@@ -290,6 +320,7 @@ class FileStructure(Liveness):
         if found is None:
             return
         other, name = found
+        info.foreign_parents.append(other.classes[name])
         inherited: dict[str, ast.AST] = {}
         pending = [other.classes[name]]
         while pending:
