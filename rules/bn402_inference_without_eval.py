@@ -3,7 +3,7 @@ from typing import Callable
 
 from bnlint.findings import Severity
 from bnlint.engine.rule import Example, Rule
-from bnlint.source import FROM_CALLER, CycleMemo, Func, ModelCall, ModeSet, SourceAnalysis
+from bnlint.source import EVALUATING, FROM_CALLER, CycleMemo, Func, ModelCall, ModeSet, SourceAnalysis
 from bnlint.source.syntax import assignments, dotted, identifiers, name_words, own_nodes
 
 
@@ -90,6 +90,7 @@ class InferenceWithoutEval(Rule):
                 and is_inference_name(func.name)
                 and not an.has_callers(func)
                 and not an.given_in_eval(func, call.key)  # a caller in another file passes it in eval
+                and not _callable_beside_a_model(an, func, call.key)
             ):
                 why = f"{func.qualname}() never calls {call.key}.eval() and leaves the mode to its callers"
             elif call.mode == FROM_CALLER and handed_over_closure(an, func, call.key):
@@ -547,6 +548,23 @@ def _only_shapes(call: ModelCall, nodes: list) -> bool:
         else:
             return False
     return shapes > 0
+
+
+def _callable_beside_a_model(an: SourceAnalysis, func: Func, key: str) -> bool:
+    """``def evaluate(self, model, decoder=None): model = model.eval(); ...
+    decoder(outputs)`` (YOLOX's evaluators, given ``model.head.decode_outputs``
+    or None): a parameter taken for a model by its name alone -- nothing in
+    the file uses it as a module (``.eval()``, ``.parameters()``, ``.to()``)
+    -- in a function that puts another of its parameters in eval() itself.
+    That function sets the mode of the model it runs; what it only calls
+    beside it is a function, not a second model left to its callers."""
+    if key in an.structure.module_keys or key.split(".", 1)[0] in an.structure.module_keys:
+        return False
+    return any(
+        isinstance(e, ModeSet) and e.mode == EVALUATING and e.key.split(".", 1)[0] in func.params
+        and e.key.split(".", 1)[0] != key.split(".", 1)[0]
+        for e in an.events_of(func)
+    )
 
 
 def handed_over_closure(an: SourceAnalysis, func: Func, key: str) -> bool:
