@@ -251,15 +251,16 @@ class Expressions(Builds):
         plain = self._plain(qual) if qual else None
         if plain is not None:  # `trainer = Trainer(model, ...)`
             return self._instance(e, qual, plain, args, kwargs)  # type: ignore[arg-type]
-        if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id in walk.instances \
-                and f.value.id not in flow.aliases:  # `trainer.validate(loader)`: one of its methods
-            owner, cls = self._plain(walk.instances[f.value.id]) or (None, None)
-            method = cls.method(f.attr) if cls is not None else None
+        # `trainer.validate(loader)`: one of its methods; `evaluator(net, loader)`: its __call__
+        obj, name = (f.value, f.attr) if isinstance(f, ast.Attribute) else (f, "__call__")
+        if isinstance(obj, ast.Name) and obj.id in walk.instances and obj.id not in flow.aliases:
+            owner, cls = self._plain(walk.instances[obj.id]) or (None, None)
+            method = cls.method(name) if cls is not None else None
             if method is not None and owner is self.structure:
-                return self.call_function(e, method, args, kwargs, flow, grad_off, receiver=f.value.id)
+                return self.call_function(e, method, args, kwargs, flow, grad_off, receiver=obj.id)
             if method is not None:
                 return self.call_function(e, method, args, kwargs, flow, grad_off, walk.foreign(owner, method),
-                                          foreign_path=owner.path, receiver=f.value.id)
+                                          foreign_path=owner.path, receiver=obj.id)
 
         if recv is not None and attr is not None:  # model.eval() / model.train(...) / model.to(...) ...
             done, val = self._method(e, attr, recv, flow, grad_off)
