@@ -100,11 +100,21 @@ class Builds:
 
     def dynamic_build(self, f: ast.AST) -> Val | None:
         """A model class or builder picked by name from a module:
-        ``getattr(models, name)``, ``models.__dict__[arch]`` -- what calling
+        ``getattr(models, name)``, ``models.__dict__[arch]``, or from a
+        registry its classes are registered in by a decorator
+        (``REGISTRY.get(name)``, :meth:`FileStructure.registered_classes`) -- what calling
         it builds, when the module is torchvision's/timm's (the name's
         builder when the name is a constant of the file) or one of the
         checked tree whose classes are models."""
         owner = name = None
+        if (
+            isinstance(f, ast.Call) and isinstance(f.func, ast.Attribute) and f.func.attr == "get"
+            and len(f.args) == 1 and not f.keywords
+        ):  # META_ARCH_REGISTRY.get(cfg.MODEL.META_ARCHITECTURE)(cfg)
+            registry = self.structure.module_object(f.func.value)
+            if registry is None:
+                return None
+            return self._picked_from(registry[0].registered_classes(registry[1]), None)
         if (
             isinstance(f, ast.Call) and isinstance(f.func, ast.Name) and f.func.id == "eval"
             and self.imports.qualify(f.func) is None and len(f.args) == 1 and not f.keywords

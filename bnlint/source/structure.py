@@ -204,6 +204,7 @@ class FileStructure(Liveness):
         self._constants: dict[str, object] | None = None
         self._module_values: dict[str, ast.expr] | None = None
         self.plain_classes: list | None = None  # set by the expression side (Expressions._plain_classes)
+        self._registered: dict[str, list] = {}  # registry name -> the classes registered in it (registered_classes)
         self._collect()
         self.model_type_names = {
             "torch.nn.Module", "nn.Module", "Module", *(c.name for c in self.classes.values() if c.is_model)
@@ -585,20 +586,44 @@ class FileStructure(Liveness):
         init = self.module_structure(package)
         if init is None or os.path.basename(init.path) != "__init__.py":
             return []
-        found = []
-        seen = 0
-        for root, dirs, files in os.walk(os.path.dirname(os.path.abspath(init.path))):
-            dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__")))
-            for f in sorted(files):
-                if not f.endswith(".py"):
-                    continue
-                seen += 1
-                if seen > _PACKAGE_FILES:
-                    return found
-                other = structure_of(os.path.join(root, f))
-                if other is not None and has(other):
-                    found.append((other, name))
-        return found
+        return [(other, name) for other in _files_below(os.path.dirname(os.path.abspath(init.path))) if has(other)]
+
+    def module_object(self, expr: ast.expr, _depth: int = 0) -> "tuple[FileStructure, str] | None":
+        """The module-level object ``expr`` names when it is assigned a call
+        once (``META_ARCH_REGISTRY = Registry("META_ARCH")``): this file's,
+        or another's of the checked tree reached through imports and
+        re-exports (``from .build import META_ARCH_REGISTRY``)."""
+        name = dotted(expr)
+        if name is None or _depth > 4:
+            return None
+        qual = self.imports.qualify(expr)
+        if qual is None:
+            return (self, name) if "." not in name and isinstance(self.module_value(name), ast.Call) else None
+        module, _, attr = qual.rpartition(".")
+        other = self.module_structure(module) if module else None
+        if other is None or other is self:
+            return None
+        return other.module_object(ast.Name(attr), _depth + 1)
+
+    def registered_classes(self, name: str) -> "list[tuple[FileStructure, str]]":
+        """The model classes registered in this file's module-level object
+        ``name`` by a class decorator (``@META_ARCH_REGISTRY.register()``,
+        mmcv's ``@MODELS.register_module()``), in the modules of this file's
+        directory at any depth (at most :data:`_PACKAGE_FILES` files read)."""
+        if name not in self._registered:
+            me = os.path.abspath(self.path)
+            self._registered[name] = [
+                (other, cls.name) for other in _files_below(os.path.dirname(me)) for cls in other.classes.values()
+                if cls.is_model and any(other._registers_in(d, me, name) for d in cls.node.decorator_list)
+            ]
+        return self._registered[name]
+
+    def _registers_in(self, decorator: ast.expr, path: str, name: str) -> bool:
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        if not (isinstance(target, ast.Attribute) and target.attr in ("register", "register_module")):
+            return False
+        found = self.module_object(target.value)
+        return found is not None and os.path.abspath(found[0].path) == path and found[1] == name
 
     def exported_models(self, _depth: int = 0) -> "list[tuple[FileStructure, str]]":
         """The model classes a module offers by name: its own, those it
@@ -802,6 +827,24 @@ def structure_of(path: str) -> FileStructure | None:
 
 
 _BUILDING: set[str] = set()
+def _files_below(top: str):
+    """The parsed ``.py`` files under ``top``, at any depth, in a stable
+    order (hidden and dunder directories left out); at most
+    :data:`_PACKAGE_FILES` are read."""
+    seen = 0
+    for root, dirs, files in os.walk(top):
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__")))
+        for f in sorted(files):
+            if not f.endswith(".py"):
+                continue
+            seen += 1
+            if seen > _PACKAGE_FILES:
+                return
+            other = structure_of(os.path.join(root, f))
+            if other is not None:
+                yield other
+
+
 _PACKAGE_FILES = 500  # modules of a package read for a class picked by name from any of them
 # (directory, module name, the directories the file adds to sys.path) -> its file, or None
 _MODULES: dict[tuple[str, str, tuple[str, ...]], str | None] = {}
