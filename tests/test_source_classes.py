@@ -111,7 +111,7 @@ def test_false_alarm_classes_are_clean(rel):
     # ... and get_instance(module_arch, 'arch', config), a function of the file picking the same way
     ("fn_model_from_config_method", {"test.py:BN402:21", "train.py:BN402:16"}),
     # Trainer(BaseTrainer) hands the model to super().__init__, which stores it in another file
-    ("fn_trainer_base_stores_model", {"trainer.py:BN404:15"}),
+    ("fn_trainer_base_stores_model", {"trainer.py:BN404:23"}),
     ("fn_callable_evaluator.py", {"BN402:25"}),  # single_scale(net, dl): the object's __call__ (fresh round)
     # META_ARCH_REGISTRY.get(name)(cfg), its classes entered by @META_ARCH_REGISTRY.register() (fresh round)
     ("fn_registry_decorator", {"export.py:BN404:13"}),

@@ -22,6 +22,17 @@ if TYPE_CHECKING:  # pragma: no cover
     from bnlint.source.walker import Walker
 
 
+_CONTAINERS = ("dict", "OrderedDict", "defaultdict", "list", "set", "tuple")
+
+
+def _is_container(value: ast.expr | None) -> bool:
+    """A module-level object built as a builtin container (``dict(...)``,
+    ``collections.OrderedDict()``): a table, not a registry object."""
+    f = value.func if isinstance(value, ast.Call) else None
+    name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else None
+    return name in _CONTAINERS
+
+
 def new_model(val: Val | None) -> Val | None:
     """``val`` when it is a new model, certainly (no alias, in train mode)."""
     return val if val is not None and val.key is None and val.mode == TRAINING else None
@@ -112,8 +123,8 @@ class Builds:
             and len(f.args) == 1 and not f.keywords
         ):  # META_ARCH_REGISTRY.get(cfg.MODEL.META_ARCHITECTURE)(cfg)
             registry = self.structure.module_object(f.func.value)
-            if registry is None:
-                return None
+            if registry is None or _is_container(registry[0].module_value(registry[1])):
+                return None  # `ACTIVATIONS = dict(...)`: a plain table, nothing registers in it
             return self._picked_from(registry[0].registered_classes(registry[1]), None)
         if (
             isinstance(f, ast.Call) and isinstance(f.func, ast.Name) and f.func.id == "eval"

@@ -9,6 +9,7 @@ at the call site."""
 from __future__ import annotations
 
 import ast
+import functools
 from dataclasses import replace
 from typing import TYPE_CHECKING, Callable
 
@@ -740,13 +741,20 @@ _VOLATILE = "a volatile input (Variable(..., volatile=True): no gradients, the p
 def _picks_from_parameter(func: Func) -> str | None:
     """The parameter ``P`` when every ``return`` of ``func`` is
     ``getattr(P, name)(...)``: it builds what it picks by name from ``P``."""
+    return _picks_from(func.node, tuple(func.params))
+
+
+@functools.lru_cache(maxsize=4096)
+def _picks_from(node: ast.AST, params: tuple[str, ...]) -> str | None:
+    """:func:`_picks_from_parameter`, read once per function (it is asked at
+    every call of a function that returns nothing known)."""
     picked = set()
-    for n in own_nodes(func.node):
+    for n in own_nodes(node):
         if isinstance(n, ast.Return):
             v = n.value
             if not (isinstance(v, ast.Call) and isinstance(v.func, ast.Call) and isinstance(v.func.func, ast.Name)
                     and v.func.func.id == "getattr" and len(v.func.args) >= 2
-                    and isinstance(v.func.args[0], ast.Name) and v.func.args[0].id in func.params):
+                    and isinstance(v.func.args[0], ast.Name) and v.func.args[0].id in params):
                 return None
             picked.add(v.func.args[0].id)
     return picked.pop() if len(picked) == 1 else None

@@ -88,7 +88,8 @@ class ClassInfo:
         owner, args = call.func.value, list(call.args)
         bases = [*self.parents, *self.foreign_parents]
         if isinstance(owner, ast.Call) and isinstance(owner.func, ast.Name) and owner.func.id == "super":
-            base = bases[0] if bases else None
+            first = self.bases[0].rpartition(".")[2] if self.bases else None  # what super() reaches first
+            base = next((b for b in bases if b.name == first), None)
         elif isinstance(owner, ast.Name) and args and isinstance(args[0], ast.Name) and args[0].id == "self":
             base, args = next((b for b in bases if b.name == owner.id), None), args[1:]
         else:

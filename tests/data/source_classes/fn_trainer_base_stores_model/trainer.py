@@ -6,7 +6,15 @@ import torch
 from base import BaseTrainer
 
 
-class Trainer(BaseTrainer):
+class LoggingMixin:
+    def __init__(self, name="trainer"):
+        self.name = name
+
+    def log(self, message):
+        print(self.name, message)
+
+
+class Trainer(BaseTrainer, LoggingMixin):  # super().__init__ reaches BaseTrainer first
     def __init__(self, model, loss, config, loader):
         super(Trainer, self).__init__(model, loss, config)
         self.loader = loader
