@@ -337,6 +337,8 @@ class Expressions(Builds):
         when it picks from a module it is given (:meth:`_picked_through`)."""
         if f.value.id in self.walk.func.locals or f.value.id == "self":
             return None  # an object of this function's: its class would be known if it were one
+        if not any(isinstance(a, ast.Name) and a.id in self.imports.table for a in (*e.args, *(k.value for k in e.keywords))):
+            return None  # it is given no imported module to pick from (most calls: `logger.info(x)`)
         owners = [cls for _, cls in self._plain_classes() if f.attr in cls.methods]
         if len(owners) != 1:
             return None
@@ -764,17 +766,26 @@ def _local_table(node: ast.AST, name: str) -> ast.Dict | None:
     """The dict literal a function assigns once to its local ``name`` and
     changes no further: no other store, no item stored or deleted, no
     method called on it (``update``, ``setdefault``, ``pop``)."""
-    stores, table = 0, None
+    return _local_tables(node).get(name)
+
+
+@functools.lru_cache(maxsize=1024)
+def _local_tables(node: ast.AST) -> dict[str, ast.Dict]:
+    """:func:`_local_table` for every local name of a function, in one pass
+    over its body (a subscript of any local asks)."""
+    stores: dict[str, int] = {}
+    tables: dict[str, ast.Dict] = {}
+    spoiled: set[str] = set()
     for n in own_nodes(node):
-        if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, (ast.Store, ast.Del)):
-            stores += 1
+        if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del)):
+            stores[n.id] = stores.get(n.id, 0) + 1
         elif isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name) \
-                and n.targets[0].id == name and isinstance(n.value, ast.Dict):
-            table = n.value
-        elif isinstance(n, (ast.Subscript, ast.Attribute)) and isinstance(n.value, ast.Name) and n.value.id == name \
+                and isinstance(n.value, ast.Dict):
+            tables[n.targets[0].id] = n.value
+        elif isinstance(n, (ast.Subscript, ast.Attribute)) and isinstance(n.value, ast.Name) \
                 and (isinstance(n, ast.Attribute) or not isinstance(n.ctx, ast.Load)):
-            return None
-    return table if stores == 1 else None
+            spoiled.add(n.value.id)
+    return {k: v for k, v in tables.items() if stores.get(k) == 1 and k not in spoiled}
 
 
 def _last_assignment(nodes, name: str, before: int | None) -> ast.AST | None:
