@@ -1,20 +1,23 @@
 """What an expression builds (a part of
 :class:`~bnlint.source.expressions.Expressions`, which mixes this in): a model
-class or builder called -- by name, picked from a registry, from a package by
-``getattr(models, name)`` or ``models.__dict__[arch]`` --, a function of the
-checked tree that returns a new model, a deep copy of a model, and what a new
-module holds when it is given models."""
+class or builder called -- by name, picked from a registry (a dict, or an
+object classes register in by a decorator), from a package by
+``getattr(models, name)``, ``models.__dict__[arch]`` or ``eval('models.' +
+name)``, by a function or method that picks from a module it is given --, a
+function of the checked tree that returns a new model, a deep copy of a model,
+and what a new module holds when it is given models."""
 
 from __future__ import annotations
 
 import ast
+import functools
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from bnlint.source import vocabulary as V
 from bnlint.source.flow import TRAINING, Flow, Val
-from bnlint.source.structure import class_ref
-from bnlint.source.syntax import assignments, const
+from bnlint.source.structure import Func, class_ref
+from bnlint.source.syntax import assignments, const, own_nodes
 
 if TYPE_CHECKING:  # pragma: no cover
     from bnlint.source.structure import FileStructure
@@ -44,6 +47,7 @@ class Builds:
     walk: "Walker"
     structure: "FileStructure"
     imports: "Imports"
+    _plain: "Callable[[str], tuple | None]"  # Expressions._plain: the plain class a name is, if one
 
     def _made_by(self, v: ast.Name | ast.Attribute) -> Val | None:
         """What calling ``v`` -- a model class, a builder, or a function of the
@@ -247,3 +251,100 @@ class Builds:
             return None
         package = prefix.rpartition(".")[0] if not prefix.endswith(".") else prefix[:-1]
         return package if package and all(p.isidentifier() for p in package.split(".")) else None
+
+    def _picked_by_method(self, e: ast.Call, f: ast.Attribute) -> Val | None:
+        """``model = config.init_obj('arch', module_arch)``
+        (victoresque/pytorch-template): a method called on an object bnlint
+        knows nothing of (a parameter, say), whose name only one plain class
+        this file defines or imports from the checked tree has: what it builds
+        when it picks from a module it is given (:meth:`_picked_through`)."""
+        if f.value.id in self.walk.func.locals or f.value.id == "self":
+            return None  # an object of this function's: its class would be known if it were one
+        if not any(isinstance(a, ast.Name) and a.id in self.imports.table for a in (*e.args, *(k.value for k in e.keywords))):
+            return None  # it is given no imported module to pick from (most calls: `logger.info(x)`)
+        owners = [cls for _, cls in self._plain_classes() if f.attr in cls.methods]
+        if len(owners) != 1:
+            return None
+        return self._picked_through(e, owners[0].methods[f.attr])
+
+    def _picked_through(self, e: ast.Call, func: Func) -> Val | None:
+        """What a call of ``func`` builds when ``func`` returns
+        ``getattr(P, name)(...)`` of its parameter ``P`` (``def
+        get_instance(module, name, config): return getattr(module,
+        config[name]['type'])(...)``): one of the models of the module the
+        call passes for ``P`` -- torchvision's or timm's, or one of the
+        checked tree whose classes are models."""
+        param = _picks_from_parameter(func)
+        arg = passed(e, func, param) if param is not None else None
+        module = self.imports.qualify(arg) if arg is not None else None
+        if module is None:
+            return None
+        if V.is_builder(f"{module}.resnet50"):
+            return Val(mode=TRAINING)
+        other = self.structure.module_structure(module)
+        return self._picked_from(other.exported_models(), module) if other is not None else None
+
+    def _plain_classes(self):
+        """The plain classes (see :meth:`_plain`) this file defines or
+        imports by name from the checked tree, once per file."""
+        if self.structure.plain_classes is None:
+            names = {*self.structure.classes, *(q for q in self.imports.table.values() if "." in q)}
+            self.structure.plain_classes = [plain for plain in map(self._plain, sorted(names)) if plain is not None]
+        return self.structure.plain_classes
+
+
+def passed(e: ast.Call, callee: Func, param: str) -> ast.expr | None:
+    """The argument a call passes for a parameter of ``callee``, if it can be told."""
+    if param in callee.positional:
+        i = callee.positional.index(param)
+        if i < len(e.args) and not any(isinstance(a, ast.Starred) for a in e.args[: i + 1]):
+            return e.args[i]
+    return next((k.value for k in e.keywords if k.arg == param), None)
+
+
+def _picks_from_parameter(func: Func) -> str | None:
+    """The parameter ``P`` when every ``return`` of ``func`` is
+    ``getattr(P, name)(...)``: it builds what it picks by name from ``P``."""
+    return _picks_from(func.node, tuple(func.params))
+
+
+@functools.lru_cache(maxsize=4096)
+def _picks_from(node: ast.AST, params: tuple[str, ...]) -> str | None:
+    """:func:`_picks_from_parameter`, read once per function (it is asked at
+    every call of a function that returns nothing known)."""
+    picked = set()
+    for n in own_nodes(node):
+        if isinstance(n, ast.Return):
+            v = n.value
+            if not (isinstance(v, ast.Call) and isinstance(v.func, ast.Call) and isinstance(v.func.func, ast.Name)
+                    and v.func.func.id == "getattr" and len(v.func.args) >= 2
+                    and isinstance(v.func.args[0], ast.Name) and v.func.args[0].id in params):
+                return None
+            picked.add(v.func.args[0].id)
+    return picked.pop() if len(picked) == 1 else None
+
+
+def local_table(node: ast.AST, name: str) -> ast.Dict | None:
+    """The dict literal a function assigns once to its local ``name`` and
+    changes no further: no other store, no item stored or deleted, no
+    method called on it (``update``, ``setdefault``, ``pop``)."""
+    return _local_tables(node).get(name)
+
+
+@functools.lru_cache(maxsize=1024)
+def _local_tables(node: ast.AST) -> dict[str, ast.Dict]:
+    """:func:`local_table` for every local name of a function, in one pass
+    over its body (a subscript of any local asks)."""
+    stores: dict[str, int] = {}
+    tables: dict[str, ast.Dict] = {}
+    spoiled: set[str] = set()
+    for n in own_nodes(node):
+        if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del)):
+            stores[n.id] = stores.get(n.id, 0) + 1
+        elif isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name) \
+                and isinstance(n.value, ast.Dict):
+            tables[n.targets[0].id] = n.value
+        elif isinstance(n, (ast.Subscript, ast.Attribute)) and isinstance(n.value, ast.Name) \
+                and (isinstance(n, ast.Attribute) or not isinstance(n.ctx, ast.Load)):
+            spoiled.add(n.value.id)
+    return {k: v for k, v in tables.items() if stores.get(k) == 1 and k not in spoiled}
