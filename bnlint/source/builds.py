@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 import functools
 from dataclasses import replace
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from bnlint.source import vocabulary as V
 from bnlint.source.flow import TRAINING, Flow, Val
@@ -47,7 +47,6 @@ class Builds:
     walk: "Walker"
     structure: "FileStructure"
     imports: "Imports"
-    _plain: "Callable[[str], tuple | None]"  # Expressions._plain: the plain class a name is, if one
 
     def _made_by(self, v: ast.Name | ast.Attribute) -> Val | None:
         """What calling ``v`` -- a model class, a builder, or a function of the
@@ -262,7 +261,7 @@ class Builds:
             return None  # an object of this function's: its class would be known if it were one
         if not any(isinstance(a, ast.Name) and a.id in self.imports.table for a in (*e.args, *(k.value for k in e.keywords))):
             return None  # it is given no imported module to pick from (most calls: `logger.info(x)`)
-        owners = [cls for _, cls in self._plain_classes() if f.attr in cls.methods]
+        owners = [cls for _, cls in self.structure.plain_classes() if f.attr in cls.methods]
         if len(owners) != 1:
             return None
         return self._picked_through(e, owners[0].methods[f.attr])
@@ -283,14 +282,6 @@ class Builds:
             return Val(mode=TRAINING)
         other = self.structure.module_structure(module)
         return self._picked_from(other.exported_models(), module) if other is not None else None
-
-    def _plain_classes(self):
-        """The plain classes (see :meth:`_plain`) this file defines or
-        imports by name from the checked tree, once per file."""
-        if self.structure.plain_classes is None:
-            names = {*self.structure.classes, *(q for q in self.imports.table.values() if "." in q)}
-            self.structure.plain_classes = [plain for plain in map(self._plain, sorted(names)) if plain is not None]
-        return self.structure.plain_classes
 
 
 def passed(e: ast.Call, callee: Func, param: str) -> ast.expr | None:

@@ -239,13 +239,13 @@ class Expressions(Builds):
             qual = f.id
         attr = f.attr if isinstance(f, ast.Attribute) else None
         grad_off = walk.gradients_off(flow)
-        plain = self._plain(qual) if qual else None
+        plain = self.structure.plain_class(qual) if qual else None
         if plain is not None:  # `trainer = Trainer(model, ...)`
             return self._instance(e, qual, plain, args, kwargs)  # type: ignore[arg-type]
         # `trainer.validate(loader)`: one of its methods; `evaluator(net, loader)`: its __call__
         obj, name = (f.value, f.attr) if isinstance(f, ast.Attribute) else (f, "__call__")
         if isinstance(obj, ast.Name) and obj.id in walk.instances and obj.id not in flow.aliases:
-            owner, cls = self._plain(walk.instances[obj.id]) or (None, None)
+            owner, cls = self.structure.plain_class(walk.instances[obj.id]) or (None, None)
             method = cls.method(name) if cls is not None else None
             if method is not None and owner is self.structure:
                 return self.call_function(e, method, args, kwargs, flow, grad_off, receiver=obj.id)
@@ -318,19 +318,6 @@ class Expressions(Builds):
         if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and recv is None and qual is None:
             return self._picked_by_method(e, f)
         return None
-
-    def _plain(self, qual: str):
-        """The class ``qual`` names when it is one of the checked tree's (of
-        this file, or imported from another) that is no module and whose
-        methods are walked -- a trainer, an engine: an object of it holds
-        models, it is none. (Its file's structure, the class.)"""
-        found = (self.structure, qual) if qual in self.structure.classes else (
-            self.structure.foreign_class(qual) if "." in qual else None
-        )
-        if found is None:
-            return None
-        cls = found[0].classes[found[1]]
-        return (found[0], cls) if not cls.is_model and not cls.managed and cls.methods else None
 
     def _instance(self, e: ast.Call, qual: str, plain, args: list, kwargs: dict) -> Val:
         """An object of a plain class, with what its constructor stores of

@@ -4,7 +4,8 @@ which manage their own modes), its
 functions and methods with their parameters and locals, what a call of a
 plain name or ``self.method`` resolves to, and what a constructor builds --
 also for classes imported from a file beside this one, which is parsed (never
-imported) for that."""
+imported) for that. What a file finds in the rest of the tree (packages,
+registries, plain classes) is in :mod:`~bnlint.source.lookups`."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from bnlint.source import vocabulary as V
 from bnlint.source.flow import TRAINING, Val
 from bnlint.source.liveness import Liveness
+from bnlint.source.lookups import TreeLookups
 from bnlint.source.syntax import FUNCTIONS, Imports, const, definitions, dotted, identifiers, own_nodes, self_calls
 from bnlint.source.syspath import sys_path_additions
 
@@ -186,7 +188,7 @@ class Func:
         return root in self.params or root == "self" or (not self.is_module and root not in self.locals)
 
 
-class FileStructure(Liveness):
+class FileStructure(Liveness, TreeLookups):
     """One file's classes and functions, and what its names build."""
 
     def __init__(self, path: str, text: str, tree: ast.Module, imports: Imports | None = None):
@@ -204,7 +206,7 @@ class FileStructure(Liveness):
         self.collection_attrs: dict[str, set[str]] = {}
         self._constants: dict[str, object] | None = None
         self._module_values: dict[str, ast.expr] | None = None
-        self.plain_classes: list | None = None  # set by the expression side (Expressions._plain_classes)
+        self._plain_classes: list | None = None  # TreeLookups.plain_classes(), once asked
         self._registered: dict[str, list] = {}  # registry name -> the classes registered in it (registered_classes)
         self._collect()
         self.model_type_names = {
@@ -569,81 +571,6 @@ class FileStructure(Liveness):
                         return found
         return None
 
-    def package_classes(self, package: str, name: str) -> "list[tuple[FileStructure, str]]":
-        """The model classes called ``name`` in the modules of a package of
-        the checked tree, at any depth (``importlib.import_module(
-        f"pkg.models.{kind}.{arch}")`` then ``getattr(module, "Network")``):
-        at most :data:`_PACKAGE_FILES` files are read."""
-        return self._package_members(package, lambda other: name in other.classes and other.classes[name].is_model,
-                                     name)
-
-    def package_functions(self, package: str, name: str) -> "list[tuple[FileStructure, str]]":
-        """The module-level functions called ``name`` in the modules of a
-        package of the checked tree, at any depth (``eval('models.' + arch +
-        '.get_pose_net')``), read as :meth:`package_classes` reads them."""
-        return self._package_members(package, lambda other: name in other.functions, name)
-
-    def _package_members(self, package: str, has, name: str) -> "list[tuple[FileStructure, str]]":
-        init = self.module_structure(package)
-        if init is None or os.path.basename(init.path) != "__init__.py":
-            return []
-        return [(other, name) for other in _files_below(os.path.dirname(os.path.abspath(init.path))) if has(other)]
-
-    def module_object(self, expr: ast.expr, _depth: int = 0) -> "tuple[FileStructure, str] | None":
-        """The module-level object ``expr`` names when it is assigned a call
-        once (``META_ARCH_REGISTRY = Registry("META_ARCH")``): this file's,
-        or another's of the checked tree reached through imports and
-        re-exports (``from .build import META_ARCH_REGISTRY``)."""
-        name = dotted(expr)
-        if name is None or _depth > 4:
-            return None
-        qual = self.imports.qualify(expr)
-        if qual is None:
-            return (self, name) if "." not in name and isinstance(self.module_value(name), ast.Call) else None
-        module, _, attr = qual.rpartition(".")
-        other = self.module_structure(module) if module else None
-        if other is None or other is self:
-            return None
-        return other.module_object(ast.Name(attr), _depth + 1)
-
-    def registered_classes(self, name: str) -> "list[tuple[FileStructure, str]]":
-        """The model classes registered in this file's module-level object
-        ``name`` by a class decorator (``@META_ARCH_REGISTRY.register()``,
-        mmcv's ``@MODELS.register_module()``), in the modules of this file's
-        directory at any depth (at most :data:`_PACKAGE_FILES` files read)."""
-        if name not in self._registered:
-            me = os.path.abspath(self.path)
-            self._registered[name] = [
-                (other, cls.name) for other in _files_below(os.path.dirname(me)) for cls in other.classes.values()
-                if cls.is_model and any(other._registers_in(d, me, name) for d in cls.node.decorator_list)
-            ]
-        return self._registered[name]
-
-    def _registers_in(self, decorator: ast.expr, path: str, name: str) -> bool:
-        target = decorator.func if isinstance(decorator, ast.Call) else decorator
-        if not (isinstance(target, ast.Attribute) and target.attr in ("register", "register_module")):
-            return False
-        found = self.module_object(target.value)
-        return found is not None and os.path.abspath(found[0].path) == path and found[1] == name
-
-    def exported_models(self, _depth: int = 0) -> "list[tuple[FileStructure, str]]":
-        """The model classes a module offers by name: its own, those it
-        imports by name, and those of the modules it star-imports
-        (``from .resnet import *`` in ``models/__init__.py``)."""
-        found = [(self, c.name) for c in self.classes.values() if c.is_model]
-        if _depth > 3:
-            return found
-        for q in self.imports.table.values():
-            other = self.foreign_class(q)
-            if other is not None and other[0].classes[other[1]].is_model:
-                found.append(other)
-        for node in self.tree.body:
-            if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
-                other = self.module_structure("." * node.level + (node.module or ""))
-                if other is not None and other is not self:
-                    found.extend(other.exported_models(_depth + 1))
-        return found
-
     def module_structure(self, module: str) -> "FileStructure | None":
         """The parsed file of a module of the checked tree, by its import
         name (relative ones from this file's package); looked up once per
@@ -828,25 +755,6 @@ def structure_of(path: str) -> FileStructure | None:
 
 
 _BUILDING: set[str] = set()
-def _files_below(top: str):
-    """The parsed ``.py`` files under ``top``, at any depth, in a stable
-    order (hidden and dunder directories left out); at most
-    :data:`_PACKAGE_FILES` are read."""
-    seen = 0
-    for root, dirs, files in os.walk(top):
-        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__")))
-        for f in sorted(files):
-            if not f.endswith(".py"):
-                continue
-            seen += 1
-            if seen > _PACKAGE_FILES:
-                return
-            other = structure_of(os.path.join(root, f))
-            if other is not None:
-                yield other
-
-
-_PACKAGE_FILES = 500  # modules of a package read for a class picked by name from any of them
 # (directory, module name, the directories the file adds to sys.path) -> its file, or None
 _MODULES: dict[tuple[str, str, tuple[str, ...]], str | None] = {}
 
