@@ -203,3 +203,36 @@ def test_shape_only_convolutions_agree_with_torch():
         assert (info.input_shape("1") if info.error is None else None) == expected, (case, info.error)
 
     check()
+
+
+def test_meta_kernels_run_without_importing_dynamo():
+    """The analysis server makes torch's Python meta kernels skip their
+    lazy import of torch._dynamo (1 s, a residual model's first `+` on meta),
+    in a fresh interpreter of its own: the results are the kernels' own, type
+    promotion and broadcasting errors included, and a shape run of a residual
+    model imports no dynamo."""
+    probe = (
+        "import sys, torch\n"
+        "from bnlint.model.shapes import meta_kernels_called_directly, propagate\n"
+        "from bnlint.inputs import InputSpec\n"
+        "assert meta_kernels_called_directly() > 0 or not hasattr(torch, '_compile')\n"
+        "x = torch.empty(2, 3, 4, 4, device='meta')\n"
+        "y = x + torch.empty(3, 1, 1, dtype=torch.float64, device='meta')\n"
+        "assert (y.shape, y.dtype) == ((2, 3, 4, 4), torch.float64), (y.shape, y.dtype)\n"
+        "try:\n"
+        "    x * torch.empty(5, 1, device='meta')\n"
+        "    raise SystemExit('no broadcasting error')\n"
+        "except RuntimeError:\n"
+        "    pass\n"
+        "sys.path.insert(0, 'fixtures')\n"
+        "from resnet import resnet50\n"
+        "with torch.device('meta'):\n"
+        "    model = resnet50()\n"
+        "info = propagate(model, InputSpec(((2, 3, 64, 64),), ('float32',), 'test'))\n"
+        "assert info.error is None, info.error\n"
+        "assert info.input_shape('fc') == (2, 2048), info.input_shape('fc')\n"
+        "print('torch._dynamo' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False", out.stdout

@@ -253,6 +253,61 @@ def spec_tensors(spec: InputSpec, device: str) -> tuple:
     return tuple(torch.zeros(shape, dtype=DTYPES[dtype], device=device) for shape, dtype in zip(spec.shapes, spec.dtypes))
 
 
+def meta_kernels_called_directly() -> int:
+    """Let torch's Python meta kernels run without first importing
+    torch._dynamo, in a process of bnlint's own (the analysis server, before
+    it forks): each kernel is wrapped to disable dynamo (``_disable_dynamo``),
+    and the wrapper's first call imports all of torch._dynamo (about 1.1 s
+    and 70 MB; a residual model's first ``+`` on meta) to build the disabled
+    function it caches on the kernel as ``__dynamo_disable``. While dynamo
+    is not compiling anything -- it is not even imported here -- the
+    disabled function behaves as the kernel itself, so that is what is
+    cached. Only kernels reachable from torch's decomposition tables and its
+    reference modules are touched, and nothing when torch wraps them some
+    other way (another version). Never in a user's own process: it would
+    change what their ``torch.compile`` traces. Returns how many were set."""
+    import types
+
+    wrap = getattr(getattr(torch, "_compile", None), "_disable_dynamo", None)
+    if wrap is None or "torch._dynamo" in sys.modules:
+        return 0
+    code = wrap(lambda: None).__code__
+    if "fn" not in code.co_freevars:
+        return 0
+    at = code.co_freevars.index("fn")
+    seen: set[int] = set()
+    count = 0
+
+    def visit(f: Any, depth: int) -> None:
+        nonlocal count
+        if depth > 6 or not isinstance(f, types.FunctionType) or id(f) in seen:
+            return
+        seen.add(id(f))
+        if f.__code__ is code:
+            kernel = f.__closure__[at].cell_contents
+            if "__dynamo_disable" not in vars(kernel):
+                kernel.__dynamo_disable = kernel
+                count += 1
+            return
+        for cell in f.__closure__ or ():  # the wrappers around it: out=, type promotion
+            try:
+                visit(cell.cell_contents, depth + 1)
+            except ValueError:  # an empty cell
+                pass
+        visit(getattr(f, "__wrapped__", None), depth + 1)
+
+    from torch import _decomp
+
+    for table in _decomp.global_decomposition_table.values():
+        for f in list(table.values()):
+            visit(f, 0)
+    for name, module in list(sys.modules.items()):
+        if name.startswith(("torch._refs", "torch._prims", "torch._decomp", "torch._meta_registrations")):
+            for f in list(vars(module).values()):
+                visit(f, 0)
+    return count
+
+
 @contextlib.contextmanager
 def shape_only(model: nn.Module) -> Iterator[None]:
     """A forward of ``model`` on shape-only tensors: no autograd, a missing

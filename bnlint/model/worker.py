@@ -52,7 +52,7 @@ from bnlint.inputs import InputSpec
 from bnlint.model.context import build_context, needs_of
 from bnlint.model.guest import guest
 from bnlint.model.server import serve
-from bnlint.model.shapes import spec_from_value
+from bnlint.model.shapes import meta_kernels_called_directly, spec_from_value
 from bnlint.model.sites import SiteRecorder, is_library_file
 
 HOOK = "bnlint_models"
@@ -681,8 +681,9 @@ def warm_up() -> None:
 
 
 # What torch loads on the first run of most ops on meta tensors: their Python
-# kernels call torch._check (which imports the symbolic-shapes module, and sympy)
-# and are wrapped to disable torch._dynamo (which imports it).
+# kernels import sympy (type promotion, torch._check), and are wrapped to
+# disable torch._dynamo, which the server has made import nothing
+# (shapes.meta_kernels_called_directly); a fake-tensor run still imports it.
 _SHAPE_MACHINERY = ("sympy", "torch._dynamo")
 
 
@@ -702,6 +703,7 @@ def main(fork: bool = hasattr(os, "fork")) -> None:
     """The fork server (:func:`bnlint.model.server.serve`), warmed up; what
     the parent names on the command line (``python -c ... shapes``) it loads
     while the first file is analyzed."""
+    meta_kernels_called_directly()
     warm_up()
     serve(_analyze_job, WARM_UPS, fork=fork, warm_now=sys.argv[1:])
 
