@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 import torch.fx as fx
+import torch.fx.traceback as fx_traceback
 import torch.nn as nn
 
 from bnlint.findings import Location
@@ -64,8 +65,43 @@ class Tracer(fx.Tracer):
         super().__init__()
         self.opaque = opaque
 
+    # Emit a leaf called on one value as FX would, without its generic
+    # argument lowering and scope bookkeeping (a third of tracing a stack of
+    # thousands of layers); False: FX's own path, every time.
+    direct_leaf_calls = True
+
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
         return id(m) in self.opaque or is_torch_layer(m)
+
+    def call_module(self, m, forward, args, kwargs):
+        if (self.direct_leaf_calls and not kwargs and len(args) == 1 and type(args[0]) is fx.Proxy
+                and self.is_leaf_module(m, "")):
+            node = self._leaf_node(m, args[0].node)
+            if node is not None:
+                return fx.Proxy(node, self)
+        return super().call_module(m, forward, args, kwargs)
+
+    def _leaf_node(self, m: nn.Module, arg: fx.Node) -> fx.Node | None:
+        """The ``call_module`` node FX's own ``call_module`` and
+        ``create_proxy`` make for ``m(arg)``: the same name, target and
+        argument, the same ``nn_module_stack`` and scope records, the call
+        counted. None where this torch's tracer keeps other records
+        (preserved node meta, mutation checks; another version's fields)."""
+        stack, calls, scopes = (getattr(self, a, None) for a in ("module_stack", "num_calls", "node_name_to_scope"))
+        if stack is None or calls is None or scopes is None or getattr(fx_traceback, "has_preserved_node_meta", lambda: True)():
+            return None
+        qualname = self.path_of_module(m)
+        count = calls.get(qualname, 0)
+        calls[qualname] = count + 1
+        node = self.graph.create_node("call_module", qualname, (arg,), {})
+        scopes[node.name] = (qualname, type(m))
+        meta = stack.copy()
+        meta[f"{qualname}@{count}" if count > 0 else qualname] = (qualname, type(m))
+        node.meta["nn_module_stack"] = meta
+        site = user_line(1)
+        if site is not None:
+            node.meta[SITE_KEY] = site
+        return node
 
     def create_node(self, *args, **kwargs):
         node = super().create_node(*args, **kwargs)
