@@ -56,6 +56,7 @@ def reported(rel: str) -> set[str]:
     "fp_shape_check_in_main_block.py",  # net = Net(); with no_grad: print(net(torch.rand(...)).shape)
     "fp_evaluation_closure_after_eval.py",  # model.eval() before the closure is made and handed over
     "fp_decoder_function_beside_a_model.py",  # evaluate(model, decoder=None): model.eval(); decoder(out) (fresh round)
+    "fp_context_manager_restores_the_mode.py",  # with inference_context(model): eval() before the yield, train(was) after
 ])
 def test_false_alarm_classes_are_clean(rel):
     assert reported(rel) == set()
@@ -117,6 +118,8 @@ def test_false_alarm_classes_are_clean(rel):
     ("fn_registry_decorator", {"export.py:BN404:13"}),
     # eval('models.' + config.MODEL.NAME + '.get_pose_net')(...) and eval('models.' + arch)()
     ("fn_model_built_by_eval", {"train.py:BN401:26", "valid.py:BN402:12"}),
+    # with inference_context(model): a context manager of the file's with no eval() before its yield (fresh round)
+    ("fn_context_manager_without_eval.py", {"BN402:29"}),
 ])
 def test_miss_classes_are_reported(rel, expected):
     assert reported(rel) == expected

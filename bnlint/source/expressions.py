@@ -383,6 +383,9 @@ class Expressions(Builds):
             return True, replace(recv, mode=EVALUATING)
         if attr == "train" and key:
             mode = switched
+            saved = self.walk.saved_modes.get(e.args[0].id) if len(e.args) == 1 and isinstance(e.args[0], ast.Name) else None
+            if saved is not None and saved[0] == key:  # `model.train(training_mode)`: the mode it had
+                mode = saved[1]
             out = self.set_mode(e, key, mode, flow)  # type: ignore[arg-type]
             if mode == TRAINING:
                 self.walk.trained_on_purpose.add(key)
@@ -565,9 +568,18 @@ class Expressions(Builds):
                 continue
             if callee.generator:
                 # `with evaluating(model):` -- eval() before the yield, train()
-                # after: inside the block the mode is the part before the
-                # yield, which a summary of the whole does not tell
-                self.set_mode(e, ck, EITHER, flow, via=callee.qualname)
+                # after: the block runs in the modes at the yield, and the
+                # modes on exit hold after it (see Walk._with); called any
+                # other way, the mode is unknown from here
+                inside = summary.at_yield.get(k) if summary.at_yield is not None and walk.entering is e else None
+                if inside is None:
+                    self.set_mode(e, ck, EITHER, flow, via=callee.qualname)
+                    continue
+                before = flow.mode(ck)
+                walk.on_exit.setdefault(id(e), {})[ck] = substitute(m, before)
+                if substitute(inside, before) != before:
+                    self.set_mode(e, ck, substitute(inside, before), flow, via=callee.qualname,
+                                  evals=EVAL in inside and TRAIN not in inside)
                 continue
             new = substitute(m, flow.mode(ck))
             if new != flow.mode(ck) or k in summary.evals:

@@ -66,6 +66,9 @@ class Summary:
     # the keys it runs with gradients on (its forwards, and its callees'): they
     # feed the caller's next training step (`loss = compute_loss(model, batch)`)
     runs: set[str] = field(default_factory=set)
+    # a generator's (a context manager's): the modes at its yields, which the
+    # body of `with it(model):` runs in; None for other functions
+    at_yield: dict[str, Mode] | None = None
 
 
 # Gradients, as `torch.set_grad_enabled(...)` statements left them: the set

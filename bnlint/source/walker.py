@@ -17,6 +17,7 @@ and what each name was last built as."""
 from __future__ import annotations
 
 import ast
+import functools
 from typing import Callable, Sequence
 
 from bnlint.source import vocabulary as V
@@ -169,6 +170,11 @@ class Walker(LoopWalk):
         # every `return` reached: (on the real pass?, state, value); a
         # `finally` rewrites the states of the returns it encloses
         self.exits: list[tuple[bool, Flow, Val | None]] = []
+        self.yields: list[Flow] = []  # the states at its `yield`s (a context manager's: inside the block)
+        # `was = model.training`: was -> (the model, its mode there), for `model.train(was)`
+        self.saved_modes: dict[str, tuple[str, Mode]] = {}
+        self.entering: ast.expr | None = None  # the context expression of the `with` being entered
+        self.on_exit: dict[int, dict[str, Mode]] = {}  # a context manager's call -> the modes it leaves on exit
         self._dry: dict[tuple, tuple[Flow | None, list[Flow]]] = {}  # (loop, state) -> one pass of its body
         self._probing = 0  # inside a reentry or first-iteration pass (see _probe)
         # in walk order
@@ -466,6 +472,11 @@ class Walker(LoopWalk):
 
     def _assign(self, s: ast.Assign, flow: Flow) -> Flow:
         val = self.exprs.expr(s.value, flow)
+        if isinstance(s.value, ast.Attribute) and s.value.attr == "training" and len(s.targets) == 1 \
+                and isinstance(s.targets[0], ast.Name):
+            key = self.model_key(s.value.value, flow)  # `training_mode = model.training`, to restore
+            if key is not None:
+                self.saved_modes[s.targets[0].id] = (key, flow.mode(key))
         for t in s.targets:
             self.assign(t, val, flow, s)
         return flow
@@ -481,6 +492,11 @@ class Walker(LoopWalk):
 
     def _expr(self, s: ast.Expr, flow: Flow) -> Flow | None:
         call = s.value
+        if isinstance(call, (ast.Yield, ast.YieldFrom)):
+            self._other(s, flow)
+            if self.sink is self.main:
+                self.yields.append(flow.fork())
+            return flow
         if isinstance(call, ast.Call) and call.args:
             q = self.structure.imports.qualify(call.func)
             if q in V.SET_GRAD:  # torch.set_grad_enabled(False) as a statement
@@ -579,7 +595,11 @@ class Walker(LoopWalk):
         handed: dict[str, Mode] = {}  # models handed to a context manager we cannot see
         for item in s.items:
             ce = item.context_expr
-            self.exprs.expr(ce, flow)
+            self.entering = ce
+            try:
+                self.exprs.expr(ce, flow)
+            finally:
+                self.entering = None
             reason = V.grad_off(self.structure.imports, ce)
             if reason:
                 self.grad_off.append(reason)
@@ -597,12 +617,26 @@ class Walker(LoopWalk):
                         flow.modes[key] = EITHER
             if item.optional_vars is not None:
                 self.assign(item.optional_vars, None, flow, s)
+        mark = len(self.exits)
         try:
             out = self.block(s.body, flow)
         finally:
             del self.grad_off[len(self.grad_off) - pushed:]
+        # a context manager of the file's: the modes it leaves after its yield, also on
+        # the returns from inside the block (they leave through its exit)
+        exiting = [(item.context_expr, self.on_exit.pop(id(item.context_expr), {})) for item in s.items]
+        for i in range(mark, len(self.exits)):
+            real, state, val = self.exits[i]
+            if any(modes for _, modes in exiting):
+                state = state.fork()
+                for _, modes in exiting:
+                    state.modes.update(modes)
+                self.exits[i] = (real, state, val)
         if out is not None:
             out.modes.update(handed)  # such context managers restore the mode on exit
+            for ce, modes in exiting:
+                for key, mode in modes.items():
+                    self.exprs.set_mode(ce, key, mode, out)
         return out
 
     def _try(self, s: ast.stmt, flow: Flow) -> Flow | None:
@@ -686,8 +720,14 @@ class Walker(LoopWalk):
         if ret is not None and ret.parts is not None:
             ret = Val(parts=tuple(self._returned(p, out) for p in ret.parts))
         runs = {k for k in self.trained if func.is_nonlocal(k) and k.split(".", 1)[0] not in self.rebound}
+        at_yield = None
+        if func.generator and self.yields:
+            inside = functools.reduce(Flow.join, self.yields)
+            at_yield = {k: inside.mode(k) for k in {*inside.modes, *keep}  # a key it never set there: the caller's
+                        if func.is_nonlocal(k) and self.is_model(k, inside) and k.split(".", 1)[0] not in self.rebound}
         return Summary(
             None if out is None else keep, trains, evals, uses, self._returned(ret, out), freezes, train_if, runs,
+            at_yield,
         )
 
     def _returned(self, val: Val | None, out: Flow | None) -> Val | None:
