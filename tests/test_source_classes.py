@@ -57,6 +57,7 @@ def reported(rel: str) -> set[str]:
     "fp_evaluation_closure_after_eval.py",  # model.eval() before the closure is made and handed over
     "fp_decoder_function_beside_a_model.py",  # evaluate(model, decoder=None): model.eval(); decoder(out) (fresh round)
     "fp_context_manager_restores_the_mode.py",  # with inference_context(model): eval() before the yield, train(was) after
+    "fp_freeze_bn_loop.py",  # for m in model.modules(): m.eval() on the BNs -- a part of the model, not the model
 ])
 def test_false_alarm_classes_are_clean(rel):
     assert reported(rel) == set()
@@ -120,6 +121,8 @@ def test_false_alarm_classes_are_clean(rel):
     ("fn_model_built_by_eval", {"train.py:BN401:26", "valid.py:BN402:12"}),
     # with inference_context(model): a context manager of the file's with no eval() before its yield (fresh round)
     ("fn_context_manager_without_eval.py", {"BN402:29"}),
+    # torch.jit.trace(sub_module) for each of model.named_modules(): the model's mode (fresh round)
+    ("fn_submodule_loop.py", {"BN404:13", "BN404:27"}),
 ])
 def test_miss_classes_are_reported(rel, expected):
     assert reported(rel) == expected

@@ -60,6 +60,8 @@ class Expressions(Builds):
     def _name(self, e: ast.Name | ast.Attribute, flow: Flow) -> Val | None:
         key = self.walk.key_of(e, flow)
         if key is not None and self.walk.is_model(key, flow):
+            if isinstance(e, ast.Name) and self.walk.member_names.get(e.id, "") == flow.aliases.get(e.id):
+                return Val(key=key, member=True)  # `m` of `for m in model.modules()`: a part of the model
             return Val(key=key)
         if isinstance(e, ast.Attribute):
             self.expr(e.value, flow)
@@ -390,7 +392,7 @@ class Expressions(Builds):
             if mode == TRAINING:
                 self.walk.trained_on_purpose.add(key)
             return True, out
-        if attr == "requires_grad_" and key:
+        if attr == "requires_grad_" and key and not recv.member:
             arg = argument(e, 0, "requires_grad")
             if const(arg) is False:
                 self.walk.freeze(e, key)

@@ -63,6 +63,9 @@ def trained_in(loop: ast.stmt, imports) -> frozenset:
     return known
 
 
+_SUBMODULES = frozenset({"modules", "children", "named_modules", "named_children"})
+
+
 def _held(it: ast.AST) -> ast.AST | None:
     """``x.values()`` / ``x.items()``: ``x`` (what may hold models by key)."""
     if (
@@ -90,6 +93,9 @@ class LoopWalk:
                 pairs = self.elements(s.target, s.iter, flow)
                 for var, key in pairs:  # `for net, opt in zip(nets, opts)`
                     flow.aliases[var] = key
+                member = self.submodule_of(s.target, s.iter, flow)
+                if member is not None:  # `for name, m in model.named_modules()`: m is a part of model
+                    flow.aliases[member[0]] = self.member_names[member[0]] = member[1]
                 if pairs and _held(s.iter) is not None and not any(isinstance(n, (*_LOOPS, ast.Break, ast.Continue)) for n in statements(s)) \
                         and not any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
                                     and n.func.attr in ("backward", "step") for n in ast.walk(s)):
@@ -232,13 +238,29 @@ class LoopWalk:
             return [pair for t, a in zip(target.elts, it.args) for pair in self.elements(t, a, flow)]
         return []
 
+    def submodule_of(self, target: ast.AST, it: ast.AST, flow: Flow) -> tuple[str, str] | None:
+        """The loop variable that names each submodule of a model in turn,
+        with the model's key: ``for m in model.modules()``, ``for name, m in
+        model.named_children()``. A part of the model is in the model's
+        mode; switching it switches part of the model (see ``Val.member``)."""
+        if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) and it.func.attr in _SUBMODULES):
+            return None
+        var = target
+        if it.func.attr.startswith("named_"):
+            var = target.elts[1] if isinstance(target, ast.Tuple) and len(target.elts) == 2 else None
+        key = self.model_key(it.func.value, flow)
+        return (var.id, key) if isinstance(var, ast.Name) and key is not None and key != "self" else None
+
     def _parameters_of(self, it: ast.AST, flow: Flow) -> str | None:
         if (
             isinstance(it, ast.Call)
             and isinstance(it.func, ast.Attribute)
             and it.func.attr in ("parameters", "named_parameters")
         ):
-            key = self.key_of(it.func.value, flow)
+            owner = it.func.value
+            if isinstance(owner, ast.Name) and self.member_names.get(owner.id, "") == flow.aliases.get(owner.id):
+                return None  # a part of a model (`for m in model.modules()`): not the model's freeze
+            key = self.key_of(owner, flow)
             if key is not None and key != "self":
                 return key
         return None

@@ -173,6 +173,7 @@ class Walker(LoopWalk):
         self.yields: list[Flow] = []  # the states at its `yield`s (a context manager's: inside the block)
         # `was = model.training`: was -> (the model, its mode there), for `model.train(was)`
         self.saved_modes: dict[str, tuple[str, Mode]] = {}
+        self.member_names: dict[str, str] = {}  # a loop variable naming each submodule of a model -> the model
         self.entering: ast.expr | None = None  # the context expression of the `with` being entered
         self.on_exit: dict[int, dict[str, Mode]] = {}  # a context manager's call -> the modes it leaves on exit
         self._dry: dict[tuple, tuple[Flow | None, list[Flow]]] = {}  # (loop, state) -> one pass of its body
