@@ -58,6 +58,7 @@ def reported(rel: str) -> set[str]:
     "fp_decoder_function_beside_a_model.py",  # evaluate(model, decoder=None): model.eval(); decoder(out) (fresh round)
     "fp_context_manager_restores_the_mode.py",  # with inference_context(model): eval() before the yield, train(was) after
     "fp_freeze_bn_loop.py",  # for m in model.modules(): m.eval() on the BNs -- a part of the model, not the model
+    "fp_unpickled_model_evaluated.py",  # model = torch.load(f), evaluate() with its eval(); a resumed model exported after eval()
 ])
 def test_false_alarm_classes_are_clean(rel):
     assert reported(rel) == set()
@@ -123,6 +124,8 @@ def test_false_alarm_classes_are_clean(rel):
     ("fn_context_manager_without_eval.py", {"BN402:29"}),
     # torch.jit.trace(sub_module) for each of model.named_modules(): the model's mode (fresh round)
     ("fn_submodule_loop.py", {"BN404:13", "BN404:27"}),
+    # model = torch.load(f) in place of the global model; train()'s batch loop leaves it training (fresh round)
+    ("fn_unpickled_global.py", {"BN402:25"}),
 ])
 def test_miss_classes_are_reported(rel, expected):
     assert reported(rel) == expected

@@ -63,6 +63,12 @@ def trained_in(loop: ast.stmt, imports) -> frozenset:
     return known
 
 
+def _trains(loop: ast.stmt) -> bool:
+    """A loop whose body runs a backward pass and an optimizer step."""
+    attrs = {n.func.attr for n in ast.walk(loop) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)}
+    return "backward" in attrs and "step" in attrs
+
+
 _SUBMODULES = frozenset({"modules", "children", "named_modules", "named_children"})
 
 
@@ -143,7 +149,10 @@ class LoopWalk:
                 self.reentry(s, end, facts, first if first is not None else facts)
             if first is not None:
                 self.first_iteration(facts, first)
-        after = Flow.join(head, end)
+        # A loop over the batches that trains on them is taken to run at least
+        # once (`for x in loader: model.train(); ... optimizer.step()` leaves the
+        # model in training mode): zero batches is no training at all
+        after = end.fork() if end is not None and _trains(s) else Flow.join(head, end)
         if s.orelse:  # runs when the loop ends without a break
             after = self.block(s.orelse, after)
         for state in breaks:

@@ -57,6 +57,8 @@ _INERT_LAYER = re.compile(
 # Words of a class body that may build a mode-dependent layer.
 # Calls that end the program: a path through one of them never reaches what follows.
 NO_RETURN = frozenset({"sys.exit", "os._exit", "os.abort"})
+# what loads a pickled object (a whole model, when it replaces one: `model = torch.load(f)`)
+UNPICKLERS = frozenset({"torch.load", "torch.jit.load"})
 
 # Libraries whose functions never build a torch module (a call of one in a
 # class or helper builds no BatchNorm or Dropout).

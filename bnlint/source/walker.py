@@ -433,12 +433,21 @@ class Walker(LoopWalk):
             if d in flow.modes or self.func.is_nonlocal(d):
                 flow.modes[d] = EITHER
             self.live[d] = True
-            if d in flow.models and _passed_back(stmt, d):
+            if d in flow.models and (_passed_back(stmt, d) or self._unpickled(stmt)):
                 # `model, opt = amp.initialize(model, opt)`, `model = accelerator.prepare(model)`:
-                # the same model handed back (wrapped, patched), in a mode not known from here
+                # the same model handed back (wrapped, patched), in a mode not known from here;
+                # `model = torch.load(f)`: a pickled model in place of the model, in the mode it was saved in
+                flow.modes[d] = EITHER
+                if self._unpickled(stmt):
+                    self.forget_build(d)
                 return
             flow.models.discard(d)
             self.forget_build(d)
+
+    def _unpickled(self, stmt: ast.AST) -> bool:
+        """``x = torch.load(f)`` (or ``torch.jit.load``): what was pickled."""
+        value = stmt.value if isinstance(stmt, ast.Assign) else None
+        return isinstance(value, ast.Call) and self.structure.imports.qualify(value.func) in V.UNPICKLERS
 
     # -- statements ------------------------------------------------------------------
     def block(self, stmts: Sequence[ast.stmt], flow: Flow | None) -> Flow | None:
