@@ -384,6 +384,8 @@ class Walker(LoopWalk):
         d = dotted(target)
         if d is None:
             return
+        self.saved_modes.pop(d, None)  # no longer the saved `model.training` ...
+        self.member_names.pop(d, None)  # ... nor the variable of a loop over a model's submodules
         unknown = val is None or (val.key is None and val.mode is None and val.makes is None)
         if d in self.func.params and d not in self.rebound and not (
             val is not None and val.key is not None and (val.key == d or val.key.startswith(d + "."))
@@ -482,13 +484,13 @@ class Walker(LoopWalk):
 
     def _assign(self, s: ast.Assign, flow: Flow) -> Flow:
         val = self.exprs.expr(s.value, flow)
+        for t in s.targets:
+            self.assign(t, val, flow, s)
         if isinstance(s.value, ast.Attribute) and s.value.attr == "training" and len(s.targets) == 1 \
                 and isinstance(s.targets[0], ast.Name):
             key = self.model_key(s.value.value, flow)  # `training_mode = model.training`, to restore
             if key is not None:
                 self.saved_modes[s.targets[0].id] = (key, flow.mode(key))
-        for t in s.targets:
-            self.assign(t, val, flow, s)
         return flow
 
     def _ann_assign(self, s: ast.AnnAssign, flow: Flow) -> Flow:
@@ -635,18 +637,18 @@ class Walker(LoopWalk):
         # a context manager of the file's: the modes it leaves after its yield, also on
         # the returns from inside the block (they leave through its exit)
         exiting = [(item.context_expr, self.on_exit.pop(id(item.context_expr), {})) for item in s.items]
-        for i in range(mark, len(self.exits)):
+        leaving = {key: mode for _, modes in exiting for key, mode in modes.items()}
+        for i in range(mark, len(self.exits) if leaving else mark):
             real, state, val = self.exits[i]
-            if any(modes for _, modes in exiting):
-                state = state.fork()
-                for _, modes in exiting:
-                    state.modes.update(modes)
-                self.exits[i] = (real, state, val)
+            state = state.fork()
+            state.modes.update(leaving)
+            self.exits[i] = (real, state, val)
         if out is not None:
             out.modes.update(handed)  # such context managers restore the mode on exit
             for ce, modes in exiting:
                 for key, mode in modes.items():
-                    self.exprs.set_mode(ce, key, mode, out)
+                    if out.mode(key) != mode:
+                        self.exprs.set_mode(ce, key, mode, out)
         return out
 
     def _try(self, s: ast.stmt, flow: Flow) -> Flow | None:
