@@ -59,6 +59,7 @@ def reported(rel: str) -> set[str]:
     "fp_context_manager_restores_the_mode.py",  # with inference_context(model): eval() before the yield, train(was) after
     "fp_freeze_bn_loop.py",  # for m in model.modules(): m.eval() on the BNs -- a part of the model, not the model
     "fp_unpickled_model_evaluated.py",  # model = torch.load(f), evaluate() with its eval(); a resumed model exported after eval()
+    "fp_eval_setting_of_a_loss.py",  # eval(CONFIG.LOSS.NAME)(): a setting that does not name the model builds none known
 ])
 def test_false_alarm_classes_are_clean(rel):
     assert reported(rel) == set()
@@ -126,6 +127,8 @@ def test_false_alarm_classes_are_clean(rel):
     ("fn_submodule_loop.py", {"BN404:13", "BN404:27"}),
     # model = torch.load(f) in place of the global model; train()'s batch loop leaves it training (fresh round)
     ("fn_unpickled_global.py", {"BN402:25"}),
+    # model = eval(CONFIG.MODEL.NAME)(...): one of the model classes the file sees (round 6, deeplab-pytorch)
+    ("fn_model_class_by_eval_setting.py", {"BN402:20"}),
 ])
 def test_miss_classes_are_reported(rel, expected):
     assert reported(rel) == expected

@@ -17,7 +17,10 @@ from typing import TYPE_CHECKING
 from bnlint.source import vocabulary as V
 from bnlint.source.flow import TRAINING, Flow, Val
 from bnlint.source.structure import Func, class_ref
-from bnlint.source.syntax import assignments, const, own_nodes
+from bnlint.source.syntax import assignments, const, name_words, own_nodes
+
+# words of a setting that names the model's class (`CONFIG.MODEL.NAME`, `args.arch`)
+_MODEL_SETTINGS = frozenset({"model", "arch", "architecture", "net", "network", "backbone"})
 
 if TYPE_CHECKING:  # pragma: no cover
     from bnlint.source.structure import FileStructure
@@ -180,6 +183,8 @@ class Builds:
             text = text.left
         parts.append(text)
         parts.reverse()
+        if len(parts) == 1 and not isinstance(text, ast.Constant):
+            return self._evaluated_class(text)
         prefix, last = const(parts[0]), const(parts[-1])
         if len(parts) < 2 or not isinstance(prefix, str) or not prefix.endswith("."):
             return None
@@ -208,6 +213,20 @@ class Builds:
         archs = {b.arch for b in built}
         return Val(mode=TRAINING, arch=archs.pop() if len(archs) == 1 else self.structure.any_of(archs),
                    live=any(b.live for b in built))
+
+    def _evaluated_class(self, text: ast.expr) -> Val | None:
+        """``eval(CONFIG.MODEL.NAME)(n_classes=21)`` (deeplab-pytorch): a
+        class named at run time by a setting that says it is the model
+        (``MODEL``, ``arch``, ``net`` in its name or key) -- one of the model
+        classes this file defines or imports, picked as a registry's are.
+        A setting that says nothing of the kind (``eval(cfg.LOSS)``) picks
+        nothing known."""
+        words = {w for n in ast.walk(text) for w in name_words(
+            n.attr if isinstance(n, ast.Attribute) else n.id if isinstance(n, ast.Name)
+            else n.value if isinstance(n, ast.Constant) and isinstance(n.value, str) else "")}
+        if not words & _MODEL_SETTINGS:
+            return None
+        return self._picked_from(self.structure.exported_models(), None)
 
     def _picked_from(self, models: list, module: str | None) -> Val | None:
         """A new model that is one of ``models`` (classes of the checked
