@@ -98,17 +98,18 @@ class Tracer(fx.Tracer):
         meta = stack.copy()
         meta[f"{qualname}@{count}" if count > 0 else qualname] = (qualname, type(m))
         node.meta["nn_module_stack"] = meta
-        site = user_line(1)
-        if site is not None:
-            node.meta[SITE_KEY] = site
-        return node
+        return _at_user_line(node)
 
     def create_node(self, *args, **kwargs):
-        node = super().create_node(*args, **kwargs)
-        site = user_line(1)
-        if site is not None:
-            node.meta[SITE_KEY] = site
-        return node
+        return _at_user_line(super().create_node(*args, **kwargs))
+
+
+def _at_user_line(node: fx.Node) -> fx.Node:
+    """``node``, with the innermost user line on the stack that created it."""
+    site = user_line(1)
+    if site is not None:
+        node.meta[SITE_KEY] = site
+    return node
 
 
 @dataclass

@@ -162,12 +162,7 @@ class Builds:
             made = self._made_by_name(f"{module}.{picked}")
             if made is not None:
                 return made
-        if V.is_builder(f"{module}.resnet50"):
-            return Val(mode=TRAINING)  # one of torchvision's / timm's models
-        other = self.structure.module_structure(module)
-        if other is None:
-            return None
-        return self._picked_from(other.exported_models(), module)
+        return self._one_of_module(module)
 
     def _evaluated_name(self, text: ast.expr) -> Val | None:
         """``eval('models.' + config.MODEL.NAME + '.get_pose_net')`` (the
@@ -195,10 +190,7 @@ class Builds:
         if module is None:
             return None
         if len(parts) == 2:  # eval('models.' + arch): one name of that module
-            if V.is_builder(f"{module}.resnet50"):
-                return Val(mode=TRAINING)
-            other = self.structure.module_structure(module)
-            return self._picked_from(other.exported_models(), module) if other is not None else None
+            return self._one_of_module(module)
         if len(parts) != 3 or not isinstance(last, str) or not last.startswith(".") or not last[1:].isidentifier():
             return None
         built = []
@@ -295,8 +287,12 @@ class Builds:
         param = _picks_from_parameter(func)
         arg = passed(e, func, param) if param is not None else None
         module = self.imports.qualify(arg) if arg is not None else None
-        if module is None:
-            return None
+        return self._one_of_module(module) if module is not None else None
+
+    def _one_of_module(self, module: str) -> Val | None:
+        """A new model picked by a name known only at run time from
+        ``module``: one of torchvision's / timm's models, or of the model
+        classes a module of the checked tree offers."""
         if V.is_builder(f"{module}.resnet50"):
             return Val(mode=TRAINING)
         other = self.structure.module_structure(module)

@@ -60,7 +60,7 @@ class Expressions(Builds):
     def _name(self, e: ast.Name | ast.Attribute, flow: Flow) -> Val | None:
         key = self.walk.key_of(e, flow)
         if key is not None and self.walk.is_model(key, flow):
-            if isinstance(e, ast.Name) and self.walk.member_names.get(e.id, "") == flow.aliases.get(e.id):
+            if isinstance(e, ast.Name) and self.walk.is_member_name(e.id, flow):
                 return Val(key=key, member=True)  # `m` of `for m in model.modules()`: a part of the model
             return Val(key=key)
         if isinstance(e, ast.Attribute):
@@ -571,7 +571,7 @@ class Expressions(Builds):
             if callee.generator:
                 # `with evaluating(model):` -- eval() before the yield, train()
                 # after: the block runs in the modes at the yield, and the
-                # modes on exit hold after it (see Walk._with); called any
+                # modes on exit hold after it (see Walker._with); called any
                 # other way, the mode is unknown from here
                 inside = summary.at_yield.get(k) if summary.at_yield is not None and walk.entering is e else None
                 if inside is None:
@@ -579,8 +579,9 @@ class Expressions(Builds):
                     continue
                 before = flow.mode(ck)
                 walk.on_exit.setdefault(id(e), {})[ck] = substitute(m, before)
-                if substitute(inside, before) != before:
-                    self.set_mode(e, ck, substitute(inside, before), flow, via=callee.qualname,
+                entered = substitute(inside, before)
+                if entered != before:
+                    self.set_mode(e, ck, entered, flow, via=callee.qualname,
                                   evals=EVAL in inside and TRAIN not in inside)
                 continue
             new = substitute(m, flow.mode(ck))

@@ -63,10 +63,14 @@ def trained_in(loop: ast.stmt, imports) -> frozenset:
     return known
 
 
+def _methods_called(loop: ast.stmt) -> set[str]:
+    """The names of the methods called anywhere in a loop (``loss.backward()``: backward)."""
+    return {n.func.attr for n in ast.walk(loop) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)}
+
+
 def _trains(loop: ast.stmt) -> bool:
     """A loop whose body runs a backward pass and an optimizer step."""
-    attrs = {n.func.attr for n in ast.walk(loop) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)}
-    return "backward" in attrs and "step" in attrs
+    return {"backward", "step"} <= _methods_called(loop)
 
 
 _SUBMODULES = frozenset({"modules", "children", "named_modules", "named_children"})
@@ -103,8 +107,7 @@ class LoopWalk:
                 if member is not None:  # `for name, m in model.named_modules()`: m is a part of model
                     flow.aliases[member[0]] = self.member_names[member[0]] = member[1]
                 if pairs and _held(s.iter) is not None and not any(isinstance(n, (*_LOOPS, ast.Break, ast.Continue)) for n in statements(s)) \
-                        and not any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
-                                    and n.func.attr in ("backward", "step") for n in ast.walk(s)):
+                        and not _methods_called(s) & {"backward", "step"}:
                     # a loop that switches the models held by key (`for m in
                     # self.models.values(): m.eval()`) does so for each of them, all
                     # alike: its body, once (the collection has models: the loop is not
@@ -267,7 +270,7 @@ class LoopWalk:
             and it.func.attr in ("parameters", "named_parameters")
         ):
             owner = it.func.value
-            if isinstance(owner, ast.Name) and self.member_names.get(owner.id, "") == flow.aliases.get(owner.id):
+            if isinstance(owner, ast.Name) and self.is_member_name(owner.id, flow):
                 return None  # a part of a model (`for m in model.modules()`): not the model's freeze
             key = self.key_of(owner, flow)
             if key is not None and key != "self":

@@ -246,6 +246,10 @@ class Walker(LoopWalk):
         d = dotted(expr)
         return self.canon(d, flow) if d is not None else None
 
+    def is_member_name(self, name: str, flow: Flow) -> bool:
+        """``m`` of ``for m in model.modules()``, still naming a part of that model."""
+        return name in self.member_names and self.member_names[name] == flow.aliases.get(name)
+
     def model_key(self, e: ast.AST, flow: Flow) -> str | None:
         key = self.key_of(e, flow)
         return key if key is not None and self.is_model(key, flow) else None
